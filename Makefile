@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck locales extract-messages migrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+locales: $(STAMP)
+	$(BIN)/pybabel compile --domain=messages --directory=locales --statistics
+
+migrate: $(STAMP)
+	$(BIN)/python -m storage.migrate
+
+run: $(STAMP) locales migrate
+	$(BIN)/python main.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+test: $(STAMP) locales lint typecheck
+	$(BIN)/pytest -q
+
+# Refresh the catalogues after adding or changing texts; translate, then `make locales`.
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract --project=15-80 --no-location --sort-output -k _ -k __ -k N_ -k gettext -k ngettext:1,2 -o locales/messages.pot bot domain handlers main.py
+	$(BIN)/pybabel update --domain=messages --input-file=locales/messages.pot --output-dir=locales --no-fuzzy-matching --omit-header --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,252 @@
+"""Factories that build the running bot from settings. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import SendMessage
+from aiogram.types import BotCommand, Chat, ErrorEvent
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import PROJECT_ROOT, Settings
+from bot.telegram.delivery import send
+from bot.telegram.middleware import UnitOfWorkMiddleware
+from domain.categories import load_categories
+from domain.clock import Clock, utc_now
+from domain.dialog.core import Dialog, DialogConfig
+from domain.geo import Bounds
+from domain.i18n import Translator, gettext
+from handlers import resident
+from storage.database import create_engine, create_session_factory
+from storage.fsm import SQLAlchemyStorage
+from storage.uow import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+PROCESSED_UPDATES_KEPT = timedelta(days=3)
+KEY_BUILDER = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong; the message says what to set."""
+
+
+@dataclass(slots=True)
+class Application:
+    """Everything the running bot holds; `close()` releases it."""
+
+    settings: Settings
+    engine: AsyncEngine
+    uows: UnitOfWorkFactory
+    translator: Translator
+    dialog: Dialog
+    bot: Bot
+    dispatcher: Dispatcher
+    storage: BaseStorage
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.dispatcher.storage.close()
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+def create_translator(settings: Settings) -> Translator:
+    return Translator(PROJECT_ROOT / "locales", settings.default_locale)
+
+
+def create_dialog(settings: Settings, translator: Translator, clock: Clock) -> Dialog:
+    config = DialogConfig(
+        city_bounds=Bounds(*settings.city_bounds),
+        timezone=ZoneInfo(settings.timezone),
+        number_prefix=settings.appeal_number_prefix,
+        contact_centre_phone=settings.contact_centre_phone,
+        max_media=settings.max_media_per_appeal,
+        page_size=settings.appeals_page_size,
+    )
+    return Dialog(config, translator, clock)
+
+
+def create_bot(settings: Settings) -> Bot:
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        raise ConfigurationError(
+            "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather into the environment "
+            "or into .env (see .env.example)."
+        )
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        if settings.telegram_api_url
+        else AiohttpSession()
+    )
+    return Bot(settings.telegram_bot_token.get_secret_value(), session=session)
+
+
+def create_fsm(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[BaseStorage, BaseEventIsolation]:
+    """Dialog state in Redis when configured (several workers), else in the database."""
+    if settings.redis_url:
+        storage = RedisStorage.from_url(settings.redis_url, key_builder=KEY_BUILDER)
+        return storage, storage.create_isolation()
+    return SQLAlchemyStorage(sessions, KEY_BUILDER), SimpleEventIsolation()
+
+
+def create_dispatcher(
+    storage: BaseStorage,
+    isolation: BaseEventIsolation,
+    uows: UnitOfWorkFactory,
+    dialog: Dialog,
+    clock: Clock,
+) -> Dispatcher:
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock))
+    dispatcher.include_router(resident.create_router())
+    dispatcher.errors.register(_on_error)
+    return dispatcher
+
+
+async def _on_error(event: ErrorEvent, bot: Bot, event_chat: Chat | None = None) -> bool:
+    """Transient storage trouble: fail the update so Telegram delivers it again. Anything
+    else would fail the same way every time: log it with the update, apologise, move on."""
+    exception = event.exception
+    if isinstance(exception, OperationalError | DBAPIError | TimeoutError):
+        raise exception
+    logger.error(
+        "update %s failed: %r\n%s",
+        event.update.update_id,
+        exception,
+        event.update.model_dump_json(exclude_none=True),
+        exc_info=exception,
+    )
+    if event_chat is not None:
+        text = gettext("Sorry, something went wrong. Please try again.")
+        await send(bot, SendMessage(chat_id=event_chat.id, text=text))
+    return True
+
+
+def build_application(settings: Settings, *, clock: Clock = utc_now) -> Application:
+    """Wire every part; raises ConfigurationError with a sentence for the operator."""
+    bot = create_bot(settings)
+    engine = create_engine(settings.database_url)
+    sessions = create_session_factory(engine)
+    uows = UnitOfWorkFactory(sessions)
+    translator = create_translator(settings)
+    dialog = create_dialog(settings, translator, clock)
+    storage, isolation = create_fsm(settings, sessions)
+    dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock)
+    return Application(
+        settings=settings,
+        engine=engine,
+        uows=uows,
+        translator=translator,
+        dialog=dialog,
+        bot=bot,
+        dispatcher=dispatcher,
+        storage=storage,
+        clock=clock,
+    )
+
+
+async def prepare(app: Application) -> None:
+    """Load the categories file into the database and tell Telegram our commands."""
+    specs = load_categories(app.settings.categories_file)
+    async with app.uows() as uow:
+        await uow.categories.sync(specs)
+        await uow.updates.prune(app.clock() - PROCESSED_UPDATES_KEPT)
+        await uow.commit()
+    for locale in ("uk", "en"):
+        with app.translator.use(locale):
+            commands = [
+                BotCommand(command="start", description=gettext("Main menu")),
+                BotCommand(command="new", description=gettext("New appeal")),
+                BotCommand(command="my", description=gettext("My appeals")),
+                BotCommand(command="language", description=gettext("Language")),
+                BotCommand(command="help", description=gettext("Help")),
+                BotCommand(command="cancel", description=gettext("Cancel the current step")),
+            ]
+        await app.bot.set_my_commands(
+            commands, language_code=None if locale == app.settings.default_locale else locale
+        )
+
+
+def create_web_app(app: Application) -> web.Application:
+    """The aiohttp application serving the Telegram webhook (and later Viber's)."""
+    if not app.settings.webhook_secret or not app.settings.webhook_secret.get_secret_value():
+        raise ConfigurationError(
+            "WEBHOOK_SECRET is not set: webhook mode needs a secret (1-256 of A-Z, a-z, 0-9, _ -) "
+            "so that only Telegram can post updates."
+        )
+    web_app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=app.dispatcher,
+        bot=app.bot,
+        secret_token=app.settings.webhook_secret.get_secret_value(),
+        handle_in_background=False,
+    ).register(web_app, path=app.settings.webhook_path)
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    web_app.router.add_get("/health", health)
+    return web_app
+
+
+def webhook_url(settings: Settings) -> str:
+    base = (settings.webhook_base_url or "").rstrip("/")
+    return base + settings.webhook_path
+
+
+@asynccontextmanager
+async def serving(app: Application, host: str, port: int) -> AsyncIterator[web.AppRunner]:
+    """Serve the webhook, then register it with Telegram once the server is listening."""
+    runner = web.AppRunner(create_web_app(app))
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    try:
+        await app.bot.set_webhook(
+            webhook_url(app.settings),
+            secret_token=app.settings.webhook_secret.get_secret_value()
+            if app.settings.webhook_secret
+            else None,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+        yield runner
+    finally:
+        await runner.cleanup()
+
+
+async def run(app: Application) -> None:
+    """Long polling, or the webhook server when WEBHOOK_BASE_URL is set; until cancelled."""
+    await prepare(app)
+    if app.settings.webhook_mode:
+        async with serving(app, app.settings.web_host, app.settings.web_port):
+            logger.info(
+                "webhook mode: listening on %s:%d", app.settings.web_host, app.settings.web_port
+            )
+            await asyncio.Event().wait()
+    else:
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        logger.info("long polling")
+        with suppress(asyncio.CancelledError):
+            await app.dispatcher.start_polling(
+                app.bot,
+                handle_signals=False,
+                allowed_updates=app.dispatcher.resolve_used_update_types(),
+            )

@@ -1,0 +1,68 @@
+"""Settings read once from the environment and an optional `.env`, then passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob the bot has; names are the public contract of `.env.example`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    staff_chat_id: int | None = None
+
+    database_url: str = "sqlite+aiosqlite:///data/appeals.db"
+    redis_url: str | None = None
+
+    webhook_base_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_path: str = "/webhook/telegram"
+    web_host: str = "0.0.0.0"
+    web_port: int = 8080
+
+    default_locale: str = "uk"
+    timezone: str = "Europe/Kyiv"
+
+    appeal_number_prefix: str = "1580"
+    contact_centre_phone: str = "15-80"
+    categories_file: Path = PROJECT_ROOT / "storage" / "seed" / "categories.toml"
+    # min_lat,min_lon,max_lat,max_lon: Lutsk and its immediate outskirts by default.
+    city_bounds: Annotated[tuple[float, float, float, float], NoDecode] = (
+        50.69,
+        25.21,
+        50.81,
+        25.45,
+    )
+
+    max_media_per_appeal: int = Field(default=10, ge=1, le=10)
+    appeals_page_size: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("city_bounds", mode="before")
+    @classmethod
+    def _parse_bounds(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [float(p) for p in value.split(",")]
+            if len(parts) != 4:
+                raise ValueError("CITY_BOUNDS needs min_lat,min_lon,max_lat,max_lon")
+            return tuple(parts)
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in ("uk", "en"):
+            raise ValueError("DEFAULT_LOCALE must be uk or en")
+        return value
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.webhook_base_url)

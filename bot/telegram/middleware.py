@@ -1,0 +1,74 @@
+"""One unit of work per Telegram update, with the update id recorded in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.fsm.context import FSMContext
+from aiogram.types import TelegramObject, Update
+from sqlalchemy.exc import IntegrityError
+
+from bot.telegram.delivery import PendingCalls
+from bot.telegram.render import render
+from domain.clock import Clock
+from domain.dialog.core import Dialog
+from domain.dialog.events import Channel, Inbound
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+
+class TelegramTurn:
+    """What a resident handler needs: run the dialog in this update's unit of work."""
+
+    def __init__(self, dialog: Dialog, uow: UnitOfWork, pending: PendingCalls) -> None:
+        self.uow = uow
+        self.pending = pending
+        self._dialog = dialog
+
+    async def run(self, event: Inbound, chat_id: int, state: FSMContext) -> None:
+        replies = await self._dialog.handle(event, state, self.uow)
+        self.pending.add(*render(chat_id, replies))
+
+
+class UnitOfWorkMiddleware(BaseMiddleware):
+    """Outer middleware on updates, inside aiogram's per-user lock (events isolation).
+
+    Replies are sent only after the commit, so a crash mid-update leaves neither a half-written
+    appeal nor a reply about it, and a redelivered update (Telegram retries anything but 2xx)
+    is recognised by its id and skipped.
+    """
+
+    def __init__(self, uows: UnitOfWorkFactory, dialog: Dialog, clock: Clock) -> None:
+        self._uows = uows
+        self._dialog = dialog
+        self._clock = clock
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        pending = PendingCalls()
+        async with self._uows() as uow:
+            if await uow.updates.seen(Channel.TELEGRAM, event.update_id):
+                logger.info("update %d was already handled; skipping", event.update_id)
+                return None
+            data["turn"] = TelegramTurn(self._dialog, uow, pending)
+            result = await handler(event, data)
+            try:
+                await uow.updates.mark(Channel.TELEGRAM, event.update_id, self._clock())
+                await uow.commit()
+            except IntegrityError:
+                # The same update was committed by a concurrent delivery in the meantime.
+                logger.info("update %d was handled concurrently; dropping", event.update_id)
+                return None
+        bot: Bot = data["bot"]
+        await pending.flush(bot)
+        return result

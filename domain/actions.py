@@ -1,0 +1,61 @@
+"""Stable action ids: what a button means, independent of its label and of the channel.
+
+Telegram carries them in `callback_data` (at most 64 bytes), Viber in a button's `ActionBody`.
+Anything that does not parse is treated as forged and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_PACKED_BYTES = 64
+_ARG_RE = re.compile(r"^[a-z0-9_.\-]{0,48}$")
+
+
+class Act(StrEnum):
+    MENU = "menu"
+    NEW_APPEAL = "new"
+    MY_APPEALS = "my"  # arg: page number
+    APPEAL = "ap"  # arg: appeal id
+    HELP = "help"
+    LANGUAGE = "lang"  # arg: empty (ask) or a locale
+    CATEGORY = "cat"  # arg: category code
+    SUBCATEGORY = "sub"  # arg: category code
+    MEDIA_DONE = "mdone"
+    MEDIA_SKIP = "mskip"
+    SUBMIT = "submit"
+    EDIT = "edit"  # arg: a step name
+    BACK = "back"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    act: Act
+    arg: str = ""
+
+    def pack(self) -> str:
+        packed = f"{self.act.value}:{self.arg}" if self.arg else self.act.value
+        if len(packed.encode()) > MAX_PACKED_BYTES:
+            raise ValueError(f"action id too long for a button: {packed!r}")
+        return packed
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Action | None:
+        """The action a packed id stands for, or None for anything malformed."""
+        if not raw or len(raw.encode()) > MAX_PACKED_BYTES:
+            return None
+        head, _, arg = raw.partition(":")
+        try:
+            act = Act(head)
+        except ValueError:
+            return None
+        if not _ARG_RE.match(arg):
+            return None
+        return cls(act, arg)
+
+    def int_arg(self) -> int | None:
+        """The argument as a non-negative int, or None when it is not one."""
+        return int(self.arg) if self.arg.isdigit() and len(self.arg) <= 12 else None

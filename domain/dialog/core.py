@@ -1,0 +1,747 @@
+"""The resident dialog, written once for every channel.
+
+An adapter turns a messenger's event into an `Inbound`, calls `Dialog.handle` inside the event's
+unit of work, and renders the returned `Reply`s. Every step has a prompt and a handler; every input
+a step cannot use gets an answer that says what the step needs, followed by the step's prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from domain.actions import Act, Action
+from domain.clock import Clock
+from domain.dialog.events import Inbound
+from domain.dialog.replies import Button, Reply, Request, rows
+from domain.dialog.state import DialogState
+from domain.draft import Draft
+from domain.entities import Account, AppealDetail
+from domain.geo import Bounds
+from domain.i18n import N_, Translator, gettext, ngettext
+from domain.services import AppealService, IncompleteDraftError, ResidentService, normalize_phone
+from domain.statuses import status_label
+from fsm_states.appeal import AppealForm, Registration, state_id
+from storage.uow import UnitOfWork
+
+_ = gettext
+
+S_CATEGORY = state_id(AppealForm.category)
+S_SUBCATEGORY = state_id(AppealForm.subcategory)
+S_LOCATION = state_id(AppealForm.location)
+S_MEDIA = state_id(AppealForm.media)
+S_DESCRIPTION = state_id(AppealForm.description)
+S_REVIEW = state_id(AppealForm.review)
+S_PHONE = state_id(Registration.phone)
+
+DESCRIPTION_MIN = 10
+DESCRIPTION_MAX = 2000
+ADDRESS_MIN = 5
+ADDRESS_MAX = 300
+LANGUAGE_NAMES = {"uk": "Українська", "en": "English"}
+
+# The steps the review can send the resident back to, by the id carried in EDIT buttons.
+EDITABLE_STEPS = {
+    "category": S_CATEGORY,
+    "location": S_LOCATION,
+    "media": S_MEDIA,
+    "description": S_DESCRIPTION,
+}
+_EDIT_LABELS = {
+    "category": N_("✏️ Change category"),
+    "location": N_("✏️ Change location"),
+    "media": N_("✏️ Change photos"),
+    "description": N_("✏️ Change description"),
+}
+_UNKNOWN_INPUT = N_("this kind of message")
+_OTHER_INPUT = {
+    "sticker": N_("a sticker"),
+    "voice": N_("a voice message"),
+    "document": N_("a file"),
+    "animation": N_("an animation"),
+    "poll": N_("a poll"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DialogConfig:
+    city_bounds: Bounds
+    timezone: ZoneInfo
+    number_prefix: str
+    contact_centre_phone: str
+    max_media: int = 10
+    page_size: int = 5
+
+
+@dataclass(slots=True)
+class Turn:
+    """Everything one handled event needs; replies accumulate in order."""
+
+    event: Inbound
+    state: DialogState
+    account: Account
+    locale: str
+    residents: ResidentService
+    appeals: AppealService
+    replies: list[Reply] = field(default_factory=list)
+
+    def say(
+        self,
+        text: str,
+        *buttons: tuple[Button, ...],
+        request: Request | None = None,
+        request_label: str = "",
+    ) -> None:
+        self.replies.append(Reply(text, tuple(buttons), request, request_label))
+
+
+Step = Callable[[Turn, Draft], Awaitable[None]]
+
+
+class Dialog:
+    def __init__(self, config: DialogConfig, translator: Translator, clock: Clock) -> None:
+        self._config = config
+        self._translator = translator
+        self._clock = clock
+        self._prompts: dict[str, Step] = {
+            S_CATEGORY: self._prompt_category,
+            S_SUBCATEGORY: self._prompt_subcategory,
+            S_LOCATION: self._prompt_location,
+            S_MEDIA: self._prompt_media,
+            S_DESCRIPTION: self._prompt_description,
+            S_REVIEW: self._prompt_review,
+        }
+        self._inputs: dict[str, Step] = {
+            S_CATEGORY: self._on_category,
+            S_SUBCATEGORY: self._on_subcategory,
+            S_LOCATION: self._on_location,
+            S_MEDIA: self._on_media,
+            S_DESCRIPTION: self._on_description,
+            S_REVIEW: self._on_review,
+        }
+
+    async def handle(self, event: Inbound, state: DialogState, uow: UnitOfWork) -> list[Reply]:
+        """Advance one resident's dialog by one event and say what to show them."""
+        residents = ResidentService(uow, self._clock)
+        account = await residents.identify(event.channel, event.user_id, event.display_name)
+        with self._translator.use(account.locale or event.locale_hint) as locale:
+            turn = Turn(
+                event=event,
+                state=state,
+                account=account,
+                locale=locale,
+                residents=residents,
+                appeals=AppealService(uow, self._clock, self._config.number_prefix),
+            )
+            await self._route(turn)
+            return turn.replies
+
+    # -- routing ---------------------------------------------------------------------------
+
+    async def _route(self, turn: Turn) -> None:
+        event = turn.event
+        action = event.action
+        if event.command == "language" or (action and action.act is Act.LANGUAGE):
+            await self._language(turn, action.arg if action else "")
+            return
+        if event.command == "help" or (action and action.act is Act.HELP):
+            self._help(turn)
+            return
+        if not turn.account.registered:
+            await self._registration(turn)
+            return
+        if event.command is not None:
+            await self._command(turn, event.command)
+            return
+        if event.bad_action:
+            turn.say(_("This button is no longer valid."))
+            await self._reprompt(turn)
+            return
+        if action is not None and await self._global_action(turn, action):
+            return
+        current = await turn.state.get_state()
+        handler = self._inputs.get(current or "")
+        if handler is None:
+            if action is not None:
+                turn.say(_("This button belongs to a finished step."))
+            else:
+                turn.say(_("I did not understand that. Please choose what to do:"))
+            self._menu(turn)
+            return
+        draft = await self._draft(turn)
+        if action is not None and action.act in (Act.BACK, Act.CANCEL):
+            await (self._back(turn, draft) if action.act is Act.BACK else self._cancel(turn))
+            return
+        await handler(turn, draft)
+
+    async def _command(self, turn: Turn, command: str) -> None:
+        if command == "start":
+            await turn.state.clear()
+            name = turn.event.display_name or ""
+            turn.say(
+                _("Hello, {name}! This is the bot of the city contact centre {phone}.").format(
+                    name=name, phone=self._config.contact_centre_phone
+                )
+            )
+            self._menu(turn)
+        elif command == "cancel":
+            await self._cancel(turn)
+        elif command == "new":
+            await self._start_appeal(turn)
+        elif command == "my":
+            await self._my_appeals(turn, 0)
+        else:
+            turn.say(_("Unknown command. Please choose what to do:"))
+            self._menu(turn)
+
+    async def _global_action(self, turn: Turn, action: Action) -> bool:
+        """Menu-level buttons that work whatever step the resident is on."""
+        if action.act is Act.MENU:
+            current = await turn.state.get_state()
+            if current in self._inputs:
+                turn.say(_("Your appeal is not submitted yet; continue or cancel it."))
+                await self._reprompt(turn)
+            else:
+                self._menu(turn)
+            return True
+        if action.act is Act.NEW_APPEAL:
+            await self._start_appeal(turn)
+            return True
+        if action.act is Act.MY_APPEALS:
+            await self._my_appeals(turn, action.int_arg() or 0)
+            return True
+        if action.act is Act.APPEAL:
+            await self._appeal_detail(turn, action.int_arg())
+            return True
+        return False
+
+    async def _reprompt(self, turn: Turn) -> None:
+        current = await turn.state.get_state()
+        if current == S_PHONE or not turn.account.registered:
+            self._ask_phone(turn)
+            return
+        prompt = self._prompts.get(current or "")
+        if prompt is None:
+            self._menu(turn)
+        else:
+            await prompt(turn, await self._draft(turn))
+
+    # -- shared pieces ---------------------------------------------------------------------
+
+    async def _draft(self, turn: Turn) -> Draft:
+        return Draft.from_data(await turn.state.get_data())
+
+    async def _goto(self, turn: Turn, draft: Draft, state: str) -> None:
+        await turn.state.set_state(state)
+        await turn.state.set_data(draft.to_data())
+        await self._prompts[state](turn, draft)
+
+    async def _advance(self, turn: Turn, draft: Draft, next_state: str) -> None:
+        """Go to the next step, or back to the review when the resident came from there."""
+        if draft.editing and next_state != S_SUBCATEGORY:
+            draft.editing = False
+            next_state = S_REVIEW
+        await self._goto(turn, draft, next_state)
+
+    def _nav(self, *, back: bool = True) -> tuple[Button, ...]:
+        buttons = [Button(_("⬅️ Back"), Action(Act.BACK))] if back else []
+        buttons.append(Button(_("✖️ Cancel"), Action(Act.CANCEL)))
+        return tuple(buttons)
+
+    def _menu(self, turn: Turn) -> None:
+        turn.say(
+            _("Main menu. What would you like to do?"),
+            (Button(_("📝 New appeal"), Action(Act.NEW_APPEAL)),),
+            (Button(_("📋 My appeals"), Action(Act.MY_APPEALS)),),
+            (
+                Button(_("ℹ️ Help"), Action(Act.HELP)),
+                Button(_("🌐 Language"), Action(Act.LANGUAGE)),
+            ),
+        )
+
+    def _local_time(self, moment: datetime) -> str:
+        return moment.astimezone(self._config.timezone).strftime("%d.%m.%Y %H:%M")
+
+    async def _cancel(self, turn: Turn) -> None:
+        had_draft = await turn.state.get_state() in self._inputs
+        await turn.state.clear()
+        if had_draft:
+            turn.say(_("The appeal was cancelled; nothing was sent."))
+        else:
+            turn.say(_("Nothing to cancel."))
+        self._menu(turn)
+
+    # -- language and help -----------------------------------------------------------------
+
+    async def _language(self, turn: Turn, choice: str) -> None:
+        if choice not in LANGUAGE_NAMES:
+            turn.say(
+                _("Choose the language:"),
+                tuple(
+                    Button(name, Action(Act.LANGUAGE, code))
+                    for code, name in LANGUAGE_NAMES.items()
+                ),
+            )
+            return
+        await turn.residents.set_locale(turn.account, choice)
+        with self._translator.use(choice) as locale:
+            turn.locale = locale
+            turn.say(_("The language is now English."))
+            await self._reprompt(turn)
+
+    def _help(self, turn: Turn) -> None:
+        turn.say(
+            _(
+                "This bot takes appeals to the city contact centre {phone}: potholes, street "
+                "lights, water, heating, waste, public transport, yards and more.\n\n"
+                "Choose a category, show the place, add photos and describe the problem; you "
+                "get an appeal number and a due date, and you can follow its status in "
+                "«My appeals».\n\n"
+                "Commands: /start, /new, /my, /language, /cancel, /help.\n"
+                "For emergencies that threaten life, call 101, 102, 103 or 112."
+            ).format(phone=self._config.contact_centre_phone)
+        )
+        if turn.account.registered:
+            self._menu(turn)
+        else:
+            self._ask_phone(turn)
+
+    # -- registration ----------------------------------------------------------------------
+
+    def _ask_phone(self, turn: Turn) -> None:
+        turn.say(
+            _(
+                "To file appeals, please share your phone number once: press the button below. "
+                "Operators use it only to clarify your appeal."
+            ),
+            request=Request.CONTACT,
+            request_label=_("📱 Share my phone number"),
+        )
+
+    async def _registration(self, turn: Turn) -> None:
+        contact = turn.event.contact
+        await turn.state.set_state(S_PHONE)
+        if contact is None:
+            if turn.event.command == "start":
+                turn.say(
+                    _("Welcome to the city contact centre {phone}!").format(
+                        phone=self._config.contact_centre_phone
+                    )
+                )
+            elif turn.event.command not in (None, "cancel"):
+                turn.say(_("First, please share your phone number."))
+            elif turn.event.command is None:
+                turn.say(_("Please share your phone number using the button below."))
+            self._ask_phone(turn)
+            return
+        phone = normalize_phone(contact.phone)
+        if not contact.is_own:
+            turn.say(_("Please share your own phone number with the button, not someone else's."))
+            self._ask_phone(turn)
+            return
+        if phone is None:
+            turn.say(_("This does not look like a phone number."))
+            self._ask_phone(turn)
+            return
+        await turn.residents.register(turn.account, phone)
+        await turn.state.clear()
+        turn.say(_("Thank you! Your number {phone} is saved.").format(phone=phone))
+        self._menu(turn)
+
+    # -- the appeal form -------------------------------------------------------------------
+
+    async def _start_appeal(self, turn: Turn) -> None:
+        current = await turn.state.get_state()
+        if current in self._inputs:
+            turn.say(_("You are already filing an appeal; let's continue."))
+            await self._reprompt(turn)
+            return
+        await self._goto(turn, Draft(), S_CATEGORY)
+
+    async def _prompt_category(self, turn: Turn, draft: Draft) -> None:
+        categories = await turn.appeals.root_categories()
+        buttons = [Button(c.name(turn.locale), Action(Act.CATEGORY, c.code)) for c in categories]
+        turn.say(
+            _("Step 1 of 5. What is the problem about? Choose a category:"),
+            *rows(*buttons, per_row=2),
+            self._nav(back=draft.editing),
+        )
+
+    async def _on_category(self, turn: Turn, draft: Draft) -> None:
+        action = turn.event.action
+        if action is None or action.act is not Act.CATEGORY:
+            await self._wrong_input(turn, draft, _("Please choose a category with the buttons."))
+            return
+        category = await turn.appeals.category(action.arg)
+        if category is None or category.parent_id is not None:
+            turn.say(_("This category is not available."))
+            await self._prompt_category(turn, draft)
+            return
+        draft.category = category.code
+        draft.subcategory = None
+        if category.has_children:
+            await self._goto(turn, draft, S_SUBCATEGORY)
+        else:
+            await self._advance(turn, draft, S_LOCATION)
+
+    async def _prompt_subcategory(self, turn: Turn, draft: Draft) -> None:
+        parent = await turn.appeals.category(draft.category)
+        if parent is None:
+            await self._goto(turn, draft, S_CATEGORY)
+            return
+        children = await turn.appeals.subcategories(parent)
+        buttons = [Button(c.name(turn.locale), Action(Act.SUBCATEGORY, c.code)) for c in children]
+        turn.say(
+            _("«{category}»: choose what exactly:").format(category=parent.name(turn.locale)),
+            *rows(*buttons, per_row=1),
+            self._nav(),
+        )
+
+    async def _on_subcategory(self, turn: Turn, draft: Draft) -> None:
+        action = turn.event.action
+        if action is None or action.act is not Act.SUBCATEGORY:
+            await self._wrong_input(turn, draft, _("Please choose with the buttons."))
+            return
+        parent = await turn.appeals.category(draft.category)
+        child = await turn.appeals.category(action.arg)
+        if parent is None or child is None or child.parent_id != parent.id:
+            turn.say(_("This category is not available."))
+            await self._prompt_subcategory(turn, draft)
+            return
+        draft.subcategory = child.code
+        await self._advance(turn, draft, S_LOCATION)
+
+    async def _prompt_location(self, turn: Turn, draft: Draft) -> None:
+        turn.say(
+            _(
+                "Step 2 of 5. Where is it? Send the location with the button below, or type the "
+                "address (street, house number, landmark)."
+            ),
+            self._nav(),
+            request=Request.LOCATION,
+            request_label=_("📍 Send location"),
+        )
+
+    async def _on_location(self, turn: Turn, draft: Draft) -> None:
+        event = turn.event
+        if event.location is not None:
+            if not self._config.city_bounds.contains(event.location):
+                turn.say(
+                    _(
+                        "This point is outside the city, and the contact centre can only help "
+                        "within it. Check the pin and send it again, or type the address."
+                    )
+                )
+                await self._prompt_location(turn, draft)
+                return
+            draft.location = event.location
+            draft.address = None
+            turn.say(_("📍 Location received."))
+            await self._advance(turn, draft, S_MEDIA)
+            return
+        if event.text is not None:
+            address = " ".join(event.text.split())
+            if len(address) < ADDRESS_MIN:
+                turn.say(_("The address is too short. Type the street and house number."))
+                await self._prompt_location(turn, draft)
+                return
+            if len(address) > ADDRESS_MAX:
+                turn.say(
+                    _("The address is too long (at most {limit} characters).").format(
+                        limit=ADDRESS_MAX
+                    )
+                )
+                await self._prompt_location(turn, draft)
+                return
+            draft.address = address
+            draft.location = None
+            turn.say(_("📍 Address saved: {address}").format(address=address))
+            await self._advance(turn, draft, S_MEDIA)
+            return
+        await self._wrong_input(turn, draft, _("This step needs a location or a typed address."))
+
+    async def _prompt_media(self, turn: Turn, draft: Draft) -> None:
+        buttons = [Button(_("✅ Done"), Action(Act.MEDIA_DONE))] if draft.media else []
+        buttons.append(Button(_("⏭ Skip"), Action(Act.MEDIA_SKIP)))
+        turn.say(
+            _(
+                "Step 3 of 5. Send photos or videos of the problem (up to {limit}; an album is "
+                "fine), then press «Done». No photo? Press «Skip»."
+            ).format(limit=self._config.max_media),
+            tuple(buttons),
+            self._nav(),
+        )
+
+    async def _on_media(self, turn: Turn, draft: Draft) -> None:
+        event = turn.event
+        action = event.action
+        if action is not None and action.act in (Act.MEDIA_DONE, Act.MEDIA_SKIP):
+            if action.act is Act.MEDIA_DONE and not draft.media:
+                turn.say(_("No photos yet. Send some, or press «Skip»."))
+                await self._prompt_media(turn, draft)
+                return
+            if action.act is Act.MEDIA_SKIP and draft.editing:
+                draft.media = []
+            await self._advance(turn, draft, S_DESCRIPTION)
+            return
+        if not event.media:
+            await self._wrong_input(turn, draft, _("This step needs photos or videos."))
+            return
+        group = event.media_group_id
+        first_of_album = group is not None and group not in draft.albums
+        if group is not None and first_of_album:
+            draft.albums.append(group)
+        room = self._config.max_media - len(draft.media)
+        accepted = list(event.media[: max(room, 0)])
+        draft.media.extend(accepted)
+        await turn.state.set_data(draft.to_data())
+        if len(accepted) < len(event.media):
+            # Within an album only the first refused item says so, not every one.
+            if group is None or f"full:{group}" not in draft.albums:
+                if group is not None:
+                    draft.albums.append(f"full:{group}")
+                    await turn.state.set_data(draft.to_data())
+                turn.say(
+                    _(
+                        "You have reached the limit of {limit} files; the rest were not added."
+                    ).format(limit=self._config.max_media),
+                    (Button(_("✅ Done"), Action(Act.MEDIA_DONE)),),
+                    self._nav(),
+                )
+            return
+        if group is not None and not first_of_album:
+            return
+        count = len(draft.media)
+        text = (
+            _("Album received.")
+            if group is not None
+            else ngettext("{count} file received.", "{count} files received.", count).format(
+                count=count
+            )
+        )
+        turn.say(
+            text + " " + _("Send more or press «Done»."),
+            (Button(_("✅ Done"), Action(Act.MEDIA_DONE)),),
+            self._nav(),
+        )
+
+    async def _prompt_description(self, turn: Turn, draft: Draft) -> None:
+        turn.say(
+            _(
+                "Step 4 of 5. Describe the problem in your own words ({min} to {max} characters): "
+                "what is wrong, since when, anything that helps to find it."
+            ).format(min=DESCRIPTION_MIN, max=DESCRIPTION_MAX),
+            self._nav(),
+        )
+
+    async def _on_description(self, turn: Turn, draft: Draft) -> None:
+        text = turn.event.text
+        if text is None:
+            await self._wrong_input(turn, draft, _("This step needs a text description."))
+            return
+        text = text.strip()
+        if len(text) < DESCRIPTION_MIN:
+            turn.say(
+                _("The description is too short: at least {min} characters, please.").format(
+                    min=DESCRIPTION_MIN
+                ),
+                self._nav(),
+            )
+            return
+        if len(text) > DESCRIPTION_MAX:
+            turn.say(
+                _(
+                    "The description is too long: {length} characters, the limit is {max}. "
+                    "Please shorten it and send it again."
+                ).format(length=len(text), max=DESCRIPTION_MAX),
+                self._nav(),
+            )
+            return
+        draft.description = text
+        await self._advance(turn, draft, S_REVIEW)
+
+    async def _prompt_review(self, turn: Turn, draft: Draft) -> None:
+        category = await turn.appeals.category(draft.category_code)
+        parent = await turn.appeals.category(draft.category) if draft.subcategory else None
+        category_text = " → ".join(c.name(turn.locale) for c in (parent, category) if c is not None)
+        if draft.location is not None:
+            place = _("pin {lat:.5f}, {lon:.5f}").format(
+                lat=draft.location.latitude, lon=draft.location.longitude
+            )
+        else:
+            place = draft.address or "—"
+        lines = [
+            _("Step 5 of 5. Please check your appeal:"),
+            "",
+            _("Category: {category}").format(category=category_text or "—"),
+            _("Place: {place}").format(place=place),
+            _("Photos and videos: {count}").format(count=len(draft.media)),
+            _("Description: {text}").format(text=draft.description or "—"),
+        ]
+        edits = [
+            Button(gettext(_EDIT_LABELS[step]), Action(Act.EDIT, step)) for step in EDITABLE_STEPS
+        ]
+        turn.say(
+            "\n".join(lines),
+            (Button(_("📨 Submit"), Action(Act.SUBMIT)),),
+            *rows(*edits, per_row=2),
+            self._nav(),
+        )
+
+    async def _on_review(self, turn: Turn, draft: Draft) -> None:
+        action = turn.event.action
+        if action is not None and action.act is Act.EDIT and action.arg in EDITABLE_STEPS:
+            draft.editing = True
+            await self._goto(turn, draft, EDITABLE_STEPS[action.arg])
+            return
+        if action is None or action.act is not Act.SUBMIT:
+            await self._wrong_input(
+                turn, draft, _("Press «Submit» to send the appeal, or change a step.")
+            )
+            return
+        try:
+            submitted = await turn.appeals.submit(turn.account, draft)
+        except IncompleteDraftError:
+            turn.say(_("Some part of the appeal is missing; let's fill it in."))
+            await self._goto(turn, draft, self._first_missing(draft))
+            return
+        await turn.state.clear()
+        turn.say(
+            _(
+                "✅ Your appeal is registered.\n\nNumber: {number}\nCategory: {category}\n"
+                "Due by: {due}\n\nYou will get a message here whenever its status changes."
+            ).format(
+                number=submitted.number,
+                category=submitted.category.name(turn.locale),
+                due=self._local_time(submitted.due_at),
+            )
+        )
+        self._menu(turn)
+
+    @staticmethod
+    def _first_missing(draft: Draft) -> str:
+        if draft.category_code is None:
+            return S_CATEGORY
+        if not draft.has_place:
+            return S_LOCATION
+        return S_DESCRIPTION
+
+    async def _wrong_input(self, turn: Turn, draft: Draft, need: str) -> None:
+        """Say what the step needs (naming what came instead when we know), then ask again."""
+        kind = turn.event.other
+        if kind is not None:
+            what = gettext(_OTHER_INPUT.get(kind, _UNKNOWN_INPUT))
+            turn.say(_("I can't use {what} here. {need}").format(what=what, need=need))
+        elif turn.event.action is not None:
+            turn.say(_("This button belongs to another step. {need}").format(need=need))
+        else:
+            turn.say(need)
+        current = await turn.state.get_state()
+        await self._prompts[current or S_CATEGORY](turn, draft)
+
+    async def _back(self, turn: Turn, draft: Draft) -> None:
+        current = await turn.state.get_state()
+        if draft.editing:
+            draft.editing = False
+            await self._goto(turn, draft, S_REVIEW)
+            return
+        previous = {
+            S_SUBCATEGORY: S_CATEGORY,
+            S_MEDIA: S_LOCATION,
+            S_DESCRIPTION: S_MEDIA,
+            S_REVIEW: S_DESCRIPTION,
+        }
+        if current == S_CATEGORY:
+            await self._cancel(turn)
+            return
+        if current == S_LOCATION:
+            category = await turn.appeals.category(draft.category)
+            target = S_SUBCATEGORY if category is not None and category.has_children else S_CATEGORY
+            turn.say(_("⬅️ Back to the category."))
+        else:
+            target = previous[current or ""]
+        await self._goto(turn, draft, target)
+
+    # -- my appeals ------------------------------------------------------------------------
+
+    async def _my_appeals(self, turn: Turn, page: int) -> None:
+        size = self._config.page_size
+        items, total = await turn.appeals.page(turn.account, page, size)
+        if total == 0:
+            turn.say(
+                _("You have no appeals yet."),
+                (Button(_("📝 New appeal"), Action(Act.NEW_APPEAL)),),
+                (Button(_("🏠 Menu"), Action(Act.MENU)),),
+            )
+            return
+        pages = (total + size - 1) // size
+        if not items:
+            page = pages - 1
+            items, total = await turn.appeals.page(turn.account, page, size)
+        buttons = [
+            (
+                Button(
+                    f"{item.number} · {status_label(item.status)}",
+                    Action(Act.APPEAL, str(item.id)),
+                ),
+            )
+            for item in items
+        ]
+        paging: list[Button] = []
+        if page > 0:
+            paging.append(Button(_("◀️ Newer"), Action(Act.MY_APPEALS, str(page - 1))))
+        if page + 1 < pages:
+            paging.append(Button(_("Older ▶️"), Action(Act.MY_APPEALS, str(page + 1))))
+        turn.say(
+            _("Your appeals, newest first (page {page} of {pages}):").format(
+                page=page + 1, pages=pages
+            ),
+            *buttons,
+            *((tuple(paging),) if paging else ()),
+            (Button(_("🏠 Menu"), Action(Act.MENU)),),
+        )
+
+    async def _appeal_detail(self, turn: Turn, appeal_id: int | None) -> None:
+        detail = await turn.appeals.detail(turn.account, appeal_id) if appeal_id else None
+        if detail is None:
+            turn.say(_("Appeal not found."))
+            await self._my_appeals(turn, 0)
+            return
+        turn.say(
+            self._detail_text(turn, detail),
+            (Button(_("📋 My appeals"), Action(Act.MY_APPEALS)),),
+            (Button(_("🏠 Menu"), Action(Act.MENU)),),
+        )
+
+    def _detail_text(self, turn: Turn, detail: AppealDetail) -> str:
+        summary = detail.summary
+        category = summary.category_names.get(turn.locale) or summary.category_names.get("uk", "")
+        if detail.parent_category_names:
+            parent = detail.parent_category_names.get(turn.locale) or ""
+            category = f"{parent} → {category}"
+        if detail.latitude is not None and detail.longitude is not None:
+            place = _("pin {lat:.5f}, {lon:.5f}").format(lat=detail.latitude, lon=detail.longitude)
+        else:
+            place = detail.address or "—"
+        lines = [
+            _("Appeal {number}").format(number=summary.number),
+            _("Status: {status}").format(status=status_label(summary.status)),
+            _("Category: {category}").format(category=category),
+            _("Place: {place}").format(place=place),
+            _("Filed: {date}").format(date=self._local_time(summary.created_at)),
+            _("Due by: {date}").format(date=self._local_time(summary.due_at)),
+            _("Photos and videos: {count}").format(count=detail.media_count),
+            _("Description: {text}").format(text=detail.description),
+            "",
+            _("History:"),
+        ]
+        for entry in detail.history:
+            if entry.to_status is None:
+                continue
+            line = f"• {self._local_time(entry.at)} — {status_label(entry.to_status)}"
+            if entry.note:
+                line += f": {entry.note}"
+            lines.append(line)
+        return "\n".join(lines)

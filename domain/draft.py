@@ -1,0 +1,62 @@
+"""The appeal being filed, kept in the dialog's state data between steps (JSON-safe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.dialog.events import GeoPoint, MediaItem, MediaKind
+
+
+@dataclass(slots=True)
+class Draft:
+    category: str | None = None
+    subcategory: str | None = None
+    location: GeoPoint | None = None
+    address: str | None = None
+    media: list[MediaItem] = field(default_factory=list)
+    # Albums already acknowledged, so an album of N items gets one reply, not N.
+    albums: list[str] = field(default_factory=list)
+    description: str | None = None
+    # Set when the resident came from the review to change one step: finishing it returns there.
+    editing: bool = False
+
+    @property
+    def category_code(self) -> str | None:
+        """The most specific category chosen."""
+        return self.subcategory or self.category
+
+    @property
+    def has_place(self) -> bool:
+        return self.location is not None or bool(self.address)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "subcategory": self.subcategory,
+            "location": [self.location.latitude, self.location.longitude]
+            if self.location
+            else None,
+            "address": self.address,
+            "media": [[m.kind.value, m.file_ref, m.unique_id, m.size] for m in self.media],
+            "albums": self.albums[-20:],
+            "description": self.description,
+            "editing": self.editing,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Draft:
+        location = data.get("location")
+        return cls(
+            category=data.get("category"),
+            subcategory=data.get("subcategory"),
+            location=GeoPoint(float(location[0]), float(location[1])) if location else None,
+            address=data.get("address"),
+            media=[
+                MediaItem(MediaKind(kind), ref, uid, size)
+                for kind, ref, uid, size in data.get("media", [])
+            ],
+            albums=list(data.get("albums", [])),
+            description=data.get("description"),
+            editing=bool(data.get("editing", False)),
+        )

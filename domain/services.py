@@ -1,0 +1,116 @@
+"""Services: what the dialog (and later the staff chat) asks of the system. They use
+repositories through the unit of work of the event being handled and never commit themselves."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from domain.clock import Clock, due_date
+from domain.dialog.events import Channel
+from domain.draft import Draft
+from domain.entities import Account, AppealDetail, AppealSummary, CategoryInfo, NewMedia
+from domain.numbering import format_number
+
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
+
+
+class IncompleteDraftError(ValueError):
+    """A draft reached submission without a required part (a stale or tampered state)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    appeal_id: int
+    number: str
+    due_at: datetime
+    category: CategoryInfo
+
+
+def normalize_phone(raw: str) -> str | None:
+    """E.164-style `+<digits>`; None when it cannot be a phone number."""
+    digits = re.sub(r"\D", "", raw)
+    if not 7 <= len(digits) <= 15:
+        return None
+    return "+" + digits
+
+
+class ResidentService:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def identify(self, channel: Channel, user_id: str, display_name: str | None) -> Account:
+        return await self._uow.accounts.get_or_create(
+            channel, user_id, display_name=display_name, now=self._clock()
+        )
+
+    async def register(self, account: Account, phone: str) -> int:
+        return await self._uow.accounts.register_phone(account.id, phone, self._clock())
+
+    async def set_locale(self, account: Account, locale: str) -> None:
+        await self._uow.accounts.set_locale(account.id, locale)
+
+
+class AppealService:
+    def __init__(self, uow: UnitOfWork, clock: Clock, number_prefix: str) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._prefix = number_prefix
+
+    async def root_categories(self) -> list[CategoryInfo]:
+        return await self._uow.categories.roots()
+
+    async def subcategories(self, parent: CategoryInfo) -> list[CategoryInfo]:
+        return await self._uow.categories.children(parent.id)
+
+    async def category(self, code: str | None) -> CategoryInfo | None:
+        return await self._uow.categories.by_code(code) if code else None
+
+    async def submit(self, account: Account, draft: Draft) -> Submitted:
+        """Store the appeal, its media and its first status in the current unit of work."""
+        if account.resident_id is None:
+            raise IncompleteDraftError("an unregistered account cannot file appeals")
+        category = await self.category(draft.category_code)
+        if category is None or category.has_children:
+            raise IncompleteDraftError("no valid category")
+        if not draft.has_place or not draft.description:
+            raise IncompleteDraftError("location and description are required")
+        now = self._clock()
+        sequence = await self._uow.appeals.next_sequence(self._prefix, now.year)
+        number = format_number(self._prefix, now.year, sequence)
+        due_at = due_date(now, category.sla_hours)
+        appeal_id = await self._uow.appeals.add(
+            number=number,
+            resident_id=account.resident_id,
+            account_id=account.id,
+            category_id=category.id,
+            location=draft.location,
+            address=draft.address,
+            description=draft.description,
+            media=[
+                NewMedia(item.kind, account.channel, item.file_ref, item.unique_id)
+                for item in draft.media
+            ],
+            created_at=now,
+            due_at=due_at,
+            actor_id=str(account.id),
+        )
+        return Submitted(appeal_id=appeal_id, number=number, due_at=due_at, category=category)
+
+    async def page(
+        self, account: Account, page: int, page_size: int
+    ) -> tuple[list[AppealSummary], int]:
+        if account.resident_id is None:
+            return [], 0
+        return await self._uow.appeals.page_for_resident(
+            account.resident_id, offset=page * page_size, limit=page_size
+        )
+
+    async def detail(self, account: Account, appeal_id: int) -> AppealDetail | None:
+        if account.resident_id is None:
+            return None
+        return await self._uow.appeals.detail_for_resident(appeal_id, account.resident_id)

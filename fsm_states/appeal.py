@@ -1,0 +1,23 @@
+"""The resident dialog's steps. The dialog core compares against `.state` strings of these."""
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class Registration(StatesGroup):
+    phone = State()
+
+
+class AppealForm(StatesGroup):
+    category = State()
+    subcategory = State()
+    location = State()
+    media = State()
+    description = State()
+    review = State()
+
+
+def state_id(state: State) -> str:
+    """The stored id of a step ("AppealForm:category"); states inside a group always have one."""
+    if state.state is None:
+        raise ValueError("a state outside a StatesGroup has no id")
+    return state.state

@@ -1,0 +1,55 @@
+"""Apply (or revert) migrations programmatically, inside a running event loop or from the shell."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import PROJECT_ROOT, Settings
+from storage.database import create_engine
+
+
+def alembic_config() -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "storage" / "migrations"))
+    return config
+
+
+async def _on_connection(engine: AsyncEngine, action: str, revision: str) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        if action == "upgrade":
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _on_connection(engine, "upgrade", revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    await _on_connection(engine, "downgrade", revision)
+
+
+async def _main(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    settings = Settings()
+    asyncio.run(_main(settings.database_url))
+    print("Database is up to date:", settings.database_url.split("@")[-1], file=sys.stderr)

@@ -1,0 +1,364 @@
+"""Repositories: all SQL lives here. They flush, never commit; the unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from domain.categories import CategorySpec
+from domain.dialog.events import Channel, GeoPoint
+from domain.entities import (
+    Account,
+    AppealDetail,
+    AppealSummary,
+    CategoryInfo,
+    HistoryEntry,
+    NewMedia,
+)
+from domain.statuses import Status
+from storage.models import (
+    Appeal,
+    AppealCounter,
+    AppealEvent,
+    AppealMedia,
+    Category,
+    ChannelAccount,
+    ProcessedUpdate,
+    Resident,
+)
+
+
+def _account(row: ChannelAccount) -> Account:
+    return Account(
+        id=row.id,
+        channel=Channel(row.channel),
+        external_id=row.external_id,
+        resident_id=row.resident_id,
+        locale=row.locale,
+    )
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _row(self, channel: Channel, external_id: str) -> ChannelAccount | None:
+        query = select(ChannelAccount).where(
+            ChannelAccount.channel == channel.value, ChannelAccount.external_id == external_id
+        )
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def get_or_create(
+        self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
+    ) -> Account:
+        row = await self._row(channel, external_id)
+        if row is None:
+            row = ChannelAccount(
+                channel=channel.value,
+                external_id=external_id,
+                telegram_id=int(external_id) if channel is Channel.TELEGRAM else None,
+                display_name=(display_name or "")[:128] or None,
+                subscribed=True,
+                created_at=now,
+            )
+            self._session.add(row)
+            await self._session.flush()
+        return _account(row)
+
+    async def set_locale(self, account_id: int, locale: str) -> None:
+        await self._session.execute(
+            update(ChannelAccount).where(ChannelAccount.id == account_id).values(locale=locale)
+        )
+
+    async def register_phone(self, account_id: int, phone: str, now: datetime) -> int:
+        """Link the account to the resident with this phone, creating the resident if new."""
+        resident_id = (
+            await self._session.execute(select(Resident.id).where(Resident.phone == phone))
+        ).scalar_one_or_none()
+        if resident_id is None:
+            resident = Resident(phone=phone, created_at=now)
+            self._session.add(resident)
+            await self._session.flush()
+            resident_id = resident.id
+        await self._session.execute(
+            update(ChannelAccount)
+            .where(ChannelAccount.id == account_id)
+            .values(resident_id=resident_id)
+        )
+        return resident_id
+
+
+def _category(row: Category, has_children: bool) -> CategoryInfo:
+    return CategoryInfo(
+        id=row.id,
+        code=row.code,
+        names=dict(row.names),
+        sla_hours=row.sla_hours,
+        department=row.department,
+        parent_id=row.parent_id,
+        has_children=has_children,
+    )
+
+
+class CategoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def sync(self, specs: Sequence[CategorySpec]) -> None:
+        """Make the table match the file: update by code, add new ones, retire missing ones."""
+        existing = {
+            row.code: row for row in (await self._session.execute(select(Category))).scalars()
+        }
+        seen: set[str] = set()
+
+        def upsert(spec: CategorySpec, parent: Category | None, position: int) -> Category:
+            row = existing.get(spec.code)
+            if row is None:
+                row = Category(code=spec.code)
+                self._session.add(row)
+            row.parent_id = parent.id if parent else None
+            row.names = dict(spec.names)
+            row.sla_hours = spec.sla_hours
+            row.department = spec.department
+            row.position = position
+            row.active = True
+            seen.add(spec.code)
+            return row
+
+        for position, spec in enumerate(specs):
+            parent = upsert(spec, None, position)
+            await self._session.flush()
+            for child_position, child in enumerate(spec.children):
+                upsert(child, parent, child_position)
+        for code, row in existing.items():
+            if code not in seen:
+                row.active = False
+        await self._session.flush()
+
+    async def _list(self, parent_id: int | None) -> list[CategoryInfo]:
+        child = aliased(Category)
+        has_children = (
+            select(func.count(child.id))
+            .where(child.parent_id == Category.id, child.active.is_(True))
+            .correlate(Category)
+            .scalar_subquery()
+        )
+        query = (
+            select(Category, has_children)
+            .where(Category.active.is_(True))
+            .where(
+                Category.parent_id.is_(None)
+                if parent_id is None
+                else Category.parent_id == parent_id
+            )
+            .order_by(Category.position, Category.id)
+        )
+        rows = (await self._session.execute(query)).all()
+        return [_category(row, count > 0) for row, count in rows]
+
+    async def roots(self) -> list[CategoryInfo]:
+        return await self._list(None)
+
+    async def children(self, parent_id: int) -> list[CategoryInfo]:
+        return await self._list(parent_id)
+
+    async def by_code(self, code: str) -> CategoryInfo | None:
+        row = (
+            await self._session.execute(
+                select(Category).where(Category.code == code, Category.active.is_(True))
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        children = await self.children(row.id) if row.parent_id is None else []
+        return _category(row, bool(children))
+
+    async def by_id(self, category_id: int) -> CategoryInfo | None:
+        row = await self._session.get(Category, category_id)
+        return _category(row, False) if row else None
+
+
+class AppealRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def next_sequence(self, prefix: str, year: int) -> int:
+        """The next number of the year; the row lock serialises concurrent filers."""
+        insert = (
+            pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        )
+        await self._session.execute(
+            insert(AppealCounter)
+            .values(prefix=prefix, year=year, last_value=0)
+            .on_conflict_do_nothing(index_elements=["prefix", "year"])
+        )
+        result = await self._session.execute(
+            update(AppealCounter)
+            .where(AppealCounter.prefix == prefix, AppealCounter.year == year)
+            .values(last_value=AppealCounter.last_value + 1)
+            .returning(AppealCounter.last_value)
+        )
+        return int(result.scalar_one())
+
+    async def add(
+        self,
+        *,
+        number: str,
+        resident_id: int,
+        account_id: int,
+        category_id: int,
+        location: GeoPoint | None,
+        address: str | None,
+        description: str,
+        media: Sequence[NewMedia],
+        created_at: datetime,
+        due_at: datetime,
+        actor_id: str,
+    ) -> int:
+        appeal = Appeal(
+            number=number,
+            resident_id=resident_id,
+            account_id=account_id,
+            category_id=category_id,
+            status=Status.NEW.value,
+            latitude=location.latitude if location else None,
+            longitude=location.longitude if location else None,
+            address=address,
+            description=description,
+            created_at=created_at,
+            due_at=due_at,
+            updated_at=created_at,
+        )
+        self._session.add(appeal)
+        await self._session.flush()
+        self._session.add_all(
+            AppealMedia(
+                appeal_id=appeal.id,
+                position=position,
+                kind=item.kind.value,
+                channel=item.channel.value,
+                file_ref=item.file_ref,
+                unique_id=item.unique_id,
+            )
+            for position, item in enumerate(media)
+        )
+        self._session.add(
+            AppealEvent(
+                appeal_id=appeal.id,
+                at=created_at,
+                kind="status",
+                actor_kind="resident",
+                actor_id=actor_id,
+                from_status=None,
+                to_status=Status.NEW.value,
+                note=None,
+            )
+        )
+        await self._session.flush()
+        return appeal.id
+
+    @staticmethod
+    def _summary(appeal: Appeal, names: dict[str, str]) -> AppealSummary:
+        return AppealSummary(
+            id=appeal.id,
+            number=appeal.number,
+            status=Status(appeal.status),
+            category_names=dict(names),
+            created_at=appeal.created_at,
+            due_at=appeal.due_at,
+        )
+
+    async def page_for_resident(
+        self, resident_id: int, *, offset: int, limit: int
+    ) -> tuple[list[AppealSummary], int]:
+        total = (
+            await self._session.execute(
+                select(func.count(Appeal.id)).where(Appeal.resident_id == resident_id)
+            )
+        ).scalar_one()
+        rows = (
+            await self._session.execute(
+                select(Appeal, Category.names)
+                .join(Category, Category.id == Appeal.category_id)
+                .where(Appeal.resident_id == resident_id)
+                .order_by(Appeal.created_at.desc(), Appeal.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
+        return [self._summary(appeal, names) for appeal, names in rows], int(total)
+
+    async def detail_for_resident(self, appeal_id: int, resident_id: int) -> AppealDetail | None:
+        """The appeal if it is this resident's; another resident's appeal is simply not found."""
+        parent = aliased(Category)
+        row = (
+            await self._session.execute(
+                select(Appeal, Category.names, parent.names)
+                .join(Category, Category.id == Appeal.category_id)
+                .outerjoin(parent, parent.id == Category.parent_id)
+                .where(Appeal.id == appeal_id, Appeal.resident_id == resident_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        appeal, names, parent_names = row
+        media_count = (
+            await self._session.execute(
+                select(func.count(AppealMedia.id)).where(AppealMedia.appeal_id == appeal.id)
+            )
+        ).scalar_one()
+        events = (
+            await self._session.execute(
+                select(AppealEvent)
+                .where(AppealEvent.appeal_id == appeal.id)
+                .order_by(AppealEvent.at, AppealEvent.id)
+            )
+        ).scalars()
+        history = tuple(
+            HistoryEntry(
+                at=event.at,
+                kind=event.kind,
+                actor_kind=event.actor_kind,
+                from_status=Status(event.from_status) if event.from_status else None,
+                to_status=Status(event.to_status) if event.to_status else None,
+                note=event.note,
+            )
+            for event in events
+        )
+        return AppealDetail(
+            summary=self._summary(appeal, names),
+            parent_category_names=dict(parent_names) if parent_names else None,
+            address=appeal.address,
+            latitude=appeal.latitude,
+            longitude=appeal.longitude,
+            description=appeal.description,
+            media_count=int(media_count),
+            history=history,
+        )
+
+
+class ProcessedUpdateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def seen(self, channel: Channel, update_id: int) -> bool:
+        row = await self._session.get(ProcessedUpdate, (channel.value, update_id))
+        return row is not None
+
+    async def mark(self, channel: Channel, update_id: int, now: datetime) -> None:
+        self._session.add(
+            ProcessedUpdate(channel=channel.value, update_id=update_id, processed_at=now)
+        )
+        await self._session.flush()
+
+    async def prune(self, before: datetime) -> int:
+        result = await self._session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
