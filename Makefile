@@ -34,7 +34,7 @@ test: $(STAMP) locales lint typecheck
 # Refresh the catalogues after adding or changing texts; translate, then `make locales`.
 extract-messages: $(STAMP)
 	$(BIN)/pybabel extract --project=15-80 --no-location --sort-output -k _ -k __ -k N_ -k gettext -k ngettext:1,2 -o locales/messages.pot bot domain handlers main.py
-	$(BIN)/pybabel update --domain=messages --input-file=locales/messages.pot --output-dir=locales --no-fuzzy-matching --omit-header --ignore-obsolete
+	$(BIN)/pybabel update --domain=messages --input-file=locales/messages.pot --output-dir=locales --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
