@@ -39,7 +39,6 @@ from storage.uow import UnitOfWorkFactory
 logger = logging.getLogger(__name__)
 
 PROCESSED_UPDATES_KEPT = timedelta(days=3)
-KEY_BUILDER = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
 
 
 class ConfigurationError(Exception):
@@ -101,9 +100,11 @@ def create_fsm(
 ) -> tuple[BaseStorage, BaseEventIsolation]:
     """Dialog state in Redis when configured (several workers), else in the database."""
     if settings.redis_url:
-        storage = RedisStorage.from_url(settings.redis_url, key_builder=KEY_BUILDER)
+        keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
+        storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
         return storage, storage.create_isolation()
-    return SQLAlchemyStorage(sessions, KEY_BUILDER), SimpleEventIsolation()
+    keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    return SQLAlchemyStorage(sessions, keys), SimpleEventIsolation()
 
 
 def create_dispatcher(

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///data/appeals.db"
     redis_url: str | None = None
+    # Keys of this deployment in a shared Redis (tests and several cities can share one server).
+    redis_prefix: str = "city1580"
 
     webhook_base_url: str | None = None
     webhook_secret: SecretStr | None = None

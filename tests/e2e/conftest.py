@@ -1,0 +1,141 @@
+"""The real bot, served over HTTP in webhook mode, against the stand-in Bot API server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+
+import pytest
+from aiohttp import web
+
+from bot.app import Application, build_application, prepare, serving
+from bot.config import Settings
+from standins.telegram import FakeUser, SentMessage, TelegramStandIn
+from storage.migrate import upgrade
+from tests.clock import FakeClock
+from tests.conftest import TOKEN
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RunningBot:
+    """Start, stop and restart the bot process's insides on one database."""
+
+    def __init__(self, settings: Settings, clock: FakeClock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.app: Application | None = None
+        self._serving: AbstractAsyncContextManager[web.AppRunner] | None = None
+
+    async def start(self) -> Application:
+        app = build_application(self.settings, clock=self.clock)
+        await upgrade(app.engine)
+        await prepare(app)
+        self._serving = serving(app, "127.0.0.1", self.settings.web_port)
+        await self._serving.__aenter__()
+        self.app = app
+        return app
+
+    async def stop(self) -> None:
+        if self._serving is not None:
+            await self._serving.__aexit__(None, None, None)
+            self._serving = None
+        if self.app is not None:
+            await self.app.close()
+            self.app = None
+
+    async def restart(self) -> Application:
+        await self.stop()
+        return await self.start()
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[TelegramStandIn]:
+    async with TelegramStandIn(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def e2e_settings(settings: Settings, tg: TelegramStandIn) -> Settings:
+    port = free_port()
+    return settings.model_copy(
+        update={
+            "telegram_api_url": tg.base_url,
+            "webhook_base_url": f"http://127.0.0.1:{port}",
+            "web_port": port,
+        }
+    )
+
+
+@pytest.fixture
+async def running(e2e_settings: Settings, clock: FakeClock) -> AsyncIterator[RunningBot]:
+    bot = RunningBot(e2e_settings, clock)
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+class Resident:
+    """A person in Telegram: writes, taps, and reads what the bot answered."""
+
+    def __init__(self, tg: TelegramStandIn, user: FakeUser) -> None:
+        self.tg = tg
+        self.user = user
+        self._seen = 0
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.id
+
+    def _new(self) -> list[SentMessage]:
+        messages = self.tg.messages(self.chat_id)
+        fresh = messages[self._seen :]
+        self._seen = len(messages)
+        return fresh
+
+    async def say(self, text: str) -> list[SentMessage]:
+        delivery = await self.tg.send_text(self.user, text)
+        assert delivery.status == 200
+        return self._new()
+
+    async def press(self, data: str) -> list[SentMessage]:
+        """Tap the newest button carrying this action id."""
+        for message in reversed(self.tg.messages(self.chat_id)):
+            if data in {d for _, d in message.buttons()}:
+                delivery = await self.tg.press_button(self.user, message, data)
+                assert delivery.status == 200
+                return self._new()
+        raise AssertionError(f"no button {data!r} in chat {self.chat_id}")
+
+    async def share_phone(self, phone: str = "+380501234567") -> list[SentMessage]:
+        await self.tg.send_contact(self.user, phone)
+        return self._new()
+
+    async def send_location(self, lat: float, lon: float) -> list[SentMessage]:
+        await self.tg.send_location(self.user, lat, lon)
+        return self._new()
+
+    async def send_photo(self) -> list[SentMessage]:
+        await self.tg.send_photo(self.user)
+        return self._new()
+
+    async def send_sticker(self) -> list[SentMessage]:
+        await self.tg.send_sticker(self.user)
+        return self._new()
+
+    async def register(self) -> None:
+        await self.say("/start")
+        await self.share_phone()
+
+
+def texts(messages: list[SentMessage]) -> str:
+    return "\n".join(m.text or "" for m in messages)
+
+
+def buttons(messages: list[SentMessage]) -> set[str]:
+    return {data for m in messages for _, data in m.buttons()}
