@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from bot.config import PROJECT_ROOT
 from standins.telegram import TelegramStandIn
-from storage.models import Appeal, AppealEvent, AppealMedia, Resident as ResidentRow
+from storage.models import Appeal, AppealEvent, AppealMedia
+from storage.models import Resident as ResidentRow
 from storage.uow import UnitOfWorkFactory
 from tests.e2e.conftest import Resident, RunningBot, buttons, texts
 
@@ -71,9 +72,7 @@ async def test_start_to_stored_appeal(tg: TelegramStandIn, running: RunningBot) 
     # Every button press got its spinner stopped.
     assert len(tg.calls_of("answerCallbackQuery")) == 5
 
-    photo_ids = [
-        m["photo"][-1]["file_id"] for m in tg.history(olena.chat_id) if m.get("photo")
-    ]
+    photo_ids = [m["photo"][-1]["file_id"] for m in tg.history(olena.chat_id) if m.get("photo")]
     async with uows(running)() as uow:
         appeal = (await uow.session.execute(select(Appeal))).scalar_one()
         media = (await uow.session.execute(select(AppealMedia))).scalars().all()
@@ -94,7 +93,9 @@ async def test_album_is_one_step_and_one_reply(tg: TelegramStandIn, running: Run
     await taras.send_location(*LUTSK)
     before = len(tg.messages(taras.chat_id))
     # Telegram sends an album as separate updates at once; they must not race on the draft.
-    deliveries = await tg.send_album(taras.user, ["photo", "video", "photo", "photo"], concurrently=True)
+    deliveries = await tg.send_album(
+        taras.user, ["photo", "video", "photo", "photo"], concurrently=True
+    )
     assert [d.status for d in deliveries] == [200, 200, 200, 200]
     replies = tg.messages(taras.chat_id)[before:]
     assert len(replies) == 1
@@ -126,7 +127,9 @@ async def test_typed_address(tg: TelegramStandIn, running: RunningBot) -> None:
         assert appeal.latitude is None
 
 
-async def test_restart_in_the_middle_of_the_dialog(tg: TelegramStandIn, running: RunningBot) -> None:
+async def test_restart_in_the_middle_of_the_dialog(
+    tg: TelegramStandIn, running: RunningBot
+) -> None:
     olena = Resident(tg, tg.user(5004, language_code="en"))
     await olena.register()
     await olena.press("new")
@@ -257,7 +260,9 @@ async def test_webhook_without_the_secret_is_refused(
     assert len(tg.messages(olena.id)) > 0
 
 
-async def test_quick_messages_are_handled_in_order(tg: TelegramStandIn, running: RunningBot) -> None:
+async def test_quick_messages_are_handled_in_order(
+    tg: TelegramStandIn, running: RunningBot
+) -> None:
     olena = Resident(tg, tg.user(5010, language_code="en"))
     await olena.register()
     await olena.press("new")
