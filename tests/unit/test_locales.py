@@ -18,6 +18,15 @@ SOURCES = ("bot", "domain", "handlers")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
+def _texts(value: object) -> list[str]:
+    """A catalogue field as a list of strings (plural entries hold several)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [item if isinstance(item, str) else "" for item in value]
+    return [""]
+
+
 def _source_messages() -> set[str]:
     found: set[str] = set()
     for folder in SOURCES:
@@ -45,13 +54,7 @@ def test_every_source_text_is_translated(locale: str) -> None:
     missing = [
         msgid
         for msgid in sorted(_source_messages())
-        if msgid not in catalog
-        or catalog[msgid].fuzzy
-        or not all(
-            catalog[msgid].string
-            if isinstance(catalog[msgid].string, tuple)
-            else [catalog[msgid].string]
-        )
+        if msgid not in catalog or catalog[msgid].fuzzy or not all(_texts(catalog[msgid].string))
     ]
     assert not missing, f"{locale}: untranslated or fuzzy: {missing}"
 
@@ -62,10 +65,9 @@ def test_placeholders_match(locale: str) -> None:
     for message in _catalog(locale):
         if not message.id:
             continue
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        ids = _texts(message.id)
         expected = set(_PLACEHOLDER.findall(ids[0]))
-        for string in strings:
+        for string in _texts(message.string):
             if set(_PLACEHOLDER.findall(string)) != expected:
                 wrong.append(f"{ids[0]!r} -> {string!r}")
     assert not wrong, f"{locale}: placeholders differ: {wrong}"
