@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
@@ -163,11 +164,18 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     )
 
 
+async def sync_categories(uows: UnitOfWorkFactory, path: Path) -> None:
+    """Make the categories table match the city's file (validated before anything is written)."""
+    specs = load_categories(path)
+    async with uows() as uow:
+        await uow.categories.sync(specs)
+        await uow.commit()
+
+
 async def prepare(app: Application) -> None:
     """Load the categories file into the database and tell Telegram our commands."""
-    specs = load_categories(app.settings.categories_file)
+    await sync_categories(app.uows, app.settings.categories_file)
     async with app.uows() as uow:
-        await uow.categories.sync(specs)
         await uow.updates.prune(app.clock() - PROCESSED_UPDATES_KEPT)
         await uow.commit()
     for locale in ("uk", "en"):

@@ -9,9 +9,8 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.app import create_dialog, create_translator
+from bot.app import create_dialog, create_translator, sync_categories
 from bot.config import PROJECT_ROOT, Settings
-from domain.categories import load_categories
 from domain.dialog.core import Dialog
 from domain.i18n import Translator
 from storage.database import create_engine, create_session_factory
@@ -65,9 +64,7 @@ async def uows(settings: Settings) -> AsyncIterator[UnitOfWorkFactory]:
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     factory = UnitOfWorkFactory(create_session_factory(engine))
-    async with factory() as uow:
-        await uow.categories.sync(load_categories(settings.categories_file))
-        await uow.commit()
+    await sync_categories(factory, settings.categories_file)
     yield factory
     await engine.dispose()
 
