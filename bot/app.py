@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,18 +21,26 @@ from aiogram.methods import SendMessage
 from aiogram.types import BotCommand, Chat, ErrorEvent
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import PROJECT_ROOT, Settings
+from bot.maintenance import Maintenance
+from bot.outbox.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from bot.outbox.sender import OutboxSender, SenderConfig
+from bot.outbox.telegram import TelegramTransport
 from bot.telegram.delivery import send
 from bot.telegram.middleware import UnitOfWorkMiddleware
 from domain.categories import load_categories
 from domain.clock import Clock, utc_now
 from domain.dialog.core import Dialog, DialogConfig
+from domain.dialog.events import Channel
 from domain.geo import Bounds
 from domain.i18n import Translator, gettext
+from domain.lifecycle import LifecycleConfig
 from handlers import resident
+from handlers import staff as staff_handlers
 from storage.database import create_engine, create_session_factory
 from storage.fsm import SQLAlchemyStorage
 from storage.uow import UnitOfWorkFactory
@@ -59,10 +67,28 @@ class Application:
     dispatcher: Dispatcher
     storage: BaseStorage
     clock: Clock
+    sender: OutboxSender
+    maintenance: Maintenance
+    redis: Redis | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start_background(self) -> None:
+        """The outbox sender and the lifecycle timers, for as long as the bot runs."""
+        self.tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
+        self.tasks.append(asyncio.create_task(self.maintenance.run(), name="maintenance"))
+
+    async def stop_background(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
 
     async def close(self) -> None:
+        await self.stop_background()
         await self.dispatcher.storage.close()
         await self.bot.session.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.engine.dispose()
 
 
@@ -70,8 +96,19 @@ def create_translator(settings: Settings) -> Translator:
     return Translator(PROJECT_ROOT / "locales", settings.default_locale)
 
 
+def create_lifecycle_config(settings: Settings) -> LifecycleConfig:
+    return LifecycleConfig(
+        staff_chat_id=settings.staff_chat_id,
+        staff_locale=settings.default_locale,
+        timezone=ZoneInfo(settings.timezone),
+        centre_phone=settings.contact_centre_phone,
+        confirm_window=timedelta(days=settings.confirm_days),
+    )
+
+
 def create_dialog(settings: Settings, translator: Translator, clock: Clock) -> Dialog:
     config = DialogConfig(
+        lifecycle=create_lifecycle_config(settings),
         city_bounds=Bounds(*settings.city_bounds),
         timezone=ZoneInfo(settings.timezone),
         number_prefix=settings.appeal_number_prefix,
@@ -114,9 +151,13 @@ def create_dispatcher(
     uows: UnitOfWorkFactory,
     dialog: Dialog,
     clock: Clock,
+    staff: staff_handlers.StaffRuntime | None,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock))
+    if staff is not None:
+        # First, so that staff buttons pressed anywhere get the operators' check.
+        dispatcher.include_router(staff_handlers.create_router(staff))
     dispatcher.include_router(resident.create_router())
     dispatcher.errors.register(_on_error)
     return dispatcher
@@ -141,6 +182,13 @@ async def _on_error(event: ErrorEvent, bot: Bot, event_chat: Chat | None = None)
     return True
 
 
+def create_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
+    """Telegram's limits are per bot token: shared through Redis when workers share one."""
+    if redis is not None:
+        return RedisRateLimiter(redis, prefix=settings.redis_prefix)
+    return MemoryRateLimiter()
+
+
 def build_application(settings: Settings, *, clock: Clock = utc_now) -> Application:
     """Wire every part; raises ConfigurationError with a sentence for the operator."""
     bot = create_bot(settings)
@@ -150,7 +198,46 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     translator = create_translator(settings)
     dialog = create_dialog(settings, translator, clock)
     storage, isolation = create_fsm(settings, sessions)
-    dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock)
+    lifecycle = create_lifecycle_config(settings)
+    timezone = ZoneInfo(settings.timezone)
+    staff = (
+        staff_handlers.StaffRuntime(
+            chat_id=settings.staff_chat_id,
+            locale=settings.default_locale,
+            timezone=timezone,
+            translator=translator,
+            clock=clock,
+            lifecycle=lifecycle,
+        )
+        if settings.staff_chat_id is not None
+        else None
+    )
+    dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock, staff)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    transport = TelegramTransport(
+        bot,
+        uows,
+        translator,
+        clock,
+        staff_chat_id=settings.staff_chat_id,
+        staff_locale=settings.default_locale,
+        timezone=timezone,
+    )
+    sender = OutboxSender(
+        uows,
+        {Channel.TELEGRAM: transport},
+        create_limiter(settings, redis),
+        config=SenderConfig(poll_interval=settings.outbox_poll_seconds),
+    )
+    uows.on_outbox = sender.wake
+    maintenance = Maintenance(
+        uows,
+        translator,
+        clock,
+        lifecycle,
+        reminder_period=timedelta(hours=settings.reminder_period_hours),
+        interval=settings.maintenance_interval_seconds,
+    )
     return Application(
         settings=settings,
         engine=engine,
@@ -161,6 +248,9 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         dispatcher=dispatcher,
         storage=storage,
         clock=clock,
+        sender=sender,
+        maintenance=maintenance,
+        redis=redis,
     )
 
 
@@ -244,6 +334,7 @@ async def serving(app: Application, host: str, port: int) -> AsyncIterator[web.A
 async def run(app: Application) -> None:
     """Long polling, or the webhook server when WEBHOOK_BASE_URL is set; until cancelled."""
     await prepare(app)
+    app.start_background()
     if app.settings.webhook_mode:
         async with serving(app, app.settings.web_host, app.settings.web_port):
             logger.info(

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         25.45,
     )
 
+    # Overdue appeals are reminded in the staff chat at most once per this period.
+    reminder_period_hours: float = Field(default=12.0, gt=0)
+    # A done appeal closes by itself when the resident does not answer within this many days.
+    confirm_days: float = Field(default=3.0, gt=0)
+    maintenance_interval_seconds: float = Field(default=60.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+
     max_media_per_appeal: int = Field(default=10, ge=1, le=10)
     appeals_page_size: int = Field(default=5, ge=1, le=20)
 

@@ -29,6 +29,21 @@ class Act(StrEnum):
     EDIT = "edit"  # arg: a step name
     BACK = "back"
     CANCEL = "cancel"
+    # The resident's answers about their appeal (arg: appeal id).
+    FIXED = "fx"
+    NOT_FIXED = "nf"
+    REPLY = "rp"
+    # Operators' buttons on a staff card (arg: appeal id).
+    STAFF_ACCEPT = "s_acc"
+    STAFF_START = "s_go"
+    STAFF_DONE = "s_done"
+    STAFF_REJECT = "s_rej"
+    STAFF_DUPLICATE = "s_dup"
+    STAFF_PHONE = "s_tel"
+    STAFF_HISTORY = "s_hist"
+
+
+STAFF_ACTS = frozenset(act for act in Act if act.value.startswith("s_"))
 
 
 @dataclass(frozen=True, slots=True)

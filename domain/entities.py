@@ -49,6 +49,7 @@ class HistoryEntry:
     at: datetime
     kind: str
     actor_kind: str
+    actor_name: str | None
     from_status: Status | None
     to_status: Status | None
     note: str | None
@@ -74,3 +75,61 @@ class AppealDetail:
     description: str
     media_count: int
     history: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    kind: MediaKind
+    channel: Channel
+    file_ref: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppealState:
+    """An appeal as the lifecycle needs it: who, where it stands, where its card is."""
+
+    id: int
+    number: str
+    status: Status
+    resident_id: int
+    account_id: int
+    category_id: int
+    department: str | None
+    due_at: datetime
+    status_changed_at: datetime
+    staff_chat_id: int | None
+    staff_thread_id: int | None
+    staff_message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffView:
+    """Everything the staff card shows."""
+
+    appeal: AppealState
+    category_names: dict[str, str]
+    parent_category_names: dict[str, str] | None
+    root_category_id: int
+    default_department: str
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    description: str
+    created_at: datetime
+    media: tuple[StoredMedia, ...]
+    duplicate_of: str | None
+    last_event: HistoryEntry | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    channel: Channel
+    chat: str
+    kind: str
+    appeal_id: int | None
+    payload: dict[str, object]
+    attempts: int
+    progress: int
+    next_attempt_at: datetime

@@ -11,10 +11,18 @@ from typing import TYPE_CHECKING
 from domain.clock import Clock, due_date
 from domain.dialog.events import Channel
 from domain.draft import Draft
-from domain.entities import Account, AppealDetail, AppealSummary, CategoryInfo, NewMedia
+from domain.entities import (
+    Account,
+    AppealDetail,
+    AppealState,
+    AppealSummary,
+    CategoryInfo,
+    NewMedia,
+)
 from domain.numbering import format_number
 
 if TYPE_CHECKING:
+    from domain.lifecycle import Lifecycle
     from storage.uow import UnitOfWork
 
 
@@ -56,10 +64,16 @@ class ResidentService:
 
 
 class AppealService:
-    def __init__(self, uow: UnitOfWork, clock: Clock, number_prefix: str) -> None:
+    def __init__(
+        self, uow: UnitOfWork, clock: Clock, number_prefix: str, lifecycle: Lifecycle
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._prefix = number_prefix
+        self._lifecycle = lifecycle
+
+    async def state(self, appeal_id: int) -> AppealState | None:
+        return await self._uow.appeals.get(appeal_id)
 
     async def root_categories(self) -> list[CategoryInfo]:
         return await self._uow.categories.roots()
@@ -99,6 +113,7 @@ class AppealService:
             due_at=due_at,
             actor_id=str(account.id),
         )
+        await self._lifecycle.post_card(appeal_id)
         return Submitted(appeal_id=appeal_id, number=number, due_at=due_at, category=category)
 
     async def page(

@@ -23,38 +23,70 @@ OPEN_STATUSES = frozenset(
 )
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 
-_ANY_OPEN_TO = frozenset({Status.REJECTED, Status.DUPLICATE})
+
+class Actor(StrEnum):
+    """Who may make a transition: the table says which of them for each edge."""
+
+    OPERATOR = "operator"
+    RESIDENT = "resident"
+    SYSTEM = "system"
+
+
+_OP = frozenset({Actor.OPERATOR})
+_RESIDENT_OR_SYSTEM = frozenset({Actor.RESIDENT, Actor.SYSTEM})
+
+# The one table every path (staff chat, resident buttons, timers, any API) goes through.
+TABLE: dict[Status, dict[Status, frozenset[Actor]]] = {
+    Status.NEW: {Status.ACCEPTED: _OP, Status.REJECTED: _OP, Status.DUPLICATE: _OP},
+    Status.ACCEPTED: {Status.IN_PROGRESS: _OP, Status.REJECTED: _OP, Status.DUPLICATE: _OP},
+    Status.IN_PROGRESS: {Status.DONE: _OP, Status.REJECTED: _OP, Status.DUPLICATE: _OP},
+    Status.DONE: {
+        # The resident confirms the fix, or the confirmation window passes.
+        Status.CLOSED: _RESIDENT_OR_SYSTEM,
+        Status.REOPENED: frozenset({Actor.RESIDENT}),
+        Status.REJECTED: _OP,
+        Status.DUPLICATE: _OP,
+    },
+    Status.REOPENED: {Status.IN_PROGRESS: _OP, Status.REJECTED: _OP, Status.DUPLICATE: _OP},
+    Status.CLOSED: {},
+    Status.REJECTED: {},
+    Status.DUPLICATE: {},
+}
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.NEW: frozenset({Status.ACCEPTED}) | _ANY_OPEN_TO,
-    Status.ACCEPTED: frozenset({Status.IN_PROGRESS}) | _ANY_OPEN_TO,
-    Status.IN_PROGRESS: frozenset({Status.DONE}) | _ANY_OPEN_TO,
-    Status.DONE: frozenset({Status.CLOSED, Status.REOPENED}) | _ANY_OPEN_TO,
-    Status.REOPENED: frozenset({Status.IN_PROGRESS}) | _ANY_OPEN_TO,
-    Status.CLOSED: frozenset(),
-    Status.REJECTED: frozenset(),
-    Status.DUPLICATE: frozenset(),
+    source: frozenset(targets) for source, targets in TABLE.items()
 }
+# Transitions that need a note from whoever makes them.
+NOTE_REQUIRED = frozenset({Status.REJECTED, Status.REOPENED})
 
 INITIAL_STATUS = Status.NEW
 
 
 class TransitionError(Exception):
-    """A status change the table does not allow."""
+    """A status change the table does not allow (for this actor)."""
 
-    def __init__(self, current: Status, target: Status) -> None:
-        super().__init__(f"{current} -> {target} is not allowed")
+    def __init__(self, current: Status, target: Status, actor: Actor | None = None) -> None:
+        super().__init__(
+            f"{current} -> {target} is not allowed" + (f" for {actor}" if actor else "")
+        )
         self.current = current
         self.target = target
+        self.actor = actor
 
 
-def can_transition(current: Status, target: Status) -> bool:
-    return target in TRANSITIONS[current]
+def can_transition(current: Status, target: Status, actor: Actor | None = None) -> bool:
+    actors = TABLE[current].get(target)
+    return actors is not None and (actor is None or actor in actors)
 
 
-def check_transition(current: Status, target: Status) -> None:
-    if not can_transition(current, target):
-        raise TransitionError(current, target)
+def check_transition(current: Status, target: Status, actor: Actor | None = None) -> None:
+    if not can_transition(current, target, actor):
+        raise TransitionError(current, target, actor)
+
+
+def operator_targets(current: Status) -> list[Status]:
+    """What an operator may move an appeal to from here, in the table's order."""
+    return [target for target, actors in TABLE[current].items() if Actor.OPERATOR in actors]
 
 
 _LABELS: dict[Status, str] = {

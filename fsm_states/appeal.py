@@ -21,3 +21,12 @@ def state_id(state: State) -> str:
     if state.state is None:
         raise ValueError("a state outside a StatesGroup has no id")
     return state.state
+
+
+class Feedback(StatesGroup):
+    """The resident talks about an appeal already filed."""
+
+    # "Not fixed": what is still wrong (text, optionally a photo).
+    reopen_reason = State()
+    # Answering an operator's message.
+    answer = State()

@@ -125,6 +125,15 @@ class Appeal(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Where operators routed it (the category's department unless changed).
+    department: Mapped[str | None] = mapped_column(String(200))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
+    # The card in the staff chat, once posted; edited in place as the appeal moves.
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    staff_thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    staff_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AppealMedia(Base):
@@ -134,6 +143,8 @@ class AppealMedia(Base):
     appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
+    # report: the resident's; completion: the executor's proof; reopen: the resident's objection.
+    role: Mapped[str] = mapped_column(String(16), default="report", server_default="report")
     channel: Mapped[str] = mapped_column(String(16))
     file_ref: Mapped[str] = mapped_column(String(512))
     unique_id: Mapped[str | None] = mapped_column(String(128))
@@ -150,6 +161,7 @@ class AppealEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str | None] = mapped_column(String(128))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
@@ -174,3 +186,47 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StaffMessage(Base):
+    """A message in the staff chat that belongs to an appeal, so replies to it find the appeal."""
+
+    __tablename__ = "staff_messages"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class StaffTopic(Base):
+    """A forum topic per root category, created the first time it is needed."""
+
+    __tablename__ = "staff_topics"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutboxMessage(Base):
+    """A notification written in the same transaction as its cause, delivered by the sender."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[str] = mapped_column(String(16))
+    # A Telegram chat id or a Viber user id.
+    chat: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # How many of the row's API calls went out already: a retry resumes after them.
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

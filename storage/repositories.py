@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,14 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from domain.categories import CategorySpec
-from domain.dialog.events import Channel, GeoPoint
+from domain.dialog.events import Channel, GeoPoint, MediaKind
 from domain.entities import (
     Account,
     AppealDetail,
+    AppealState,
     AppealSummary,
     CategoryInfo,
     HistoryEntry,
     NewMedia,
+    OutboxItem,
+    StaffView,
+    StoredMedia,
 )
 from domain.statuses import Status
 from storage.models import (
@@ -29,8 +34,11 @@ from storage.models import (
     AppealMedia,
     Category,
     ChannelAccount,
+    OutboxMessage,
     ProcessedUpdate,
     Resident,
+    StaffMessage,
+    StaffTopic,
 )
 
 
@@ -70,6 +78,14 @@ class AccountRepository:
             self._session.add(row)
             await self._session.flush()
         return _account(row)
+
+    async def by_id(self, account_id: int) -> Account | None:
+        row = await self._session.get(ChannelAccount, account_id)
+        return _account(row) if row else None
+
+    async def phone_of(self, resident_id: int) -> str | None:
+        row = await self._session.get(Resident, resident_id)
+        return row.phone if row else None
 
     async def set_locale(self, account_id: int, locale: str) -> None:
         await self._session.execute(
@@ -234,6 +250,7 @@ class AppealRepository:
             created_at=created_at,
             due_at=due_at,
             updated_at=created_at,
+            status_changed_at=created_at,
         )
         self._session.add(appeal)
         await self._session.flush()
@@ -310,7 +327,9 @@ class AppealRepository:
         appeal, names, parent_names = row
         media_count = (
             await self._session.execute(
-                select(func.count(AppealMedia.id)).where(AppealMedia.appeal_id == appeal.id)
+                select(func.count(AppealMedia.id)).where(
+                    AppealMedia.appeal_id == appeal.id, AppealMedia.role == "report"
+                )
             )
         ).scalar_one()
         events = (
@@ -325,6 +344,7 @@ class AppealRepository:
                 at=event.at,
                 kind=event.kind,
                 actor_kind=event.actor_kind,
+                actor_name=event.actor_name,
                 from_status=Status(event.from_status) if event.from_status else None,
                 to_status=Status(event.to_status) if event.to_status else None,
                 note=event.note,
@@ -341,6 +361,336 @@ class AppealRepository:
             media_count=int(media_count),
             history=history,
         )
+
+    @staticmethod
+    def _state(appeal: Appeal) -> AppealState:
+        return AppealState(
+            id=appeal.id,
+            number=appeal.number,
+            status=Status(appeal.status),
+            resident_id=appeal.resident_id,
+            account_id=appeal.account_id,
+            category_id=appeal.category_id,
+            department=appeal.department,
+            due_at=appeal.due_at,
+            status_changed_at=appeal.status_changed_at,
+            staff_chat_id=appeal.staff_chat_id,
+            staff_thread_id=appeal.staff_thread_id,
+            staff_message_id=appeal.staff_message_id,
+        )
+
+    async def get(self, appeal_id: int, *, lock: bool = False) -> AppealState | None:
+        """The appeal; with lock=True its row stays locked until the unit of work ends, so two
+        operators pressing buttons at once are applied one after the other."""
+        query = select(Appeal).where(Appeal.id == appeal_id)
+        if lock:
+            query = query.with_for_update()
+        appeal = (await self._session.execute(query)).scalar_one_or_none()
+        return self._state(appeal) if appeal else None
+
+    async def id_by_number(self, number: str) -> int | None:
+        query = select(Appeal.id).where(Appeal.number == number)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def number_of(self, appeal_id: int) -> str | None:
+        query = select(Appeal.number).where(Appeal.id == appeal_id)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def set_status(
+        self,
+        appeal_id: int,
+        status: Status,
+        now: datetime,
+        *,
+        department: str | None = None,
+        duplicate_of_id: int | None = None,
+    ) -> None:
+        values: dict[str, object] = {
+            "status": status.value,
+            "status_changed_at": now,
+            "updated_at": now,
+        }
+        if department is not None:
+            values["department"] = department
+        if duplicate_of_id is not None:
+            values["duplicate_of_id"] = duplicate_of_id
+        await self._session.execute(update(Appeal).where(Appeal.id == appeal_id).values(**values))
+
+    async def add_event(
+        self,
+        appeal_id: int,
+        *,
+        at: datetime,
+        kind: str,
+        actor_kind: str,
+        actor_id: str | None,
+        actor_name: str | None = None,
+        from_status: Status | None = None,
+        to_status: Status | None = None,
+        note: str | None = None,
+    ) -> None:
+        self._session.add(
+            AppealEvent(
+                appeal_id=appeal_id,
+                at=at,
+                kind=kind,
+                actor_kind=actor_kind,
+                actor_id=actor_id,
+                actor_name=(actor_name or "")[:128] or None,
+                from_status=from_status.value if from_status else None,
+                to_status=to_status.value if to_status else None,
+                note=note,
+            )
+        )
+        await self._session.flush()
+
+    async def add_media(self, appeal_id: int, items: Sequence[NewMedia], role: str) -> None:
+        last = (
+            await self._session.execute(
+                select(func.max(AppealMedia.position)).where(AppealMedia.appeal_id == appeal_id)
+            )
+        ).scalar_one_or_none()
+        start = -1 if last is None else int(last)
+        self._session.add_all(
+            AppealMedia(
+                appeal_id=appeal_id,
+                position=start + 1 + offset,
+                kind=item.kind.value,
+                role=role,
+                channel=item.channel.value,
+                file_ref=item.file_ref,
+                unique_id=item.unique_id,
+            )
+            for offset, item in enumerate(items)
+        )
+        await self._session.flush()
+
+    async def media(self, appeal_id: int, role: str | None = None) -> list[StoredMedia]:
+        query = select(AppealMedia).where(AppealMedia.appeal_id == appeal_id)
+        if role is not None:
+            query = query.where(AppealMedia.role == role)
+        rows = (await self._session.execute(query.order_by(AppealMedia.position))).scalars()
+        return [
+            StoredMedia(MediaKind(row.kind), Channel(row.channel), row.file_ref, row.role)
+            for row in rows
+        ]
+
+    async def history(self, appeal_id: int) -> list[HistoryEntry]:
+        events = (
+            await self._session.execute(
+                select(AppealEvent)
+                .where(AppealEvent.appeal_id == appeal_id)
+                .order_by(AppealEvent.at, AppealEvent.id)
+            )
+        ).scalars()
+        return [
+            HistoryEntry(
+                at=event.at,
+                kind=event.kind,
+                actor_kind=event.actor_kind,
+                actor_name=event.actor_name,
+                from_status=Status(event.from_status) if event.from_status else None,
+                to_status=Status(event.to_status) if event.to_status else None,
+                note=event.note,
+            )
+            for event in events
+        ]
+
+    async def staff_view(self, appeal_id: int) -> StaffView | None:
+        parent = aliased(Category)
+        row = (
+            await self._session.execute(
+                select(Appeal, Category, parent)
+                .join(Category, Category.id == Appeal.category_id)
+                .outerjoin(parent, parent.id == Category.parent_id)
+                .where(Appeal.id == appeal_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        appeal, category, parent_category = row
+        history = await self.history(appeal_id)
+        duplicate_of = (
+            await self.number_of(appeal.duplicate_of_id) if appeal.duplicate_of_id else None
+        )
+        return StaffView(
+            appeal=self._state(appeal),
+            category_names=dict(category.names),
+            parent_category_names=dict(parent_category.names) if parent_category else None,
+            root_category_id=parent_category.id if parent_category else category.id,
+            default_department=category.department,
+            address=appeal.address,
+            latitude=appeal.latitude,
+            longitude=appeal.longitude,
+            description=appeal.description,
+            created_at=appeal.created_at,
+            media=tuple(await self.media(appeal_id)),
+            duplicate_of=duplicate_of,
+            last_event=history[-1] if history else None,
+        )
+
+    async def set_card(
+        self, appeal_id: int, chat_id: int, thread_id: int | None, message_id: int
+    ) -> None:
+        await self._session.execute(
+            update(Appeal)
+            .where(Appeal.id == appeal_id)
+            .values(staff_chat_id=chat_id, staff_thread_id=thread_id, staff_message_id=message_id)
+        )
+
+    async def overdue(
+        self, now: datetime, reminded_before: datetime, limit: int = 100
+    ) -> list[int]:
+        """Open, not done, past due, and not reminded within the period."""
+        open_statuses = [
+            s.value for s in (Status.NEW, Status.ACCEPTED, Status.IN_PROGRESS, Status.REOPENED)
+        ]
+        query = (
+            select(Appeal.id)
+            .where(Appeal.status.in_(open_statuses), Appeal.due_at < now)
+            .where((Appeal.reminded_at.is_(None)) | (Appeal.reminded_at <= reminded_before))
+            .order_by(Appeal.due_at)
+            .limit(limit)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    async def mark_reminded(self, appeal_ids: Sequence[int], now: datetime) -> None:
+        await self._session.execute(
+            update(Appeal).where(Appeal.id.in_(appeal_ids)).values(reminded_at=now)
+        )
+
+    async def done_before(self, moment: datetime, limit: int = 100) -> list[int]:
+        query = (
+            select(Appeal.id)
+            .where(Appeal.status == Status.DONE.value, Appeal.status_changed_at <= moment)
+            .order_by(Appeal.status_changed_at)
+            .limit(limit)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+
+class StaffRepository:
+    """Which staff-chat messages belong to which appeal, and the forum topics per category."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def remember(self, chat_id: int, message_id: int, appeal_id: int, kind: str) -> None:
+        await self._session.merge(
+            StaffMessage(chat_id=chat_id, message_id=message_id, appeal_id=appeal_id, kind=kind)
+        )
+        await self._session.flush()
+
+    async def appeal_of(self, chat_id: int, message_id: int) -> int | None:
+        row = await self._session.get(StaffMessage, (chat_id, message_id))
+        return row.appeal_id if row else None
+
+    async def topic(self, chat_id: int, category_id: int) -> int | None:
+        row = await self._session.get(StaffTopic, (chat_id, category_id))
+        return row.thread_id if row else None
+
+    async def set_topic(self, chat_id: int, category_id: int, thread_id: int) -> None:
+        await self._session.merge(
+            StaffTopic(chat_id=chat_id, category_id=category_id, thread_id=thread_id)
+        )
+        await self._session.flush()
+
+
+# New rows are due at once whatever the business clock says (tests move that clock); retries
+# are scheduled by the sender in real time.
+DUE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _outbox_item(row: OutboxMessage) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        channel=Channel(row.channel),
+        chat=row.chat,
+        kind=row.kind,
+        appeal_id=row.appeal_id,
+        payload=dict(row.payload),
+        attempts=row.attempts,
+        progress=row.progress,
+        next_attempt_at=row.next_attempt_at,
+    )
+
+
+class OutboxRepository:
+    """Notifications waiting to be delivered; written with their cause, read by the sender."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self.added = 0
+
+    async def add(
+        self,
+        *,
+        channel: Channel,
+        chat: str,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        appeal_id: int | None = None,
+    ) -> None:
+        self._session.add(
+            OutboxMessage(
+                created_at=now,
+                channel=channel.value,
+                chat=chat,
+                kind=kind,
+                appeal_id=appeal_id,
+                payload=payload,
+                status=self.PENDING,
+                attempts=0,
+                progress=0,
+                next_attempt_at=DUE_NOW,
+            )
+        )
+        self.added += 1
+        await self._session.flush()
+
+    async def pending(self, limit: int) -> list[OutboxItem]:
+        """The oldest undelivered rows, due or not: order per chat must hold across retries."""
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == self.PENDING)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return [_outbox_item(row) for row in (await self._session.execute(query)).scalars()]
+
+    async def due_at(self, item_id: int) -> datetime | None:
+        query = select(OutboxMessage.next_attempt_at).where(OutboxMessage.id == item_id)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def count_pending(self) -> int:
+        query = select(func.count(OutboxMessage.id)).where(OutboxMessage.status == self.PENDING)
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def _set(self, item_id: int, **values: object) -> None:
+        await self._session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == item_id).values(**values)
+        )
+
+    async def mark_sent(self, item_id: int, now: datetime) -> None:
+        await self._set(item_id, status=self.SENT, sent_at=now, last_error=None)
+
+    async def mark_failed(self, item_id: int, error: str) -> None:
+        await self._set(item_id, status=self.FAILED, last_error=error[:2000])
+
+    async def mark_superseded(self, item_id: int) -> None:
+        await self._set(item_id, status=self.SUPERSEDED)
+
+    async def retry_later(self, item_id: int, at: datetime, attempts: int, error: str) -> None:
+        await self._set(item_id, next_attempt_at=at, attempts=attempts, last_error=error[:2000])
+
+    async def set_progress(self, item_id: int, progress: int) -> None:
+        await self._set(item_id, progress=progress)
 
 
 class ProcessedUpdateRepository:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
@@ -12,7 +12,9 @@ from storage.repositories import (
     AccountRepository,
     AppealRepository,
     CategoryRepository,
+    OutboxRepository,
     ProcessedUpdateRepository,
+    StaffRepository,
 )
 
 # The session of the event being handled. The FSM storage joins it, so a dialog step's state
@@ -21,15 +23,22 @@ current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, on_outbox: Callable[[], None] | None = None) -> None:
         self.session = session
+        self._on_outbox = on_outbox
         self.accounts = AccountRepository(session)
         self.categories = CategoryRepository(session)
         self.appeals = AppealRepository(session)
         self.updates = ProcessedUpdateRepository(session)
+        self.staff = StaffRepository(session)
+        self.outbox = OutboxRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()
+        if self.outbox.added and self._on_outbox is not None:
+            # Wake the sender now rather than at its next poll.
+            self.outbox.added = 0
+            self._on_outbox()
 
     async def rollback(self) -> None:
         await self.session.rollback()
@@ -38,6 +47,8 @@ class UnitOfWork:
 class UnitOfWorkFactory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        # Set by whoever delivers the outbox; called after a commit that queued something.
+        self.on_outbox: Callable[[], None] | None = None
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
@@ -45,7 +56,7 @@ class UnitOfWorkFactory:
         async with self.sessions() as session:
             token = current_session.set(session)
             try:
-                yield UnitOfWork(session)
+                yield UnitOfWork(session, self.on_outbox)
             finally:
                 current_session.reset(token)
                 if session.in_transaction():

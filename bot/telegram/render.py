@@ -1,30 +1,41 @@
-"""Neutral replies in, Telegram Bot API calls out (built here, sent after the commit)."""
+"""Neutral replies in, Telegram Bot API calls out."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiogram.methods import SendMessage, TelegramMethod
+from aiogram.methods import SendMediaGroup, SendMessage, SendPhoto, SendVideo, TelegramMethod
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaLivePhoto,
+    InputMediaPhoto,
+    InputMediaVideo,
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
 )
 
+from domain.dialog.events import MediaItem, MediaKind
 from domain.dialog.replies import Reply, Request
 
+MediaGroupItem = (
+    InputMediaAudio | InputMediaDocument | InputMediaLivePhoto | InputMediaPhoto | InputMediaVideo
+)
 TEXT_LIMIT = 4096
+ALBUM_LIMIT = 10
 # Telegram wants some text on a message that carries only a keyboard; an arrow needs no translation.
 KEYBOARD_CARRIER = "⬇️"
 
 
-def _fit(text: str) -> str:
+def fit(text: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
 
-def _inline(reply: Reply) -> InlineKeyboardMarkup:
+def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=b.label, callback_data=b.action.pack()) for b in row]
@@ -42,35 +53,87 @@ def _request_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
-def render(chat_id: int, replies: list[Reply]) -> list[TelegramMethod[Any]]:
-    """The calls that show `replies` in a private chat.
+def _media_calls(
+    chat_id: int, media: tuple[MediaItem, ...], common: dict[str, Any]
+) -> list[TelegramMethod[Any]]:
+    media = media[:ALBUM_LIMIT]
+    if not media:
+        return []
+    if len(media) == 1:
+        item = media[0]
+        if item.kind is MediaKind.VIDEO:
+            return [SendVideo(chat_id=chat_id, video=item.file_ref, **common)]
+        return [SendPhoto(chat_id=chat_id, photo=item.file_ref, **common)]
+    album: list[MediaGroupItem] = [
+        InputMediaVideo(media=item.file_ref)
+        if item.kind is MediaKind.VIDEO
+        else InputMediaPhoto(media=item.file_ref)
+        for item in media
+    ]
+    return [SendMediaGroup(chat_id=chat_id, media=album, **common)]
+
+
+def render(
+    chat_id: int,
+    replies: list[Reply],
+    *,
+    private: bool = True,
+    thread_id: int | None = None,
+    reply_to: int | None = None,
+) -> list[TelegramMethod[Any]]:
+    """The calls that show `replies` in a chat.
 
     A message has room for one keyboard: inline buttons (with stable action ids) or a reply
     keyboard (the only place for request_contact / request_location). A reply that needs both
-    becomes two messages. A plain reply removes any request keyboard left from an earlier step.
+    becomes two messages. In a private chat a plain reply removes any request keyboard left
+    from an earlier step.
     """
+    common: dict[str, Any] = {}
+    if thread_id is not None:
+        common["message_thread_id"] = thread_id
+    if reply_to is not None:
+        common["reply_parameters"] = ReplyParameters(
+            message_id=reply_to, allow_sending_without_reply=True
+        )
     calls: list[TelegramMethod[Any]] = []
     for reply in replies:
-        text = _fit(reply.text)
+        calls.extend(_media_calls(chat_id, reply.media, common))
+        text = fit(reply.text)
         if reply.request is not None and reply.buttons:
-            calls.append(SendMessage(chat_id=chat_id, text=text, reply_markup=_inline(reply)))
             calls.append(
                 SendMessage(
-                    chat_id=chat_id, text=KEYBOARD_CARRIER, reply_markup=_request_keyboard(reply)
+                    chat_id=chat_id, text=text, reply_markup=inline_keyboard(reply), **common
+                )
+            )
+            calls.append(
+                SendMessage(
+                    chat_id=chat_id,
+                    text=KEYBOARD_CARRIER,
+                    reply_markup=_request_keyboard(reply),
+                    **common,
                 )
             )
         elif reply.request is not None:
             calls.append(
-                SendMessage(chat_id=chat_id, text=text, reply_markup=_request_keyboard(reply))
+                SendMessage(
+                    chat_id=chat_id, text=text, reply_markup=_request_keyboard(reply), **common
+                )
             )
         elif reply.buttons:
-            calls.append(SendMessage(chat_id=chat_id, text=text, reply_markup=_inline(reply)))
-        else:
+            calls.append(
+                SendMessage(
+                    chat_id=chat_id, text=text, reply_markup=inline_keyboard(reply), **common
+                )
+            )
+        elif private:
             calls.append(
                 SendMessage(
                     chat_id=chat_id,
                     text=text,
                     reply_markup=ReplyKeyboardRemove(remove_keyboard=True),
+                    **common,
                 )
             )
+        else:
+            calls.append(SendMessage(chat_id=chat_id, text=text, **common))
     return calls

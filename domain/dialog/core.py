@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
 from domain.clock import Clock
+from domain.dialog import feedback
 from domain.dialog.events import Inbound
 from domain.dialog.replies import Button, Reply, Request, rows
 from domain.dialog.state import DialogState
@@ -21,6 +22,7 @@ from domain.draft import Draft
 from domain.entities import Account, AppealDetail
 from domain.geo import Bounds
 from domain.i18n import N_, Translator, gettext, ngettext
+from domain.lifecycle import Lifecycle, LifecycleConfig
 from domain.services import AppealService, IncompleteDraftError, ResidentService, normalize_phone
 from domain.statuses import status_label
 from fsm_states.appeal import AppealForm, Registration, state_id
@@ -71,6 +73,7 @@ class DialogConfig:
     timezone: ZoneInfo
     number_prefix: str
     contact_centre_phone: str
+    lifecycle: LifecycleConfig
     max_media: int = 10
     page_size: int = 5
 
@@ -85,6 +88,7 @@ class Turn:
     locale: str
     residents: ResidentService
     appeals: AppealService
+    lifecycle: Lifecycle
     replies: list[Reply] = field(default_factory=list)
 
     def say(
@@ -127,13 +131,15 @@ class Dialog:
         residents = ResidentService(uow, self._clock)
         account = await residents.identify(event.channel, event.user_id, event.display_name)
         with self._translator.use(account.locale or event.locale_hint) as locale:
+            lifecycle = Lifecycle(uow, self._translator, self._clock, self._config.lifecycle)
             turn = Turn(
                 event=event,
                 state=state,
                 account=account,
                 locale=locale,
                 residents=residents,
-                appeals=AppealService(uow, self._clock, self._config.number_prefix),
+                appeals=AppealService(uow, self._clock, self._config.number_prefix, lifecycle),
+                lifecycle=lifecycle,
             )
             await self._route(turn)
             return turn.replies
@@ -162,6 +168,9 @@ class Dialog:
         if action is not None and await self._global_action(turn, action):
             return
         current = await turn.state.get_state()
+        if current in feedback.FEEDBACK_STATES:
+            await self._feedback_input(turn, current or "")
+            return
         handler = self._inputs.get(current or "")
         if handler is None:
             if action is not None:
@@ -175,6 +184,18 @@ class Dialog:
             await (self._back(turn, draft) if action.act is Act.BACK else self._cancel(turn))
             return
         await handler(turn, draft)
+
+    async def _feedback_input(self, turn: Turn, current: str) -> None:
+        action = turn.event.action
+        if action is not None and action.act in (Act.BACK, Act.CANCEL):
+            await self._cancel(turn)
+            return
+        if action is not None:
+            turn.say(_("This button belongs to another step."))
+            await feedback.reprompt(turn, current)
+            return
+        if await feedback.on_input(turn, current):
+            self._menu(turn)
 
     async def _command(self, turn: Turn, command: str) -> None:
         if command == "start":
@@ -198,8 +219,17 @@ class Dialog:
 
     async def _global_action(self, turn: Turn, action: Action) -> bool:
         """Menu-level buttons that work whatever step the resident is on."""
+        current = await turn.state.get_state()
+        if action.act in (Act.FIXED, Act.NOT_FIXED, Act.REPLY):
+            if current in self._inputs:
+                turn.say(_("Please finish or cancel the appeal you are filing first."))
+                await self._reprompt(turn)
+            elif not await feedback.start(turn, action):
+                self._menu(turn)
+            return True
         if action.act is Act.MENU:
-            current = await turn.state.get_state()
+            if current in feedback.FEEDBACK_STATES:
+                await turn.state.clear()
             if current in self._inputs:
                 turn.say(_("Your appeal is not submitted yet; continue or cancel it."))
                 await self._reprompt(turn)
@@ -221,6 +251,9 @@ class Dialog:
         current = await turn.state.get_state()
         if current == S_PHONE or not turn.account.registered:
             self._ask_phone(turn)
+            return
+        if current in feedback.FEEDBACK_STATES:
+            await feedback.reprompt(turn, current or "")
             return
         prompt = self._prompts.get(current or "")
         if prompt is None:
@@ -265,10 +298,12 @@ class Dialog:
         return moment.astimezone(self._config.timezone).strftime("%d.%m.%Y %H:%M")
 
     async def _cancel(self, turn: Turn) -> None:
-        had_draft = await turn.state.get_state() in self._inputs
+        current = await turn.state.get_state()
         await turn.state.clear()
-        if had_draft:
+        if current in self._inputs:
             turn.say(_("The appeal was cancelled; nothing was sent."))
+        elif current in feedback.FEEDBACK_STATES:
+            turn.say(_("Cancelled."))
         else:
             turn.say(_("Nothing to cancel."))
         self._menu(turn)
@@ -738,9 +773,17 @@ class Dialog:
             _("History:"),
         ]
         for entry in detail.history:
-            if entry.to_status is None:
+            if entry.to_status is not None:
+                what = status_label(entry.to_status)
+            elif entry.kind == "relay_out":
+                what = _("message from the operator")
+            elif entry.kind == "relay_in":
+                what = _("your answer")
+            elif entry.kind == "reveal":
+                what = _("an operator viewed your phone number")
+            else:
                 continue
-            line = f"• {self._local_time(entry.at)} — {status_label(entry.to_status)}"
+            line = f"• {self._local_time(entry.at)} — {what}"
             if entry.note:
                 line += f": {entry.note}"
             lines.append(line)

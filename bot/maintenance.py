@@ -1,0 +1,66 @@
+"""Timers of the lifecycle: overdue reminders in the staff chat and closing unanswered appeals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from domain.clock import Clock
+from domain.i18n import Translator
+from domain.lifecycle import Lifecycle, LifecycleConfig
+from storage.uow import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    reminded: list[int]
+    closed: list[int]
+
+
+class Maintenance:
+    def __init__(
+        self,
+        uows: UnitOfWorkFactory,
+        translator: Translator,
+        clock: Clock,
+        lifecycle: LifecycleConfig,
+        *,
+        reminder_period: timedelta,
+        interval: float,
+    ) -> None:
+        self._uows = uows
+        self._translator = translator
+        self._clock = clock
+        self._lifecycle = lifecycle
+        self._reminder_period = reminder_period
+        self._interval = interval
+
+    async def tick(self) -> TickResult:
+        """One round; each kind of work is its own unit of work."""
+        async with self._uows() as uow:
+            lifecycle = Lifecycle(uow, self._translator, self._clock, self._lifecycle)
+            reminded = await lifecycle.remind_overdue(self._reminder_period)
+            await uow.commit()
+        async with self._uows() as uow:
+            lifecycle = Lifecycle(uow, self._translator, self._clock, self._lifecycle)
+            closed = await lifecycle.close_unanswered()
+            await uow.commit()
+        return TickResult(reminded, closed)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                result = await self.tick()
+                if result.reminded or result.closed:
+                    logger.info(
+                        "reminded %d overdue, closed %d unanswered",
+                        len(result.reminded),
+                        len(result.closed),
+                    )
+            except Exception:
+                logger.exception("maintenance round failed")
+            await asyncio.sleep(self._interval)

@@ -1,0 +1,235 @@
+"""Delivering outbox rows through the Telegram Bot API: resident pushes, staff-chat messages,
+and the staff card (posted once, then edited in place)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import (
+    CreateForumTopic,
+    EditMessageText,
+    GetChat,
+    SendLocation,
+    SendMessage,
+    TelegramMethod,
+)
+from aiogram.types import Message
+
+from bot.outbox.sender import (
+    Checkpoint,
+    Gate,
+    NotReady,
+    PermanentFailure,
+    RateLimited,
+    RetryLater,
+)
+from bot.telegram.render import fit, inline_keyboard, render
+from domain.clock import Clock
+from domain.dialog.events import MediaItem
+from domain.dialog.replies import Reply
+from domain.entities import OutboxItem, StaffView
+from domain.i18n import Translator
+from domain.lifecycle import KIND_CARD, KIND_CARD_EDIT, KIND_REPLIES
+from domain.staff import card_buttons, card_text
+from storage.uow import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+
+class TelegramTransport:
+    def __init__(
+        self,
+        bot: Bot,
+        uows: UnitOfWorkFactory,
+        translator: Translator,
+        clock: Clock,
+        *,
+        staff_chat_id: int | None,
+        staff_locale: str,
+        timezone: ZoneInfo,
+    ) -> None:
+        self._bot = bot
+        self._uows = uows
+        self._translator = translator
+        self._clock = clock
+        self._staff_chat_id = staff_chat_id
+        self._staff_locale = staff_locale
+        self._timezone = timezone
+        self._staff_is_forum: bool | None = None
+
+    def limit_key(self, item: OutboxItem) -> tuple[str, bool]:
+        return f"tg:{item.chat}", int(item.chat) < 0
+
+    async def deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
+        if item.kind == KIND_REPLIES:
+            await self._replies(item, gate, checkpoint)
+        elif item.kind == KIND_CARD:
+            await self._post_card(item, gate, checkpoint)
+        elif item.kind == KIND_CARD_EDIT:
+            await self._edit_card(item, gate)
+        else:
+            raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
+
+    async def _call(self, method: TelegramMethod[Any], gate: Gate) -> Any:
+        """One Bot API call, with Telegram's answers sorted into the sender's outcomes."""
+        await gate()
+        try:
+            return await self._bot(method)
+        except TelegramRetryAfter as exc:
+            raise RateLimited(float(exc.retry_after)) from exc
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            raise RetryLater(str(exc)) from exc
+        except (TelegramForbiddenError, TelegramUnauthorizedError, TelegramNotFound) as exc:
+            raise PermanentFailure(str(exc)) from exc
+        except TelegramBadRequest as exc:
+            raise PermanentFailure(str(exc)) from exc
+
+    async def _run(
+        self,
+        item: OutboxItem,
+        calls: list[TelegramMethod[Any]],
+        gate: Gate,
+        checkpoint: Checkpoint,
+        appeal_id: int | None = None,
+        kind: str = "notice",
+    ) -> list[Message]:
+        """Make the calls not made yet; remember staff-chat messages so replies find the appeal."""
+        sent: list[Message] = []
+        for index in range(item.progress, len(calls)):
+            result = await self._call(calls[index], gate)
+            messages = result if isinstance(result, list) else [result]
+            found = [m for m in messages if isinstance(m, Message)]
+            if appeal_id is not None and self._is_staff(item):
+                async with self._uows() as uow:
+                    for message in found:
+                        await uow.staff.remember(
+                            message.chat.id, message.message_id, appeal_id, kind
+                        )
+                    await uow.commit()
+            sent.extend(found)
+            await checkpoint(index + 1)
+        return sent
+
+    def _is_staff(self, item: OutboxItem) -> bool:
+        return self._staff_chat_id is not None and item.chat == str(self._staff_chat_id)
+
+    async def _replies(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
+        raw = item.payload.get("replies")
+        replies = [Reply.from_data(r) for r in raw] if isinstance(raw, list) else []
+        appeal_id = item.payload.get("card")
+        thread_id = reply_to = None
+        if isinstance(appeal_id, int):
+            async with self._uows() as uow:
+                appeal = await uow.appeals.get(appeal_id)
+            if appeal is None:
+                raise PermanentFailure(f"appeal {appeal_id} is gone")
+            if appeal.staff_message_id is None:
+                raise NotReady("the appeal's card is not posted yet")
+            thread_id, reply_to = appeal.staff_thread_id, appeal.staff_message_id
+        chat_id = int(item.chat)
+        calls = render(
+            chat_id, replies, private=chat_id > 0, thread_id=thread_id, reply_to=reply_to
+        )
+        await self._run(item, calls, gate, checkpoint, item.appeal_id, "relay")
+
+    async def _view(self, appeal_id: int | None) -> StaffView:
+        if appeal_id is None:
+            raise PermanentFailure("a card row without an appeal")
+        async with self._uows() as uow:
+            view = await uow.appeals.staff_view(appeal_id)
+        if view is None:
+            raise PermanentFailure(f"appeal {appeal_id} is gone")
+        return view
+
+    def _card(self, view: StaffView, now: datetime) -> tuple[str, Reply]:
+        with self._translator.use(self._staff_locale) as locale:
+            text = fit(card_text(view, locale, now, self._timezone))
+            return text, Reply(text, card_buttons(view))
+
+    async def _thread_for(self, view: StaffView, gate: Gate) -> int | None:
+        """The category's forum topic when the staff chat is a forum, created on first use."""
+        assert self._staff_chat_id is not None
+        if self._staff_is_forum is None:
+            chat = await self._call(GetChat(chat_id=self._staff_chat_id), gate)
+            self._staff_is_forum = bool(getattr(chat, "is_forum", False))
+        if not self._staff_is_forum:
+            return None
+        async with self._uows() as uow:
+            thread_id = await uow.staff.topic(self._staff_chat_id, view.root_category_id)
+            category = await uow.categories.by_id(view.root_category_id)
+        if thread_id is not None:
+            return thread_id
+        with self._translator.use(self._staff_locale) as locale:
+            name = category.name(locale) if category else "—"
+        topic = await self._call(
+            CreateForumTopic(chat_id=self._staff_chat_id, name=name[:128]), gate
+        )
+        async with self._uows() as uow:
+            await uow.staff.set_topic(
+                self._staff_chat_id, view.root_category_id, topic.message_thread_id
+            )
+            await uow.commit()
+        return int(topic.message_thread_id)
+
+    async def _post_card(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
+        view = await self._view(item.appeal_id)
+        if view.appeal.staff_message_id is not None:
+            return  # posted before a crash could mark the row sent
+        chat_id = int(item.chat)
+        thread_id = await self._thread_for(view, gate)
+        _text, card = self._card(view, self._clock())
+        common: dict[str, Any] = {"message_thread_id": thread_id} if thread_id else {}
+        report = tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == "report")
+        calls = render(chat_id, [Reply("", media=report)], private=False, thread_id=thread_id)[:-1]
+        if view.latitude is not None and view.longitude is not None:
+            calls.append(
+                SendLocation(
+                    chat_id=chat_id, latitude=view.latitude, longitude=view.longitude, **common
+                )
+            )
+        calls.append(
+            SendMessage(
+                chat_id=chat_id, text=card.text, reply_markup=inline_keyboard(card), **common
+            )
+        )
+        card_index = len(calls) - 1
+        sent = await self._run(item, calls, gate, checkpoint, item.appeal_id, "card")
+        if item.progress <= card_index and sent:
+            card_message = sent[-1]
+            async with self._uows() as uow:
+                await uow.appeals.set_card(
+                    view.appeal.id, chat_id, thread_id, card_message.message_id
+                )
+                await uow.commit()
+
+    async def _edit_card(self, item: OutboxItem, gate: Gate) -> None:
+        view = await self._view(item.appeal_id)
+        appeal = view.appeal
+        if appeal.staff_message_id is None or appeal.staff_chat_id is None:
+            raise NotReady("the card is not posted yet")
+        _text, card = self._card(view, self._clock())
+        method = EditMessageText(
+            chat_id=appeal.staff_chat_id,
+            message_id=appeal.staff_message_id,
+            text=card.text,
+            reply_markup=inline_keyboard(card),
+        )
+        try:
+            await self._call(method, gate)
+        except PermanentFailure as exc:
+            # The card already shows this state (e.g. two edits rendered the same text).
+            if "message is not modified" not in str(exc):
+                raise

@@ -1,0 +1,361 @@
+"""The appeal lifecycle: every status change, relay and contact reveal goes through here.
+
+A change, its history entry and every notification it causes are written in the caller's unit of
+work, so they commit together or not at all; the outbox sender delivers the notifications later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from domain.actions import Act, Action
+from domain.clock import Clock
+from domain.dialog.events import Channel, MediaItem
+from domain.dialog.replies import Button, Reply
+from domain.entities import AppealState, HistoryEntry, NewMedia, StoredMedia
+from domain.i18n import Translator, gettext
+from domain.statuses import NOTE_REQUIRED, Actor, Status, check_transition, status_label
+
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
+
+_ = gettext
+
+NOTE_MAX = 2000
+
+
+class AppealNotFoundError(LookupError):
+    pass
+
+
+class NoteRequiredError(ValueError):
+    pass
+
+
+class PhotoRequiredError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ActorRef:
+    kind: Actor
+    id: str | None = None
+    name: str | None = None
+
+
+SYSTEM = ActorRef(Actor.SYSTEM)
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleConfig:
+    staff_chat_id: int | None
+    staff_locale: str
+    timezone: ZoneInfo
+    centre_phone: str
+    # A done appeal the resident does not answer about is closed after this long.
+    confirm_window: timedelta
+
+
+# Outbox kinds: neutral replies to a person or the staff chat, and the staff card itself.
+KIND_REPLIES = "replies"
+KIND_CARD = "card"
+KIND_CARD_EDIT = "card_edit"
+
+
+class Lifecycle:
+    def __init__(
+        self, uow: UnitOfWork, translator: Translator, clock: Clock, config: LifecycleConfig
+    ) -> None:
+        self._uow = uow
+        self._translator = translator
+        self._clock = clock
+        self._config = config
+
+    def local_time(self, moment: datetime) -> str:
+        return moment.astimezone(self._config.timezone).strftime("%d.%m.%Y %H:%M")
+
+    async def find(self, number: str) -> int | None:
+        return await self._uow.appeals.id_by_number(number.strip())
+
+    async def history(self, appeal_id: int) -> list[HistoryEntry]:
+        return await self._uow.appeals.history(appeal_id)
+
+    async def get(self, appeal_id: int) -> AppealState:
+        appeal = await self._uow.appeals.get(appeal_id)
+        if appeal is None:
+            raise AppealNotFoundError(appeal_id)
+        return appeal
+
+    # -- status changes ------------------------------------------------------------------
+
+    async def transition(
+        self,
+        appeal_id: int,
+        target: Status,
+        actor: ActorRef,
+        *,
+        note: str | None = None,
+        media: Sequence[NewMedia] = (),
+        duplicate_of: int | None = None,
+    ) -> AppealState:
+        """Move an appeal along the table, record it, and queue everyone's notifications."""
+        appeal = await self._uow.appeals.get(appeal_id, lock=True)
+        if appeal is None:
+            raise AppealNotFoundError(appeal_id)
+        check_transition(appeal.status, target, actor.kind)
+        note = (note or "").strip()[:NOTE_MAX] or None
+        if target in NOTE_REQUIRED and note is None:
+            raise NoteRequiredError(target)
+        if target is Status.DONE and not media:
+            raise PhotoRequiredError(appeal.number)
+        if target is Status.DUPLICATE and (duplicate_of is None or duplicate_of == appeal.id):
+            raise AppealNotFoundError(duplicate_of)
+        now = self._clock()
+        department = None
+        if target is Status.ACCEPTED and appeal.department is None:
+            category = await self._uow.categories.by_id(appeal.category_id)
+            department = category.department if category else None
+        await self._uow.appeals.set_status(
+            appeal.id, target, now, department=department, duplicate_of_id=duplicate_of
+        )
+        await self._uow.appeals.add_event(
+            appeal.id,
+            at=now,
+            kind="status",
+            actor_kind=actor.kind.value,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            from_status=appeal.status,
+            to_status=target,
+            note=note,
+        )
+        if media:
+            role = "completion" if target is Status.DONE else "reopen"
+            await self._uow.appeals.add_media(appeal.id, media, role)
+        updated = await self.get(appeal.id)
+        if actor.kind is not Actor.RESIDENT:
+            await self._push_status(updated, target, note, duplicate_of)
+        else:
+            await self._tell_staff_about_resident(updated, target, note, media)
+        await self.refresh_card(updated)
+        return updated
+
+    async def _push_status(
+        self, appeal: AppealState, target: Status, note: str | None, duplicate_of: int | None
+    ) -> None:
+        account = await self._uow.accounts.by_id(appeal.account_id)
+        if account is None:
+            return
+        with self._translator.use(account.locale) as _locale:
+            lines = [
+                _("Appeal {number}: {status}").format(
+                    number=appeal.number, status=status_label(target)
+                )
+            ]
+            buttons: tuple[tuple[Button, ...], ...] = ()
+            media: tuple[MediaItem, ...] = ()
+            if target is Status.ACCEPTED:
+                lines.append(
+                    _("It was accepted and passed to: {department}.").format(
+                        department=appeal.department or "—"
+                    )
+                )
+                lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
+            elif target is Status.IN_PROGRESS:
+                lines.append(_("Work has started."))
+                lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
+            elif target is Status.DONE:
+                lines.append(
+                    _("The work is reported done. Is the problem fixed? Please answer below.")
+                )
+                media = await self._before_and_after(appeal.id)
+                buttons = (
+                    (
+                        Button(_("✅ Fixed"), Action(Act.FIXED, str(appeal.id))),
+                        Button(_("❌ Not fixed"), Action(Act.NOT_FIXED, str(appeal.id))),
+                    ),
+                )
+            elif target is Status.CLOSED:
+                lines.append(
+                    _("There was no answer about the result, so the appeal is closed as fixed.")
+                )
+            elif target is Status.REJECTED:
+                lines.append(_("The appeal was rejected."))
+            elif target is Status.DUPLICATE and duplicate_of is not None:
+                original = await self._uow.appeals.get(duplicate_of)
+                if original is not None:
+                    lines.append(
+                        _(
+                            "The same problem is already handled under appeal {original} "
+                            "(status: {status}); the work is done there."
+                        ).format(original=original.number, status=status_label(original.status))
+                    )
+            if note:
+                lines.append(_("Operator's note: {note}").format(note=note))
+            reply = Reply("\n".join(lines), buttons, media=media)
+        await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+
+    async def _before_and_after(self, appeal_id: int) -> tuple[MediaItem, ...]:
+        """The resident's first photo beside the completion photo, where the channel can show
+        both (media from another channel cannot be re-sent by file id)."""
+        media = await self._uow.appeals.media(appeal_id)
+        first_report = next((m for m in media if m.role == "report"), None)
+        completion = [m for m in media if m.role == "completion"]
+        chosen: list[StoredMedia] = ([first_report] if first_report else []) + completion[-1:]
+        return tuple(MediaItem(m.kind, m.file_ref) for m in chosen)
+
+    async def _tell_staff_about_resident(
+        self, appeal: AppealState, target: Status, note: str | None, media: Sequence[NewMedia]
+    ) -> None:
+        with self._translator.use(self._config.staff_locale):
+            if target is Status.REOPENED:
+                text = _("🔁 The resident says {number} is NOT fixed: {note}").format(
+                    number=appeal.number, note=note or "—"
+                )
+            else:
+                text = _("✅ The resident confirmed {number} is fixed; closed.").format(
+                    number=appeal.number
+                )
+            reply = Reply(text, media=tuple(MediaItem(m.kind, m.file_ref) for m in media))
+        await self.to_staff(appeal.id, [reply])
+
+    # -- relays and reveals --------------------------------------------------------------
+
+    async def relay_to_resident(self, appeal_id: int, text: str, operator: ActorRef) -> AppealState:
+        appeal = await self.get(appeal_id)
+        account = await self._uow.accounts.by_id(appeal.account_id)
+        if account is None:
+            raise AppealNotFoundError(appeal_id)
+        text = text.strip()[:NOTE_MAX]
+        await self._uow.appeals.add_event(
+            appeal.id,
+            at=self._clock(),
+            kind="relay_out",
+            actor_kind=operator.kind.value,
+            actor_id=operator.id,
+            actor_name=operator.name,
+            note=text,
+        )
+        with self._translator.use(account.locale):
+            reply = Reply(
+                _("💬 Operator of {centre} about appeal {number}:\n{text}").format(
+                    centre=self._config.centre_phone, number=appeal.number, text=text
+                ),
+                ((Button(_("↩️ Answer"), Action(Act.REPLY, str(appeal.id))),),),
+            )
+        await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+        return appeal
+
+    async def relay_to_staff(self, appeal_id: int, text: str, resident: ActorRef) -> AppealState:
+        appeal = await self.get(appeal_id)
+        text = text.strip()[:NOTE_MAX]
+        await self._uow.appeals.add_event(
+            appeal.id,
+            at=self._clock(),
+            kind="relay_in",
+            actor_kind=resident.kind.value,
+            actor_id=resident.id,
+            note=text,
+        )
+        with self._translator.use(self._config.staff_locale):
+            reply = Reply(
+                _("💬 The resident answers on {number}:\n{text}").format(
+                    number=appeal.number, text=text
+                )
+            )
+        await self.to_staff(appeal.id, [reply])
+        return appeal
+
+    async def reveal_phone(self, appeal_id: int, operator: ActorRef) -> tuple[AppealState, str]:
+        appeal = await self.get(appeal_id)
+        phone = await self._uow.accounts.phone_of(appeal.resident_id) or "—"
+        await self._uow.appeals.add_event(
+            appeal.id,
+            at=self._clock(),
+            kind="reveal",
+            actor_kind=operator.kind.value,
+            actor_id=operator.id,
+            actor_name=operator.name,
+        )
+        return appeal, phone
+
+    # -- staff chat ----------------------------------------------------------------------
+
+    async def post_card(self, appeal_id: int) -> None:
+        """Queue the new appeal's card for the staff chat."""
+        if self._config.staff_chat_id is None:
+            return
+        await self._uow.outbox.add(
+            channel=Channel.TELEGRAM,
+            chat=str(self._config.staff_chat_id),
+            kind=KIND_CARD,
+            payload={},
+            now=self._clock(),
+            appeal_id=appeal_id,
+        )
+
+    async def refresh_card(self, appeal: AppealState) -> None:
+        if self._config.staff_chat_id is None:
+            return
+        await self._uow.outbox.add(
+            channel=Channel.TELEGRAM,
+            chat=str(self._config.staff_chat_id),
+            kind=KIND_CARD_EDIT,
+            payload={},
+            now=self._clock(),
+            appeal_id=appeal.id,
+        )
+
+    async def to_staff(self, appeal_id: int | None, replies: list[Reply]) -> None:
+        """Queue messages into the staff chat, in the thread of the appeal's card."""
+        if self._config.staff_chat_id is None:
+            return
+        await self._uow.outbox.add(
+            channel=Channel.TELEGRAM,
+            chat=str(self._config.staff_chat_id),
+            kind=KIND_REPLIES,
+            payload={"replies": [r.to_data() for r in replies], "card": appeal_id},
+            now=self._clock(),
+            appeal_id=appeal_id,
+        )
+
+    async def _to_account(
+        self, channel: Channel, chat: str, replies: list[Reply], appeal_id: int
+    ) -> None:
+        await self._uow.outbox.add(
+            channel=channel,
+            chat=chat,
+            kind=KIND_REPLIES,
+            payload={"replies": [r.to_data() for r in replies]},
+            now=self._clock(),
+            appeal_id=appeal_id,
+        )
+
+    # -- timers --------------------------------------------------------------------------
+
+    async def remind_overdue(self, period: timedelta) -> list[int]:
+        """Tell the staff chat about appeals past due, at most once per period each."""
+        now = self._clock()
+        ids = await self._uow.appeals.overdue(now, now - period)
+        for appeal_id in ids:
+            appeal = await self.get(appeal_id)
+            with self._translator.use(self._config.staff_locale):
+                text = _("⏰ Appeal {number} is overdue: it was due by {date}.").format(
+                    number=appeal.number, date=self.local_time(appeal.due_at)
+                )
+            await self.to_staff(appeal.id, [Reply(text)])
+            await self.refresh_card(appeal)
+        if ids:
+            await self._uow.appeals.mark_reminded(ids, now)
+        return ids
+
+    async def close_unanswered(self) -> list[int]:
+        """Close done appeals whose residents did not answer within the window."""
+        ids = await self._uow.appeals.done_before(self._clock() - self._config.confirm_window)
+        for appeal_id in ids:
+            await self.transition(appeal_id, Status.CLOSED, SYSTEM)
+        return ids

@@ -1,0 +1,133 @@
+"""The staff card: how an appeal looks in the operators' chat, and which buttons it offers.
+
+Rendered when it is sent (not when it is queued), so the chat always shows the current state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from domain.actions import Act, Action
+from domain.dialog.replies import Button
+from domain.entities import HistoryEntry, StaffView
+from domain.i18n import gettext, ngettext
+from domain.statuses import OPEN_STATUSES, Status, operator_targets, status_label
+
+_ = gettext
+
+STATUS_ICONS = {
+    Status.NEW: "🆕",
+    Status.ACCEPTED: "📥",
+    Status.IN_PROGRESS: "🛠",
+    Status.DONE: "✅",
+    Status.REOPENED: "🔁",
+    Status.CLOSED: "🏁",
+    Status.REJECTED: "⛔",
+    Status.DUPLICATE: "♊",
+}
+
+# Which button moves an appeal to which status.
+TARGET_ACTS = {
+    Status.ACCEPTED: Act.STAFF_ACCEPT,
+    Status.IN_PROGRESS: Act.STAFF_START,
+    Status.DONE: Act.STAFF_DONE,
+    Status.REJECTED: Act.STAFF_REJECT,
+    Status.DUPLICATE: Act.STAFF_DUPLICATE,
+}
+ACT_TARGETS = {act: status for status, act in TARGET_ACTS.items()}
+
+
+def is_overdue(view: StaffView, now: datetime) -> bool:
+    status = view.appeal.status
+    return status in OPEN_STATUSES and status is not Status.DONE and view.appeal.due_at < now
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+
+
+def _names(names: dict[str, str], locale: str) -> str:
+    return names.get(locale) or names.get("uk") or ""
+
+
+def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
+    """One history entry for operators: when, who, what."""
+    who = entry.actor_name or {
+        "resident": _("resident"),
+        "system": _("system"),
+        "operator": _("operator"),
+    }.get(entry.actor_kind, entry.actor_kind)
+    if entry.kind == "status" and entry.to_status is not None:
+        what = status_label(entry.to_status)
+    elif entry.kind == "relay_out":
+        what = _("message to the resident")
+    elif entry.kind == "relay_in":
+        what = _("message from the resident")
+    elif entry.kind == "reveal":
+        what = _("viewed the phone number")
+    else:
+        what = entry.kind
+    line = f"{_local(entry.at, tz)} · {who} · {what}"
+    if entry.note:
+        line += f": {entry.note}"
+    return line
+
+
+def card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo) -> str:
+    appeal = view.appeal
+    header = f"{STATUS_ICONS[appeal.status]} {appeal.number} · {status_label(appeal.status)}"
+    if is_overdue(view, now):
+        header += " · " + _("⚠️ OVERDUE")
+    category = _names(view.category_names, locale)
+    if view.parent_category_names:
+        category = f"{_names(view.parent_category_names, locale)} → {category}"
+    if view.latitude is not None and view.longitude is not None:
+        place = f"{view.latitude:.5f}, {view.longitude:.5f}"
+    else:
+        place = view.address or "—"
+    report = [m for m in view.media if m.role == "report"]
+    lines = [
+        header,
+        "",
+        _("Category: {category}").format(category=category),
+        _("Department: {department}").format(
+            department=appeal.department or view.default_department
+        ),
+        _("Place: {place}").format(place=place),
+        _("Description: {text}").format(text=view.description),
+        ngettext("{count} photo or video", "{count} photos or videos", len(report)).format(
+            count=len(report)
+        ),
+        _("Filed: {date}").format(date=_local(view.created_at, tz)),
+        _("Due by: {date}").format(date=_local(appeal.due_at, tz)),
+    ]
+    if view.duplicate_of:
+        lines.append(_("Duplicate of {number}").format(number=view.duplicate_of))
+    if view.last_event is not None:
+        lines.append(_("Last: {event}").format(event=event_line(view.last_event, tz)))
+    return "\n".join(lines)
+
+
+def card_buttons(view: StaffView) -> tuple[tuple[Button, ...], ...]:
+    appeal_id = str(view.appeal.id)
+    labels = {
+        Act.STAFF_ACCEPT: _("📥 Accept"),
+        Act.STAFF_START: _("🛠 In progress"),
+        Act.STAFF_DONE: _("✅ Done (photo)"),
+        Act.STAFF_REJECT: _("⛔ Reject"),
+        Act.STAFF_DUPLICATE: _("♊ Duplicate"),
+    }
+    moves = [
+        Button(labels[TARGET_ACTS[target]], Action(TARGET_ACTS[target], appeal_id))
+        for target in operator_targets(view.appeal.status)
+    ]
+    main = tuple(
+        b for b in moves if b.action.act in (Act.STAFF_ACCEPT, Act.STAFF_START, Act.STAFF_DONE)
+    )
+    side = tuple(b for b in moves if b not in main)
+    info = (
+        Button(_("📞 Phone"), Action(Act.STAFF_PHONE, appeal_id)),
+        Button(_("📜 History"), Action(Act.STAFF_HISTORY, appeal_id)),
+    )
+    return tuple(row for row in (main, side, info) if row)
