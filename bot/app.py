@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.maintenance import Maintenance
-from bot.outbox.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from bot.outbox.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.outbox.sender import OutboxSender, SenderConfig
 from bot.outbox.telegram import TelegramTransport
 from bot.telegram.delivery import send
@@ -184,9 +184,14 @@ async def _on_error(event: ErrorEvent, bot: Bot, event_chat: Chat | None = None)
 
 def create_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
     """Telegram's limits are per bot token: shared through Redis when workers share one."""
+    rules = LimitRules(
+        global_per_second=settings.telegram_rate_global_per_second,
+        chat_per_second=settings.telegram_rate_chat_per_second,
+        group_per_minute=settings.telegram_rate_group_per_minute,
+    )
     if redis is not None:
-        return RedisRateLimiter(redis, prefix=settings.redis_prefix)
-    return MemoryRateLimiter()
+        return RedisRateLimiter(redis, rules, prefix=settings.redis_prefix)
+    return MemoryRateLimiter(rules)
 
 
 def build_application(settings: Settings, *, clock: Clock = utc_now) -> Application:
@@ -227,7 +232,10 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         uows,
         {Channel.TELEGRAM: transport},
         create_limiter(settings, redis),
-        config=SenderConfig(poll_interval=settings.outbox_poll_seconds),
+        config=SenderConfig(
+            poll_interval=settings.outbox_poll_seconds,
+            backoff_base=settings.outbox_backoff_seconds,
+        ),
     )
     uows.on_outbox = sender.wake
     maintenance = Maintenance(

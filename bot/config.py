@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     confirm_days: float = Field(default=3.0, gt=0)
     maintenance_interval_seconds: float = Field(default=60.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Telegram's limits per bot token; lower them if Telegram answers 429 often.
+    telegram_rate_global_per_second: float = Field(default=30.0, gt=0)
+    telegram_rate_chat_per_second: float = Field(default=1.0, gt=0)
+    telegram_rate_group_per_minute: float = Field(default=20.0, gt=0)
+    # First retry delay after a 5xx or network error; doubles up to five minutes.
+    outbox_backoff_seconds: float = Field(default=1.0, gt=0)
 
     max_media_per_appeal: int = Field(default=10, ge=1, le=10)
     appeals_page_size: int = Field(default=5, ge=1, le=20)

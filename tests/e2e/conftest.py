@@ -38,8 +38,14 @@ class RunningBot:
         await prepare(app)
         self._serving = serving(app, "127.0.0.1", self.settings.web_port)
         await self._serving.__aenter__()
+        app.start_background()
         self.app = app
         return app
+
+    async def settle(self) -> None:
+        """Let the outbox sender deliver everything queued so far."""
+        assert self.app is not None
+        await self.app.sender.wait_idle()
 
     async def stop(self) -> None:
         if self._serving is not None:
@@ -68,6 +74,15 @@ def e2e_settings(settings: Settings, tg: TelegramStandIn) -> Settings:
             "telegram_api_url": tg.base_url,
             "webhook_base_url": f"http://127.0.0.1:{port}",
             "web_port": port,
+            "outbox_poll_seconds": 0.05,
+            "outbox_backoff_seconds": 0.05,
+            # Telegram's real limits would make every test wait seconds per staff message;
+            # the limiter has its own tests.
+            "telegram_rate_chat_per_second": 1000.0,
+            "telegram_rate_group_per_minute": 60000.0,
+            "telegram_rate_global_per_second": 1000.0,
+            # Timers run when a test calls Maintenance.tick() after moving the clock.
+            "maintenance_interval_seconds": 3600.0,
         }
     )
 
