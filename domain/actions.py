@@ -41,6 +41,8 @@ class Act(StrEnum):
     STAFF_DUPLICATE = "s_dup"
     STAFF_PHONE = "s_tel"
     STAFF_HISTORY = "s_hist"
+    STAFF_ROUTE = "s_route"
+    STAFF_DEPARTMENT = "s_dept"  # arg: appeal id "." department key
 
 
 STAFF_ACTS = frozenset(act for act in Act if act.value.startswith("s_"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from domain.actions import Act
+from domain.dialog.replies import Reply
 from domain.entities import NewMedia
 from domain.i18n import gettext
 from domain.lifecycle import (
@@ -20,7 +21,7 @@ from domain.lifecycle import (
     PhotoRequiredError,
 )
 from domain.numbering import parse_number
-from domain.staff import ACT_TARGETS, event_line
+from domain.staff import ACT_TARGETS, department_buttons, department_key, event_line
 from domain.statuses import Actor, Status, TransitionError, can_transition, status_label
 
 _ = gettext
@@ -42,7 +43,7 @@ class DeskResult:
     toast: str | None = None
     alert: bool = False
     # Messages for the staff chat, in the card's thread.
-    say: list[str] = field(default_factory=list)
+    say: list[Reply] = field(default_factory=list)
     # Set: the operator must now send this; cleared: nothing is awaited any more.
     pending: str | None = None
     clear_pending: bool = False
@@ -65,8 +66,13 @@ class Desk:
             alert=True,
         )
 
-    async def press(self, act: Act, appeal_id: int, who: ActorRef) -> DeskResult:
-        """An operator pressed a card button."""
+    async def press(self, act: Act, arg: str, who: ActorRef) -> DeskResult:
+        """An operator pressed a card button (`arg`: the appeal id, for a department choice
+        followed by "." and the department's key)."""
+        head, _sep, department_key_arg = arg.partition(".")
+        appeal_id = int(head) if head.isdigit() and len(head) <= 12 else None
+        if appeal_id is None:
+            return DeskResult(toast=_("This button is no longer valid."), alert=True)
         try:
             appeal = await self._lifecycle.get(appeal_id)
         except AppealNotFoundError:
@@ -80,7 +86,19 @@ class Desk:
                 alert=True,
             )
         if act is Act.STAFF_HISTORY:
-            return DeskResult(say=[await self.history(appeal.id)])
+            return DeskResult(say=[Reply(await self.history(appeal.id))])
+        if act is Act.STAFF_ROUTE:
+            departments = await self._lifecycle.departments()
+            return DeskResult(
+                say=[
+                    Reply(
+                        _("Which department should handle {number}?").format(number=appeal.number),
+                        department_buttons(appeal.id, departments),
+                    )
+                ]
+            )
+        if act is Act.STAFF_DEPARTMENT:
+            return await self._route(appeal.id, department_key_arg, who)
         target = ACT_TARGETS.get(act)
         if target is None:
             return DeskResult(toast=_("This button is no longer valid."), alert=True)
@@ -91,10 +109,12 @@ class Desk:
             return DeskResult(
                 toast=_("Send a photo of the completed work."),
                 say=[
-                    _(
-                        "{name}, reply with a photo of the completed work on {number} "
-                        "(a caption becomes the note). /cancel to stop."
-                    ).format(name=name, number=appeal.number)
+                    Reply(
+                        _(
+                            "{name}, reply with a photo of the completed work on {number} "
+                            "(a caption becomes the note). /cancel to stop."
+                        ).format(name=name, number=appeal.number)
+                    )
                 ],
                 pending=Pending.DONE_PHOTO,
             )
@@ -102,10 +122,12 @@ class Desk:
             return DeskResult(
                 toast=_("Send the reason."),
                 say=[
-                    _(
-                        "{name}, send the reason for rejecting {number}; the resident will see "
-                        "it. /cancel to stop."
-                    ).format(name=name, number=appeal.number)
+                    Reply(
+                        _(
+                            "{name}, send the reason for rejecting {number}; the resident will see "
+                            "it. /cancel to stop."
+                        ).format(name=name, number=appeal.number)
+                    )
                 ],
                 pending=Pending.REJECT_REASON,
             )
@@ -113,14 +135,31 @@ class Desk:
             return DeskResult(
                 toast=_("Send the original appeal's number."),
                 say=[
-                    _(
-                        "{name}, send the number of the appeal that {number} duplicates "
-                        "(e.g. 1580-2026-000123). /cancel to stop."
-                    ).format(name=name, number=appeal.number)
+                    Reply(
+                        _(
+                            "{name}, send the number of the appeal that {number} duplicates "
+                            "(e.g. 1580-2026-000123). /cancel to stop."
+                        ).format(name=name, number=appeal.number)
+                    )
                 ],
                 pending=Pending.DUPLICATE_OF,
             )
         return await self._move(appeal.id, target, who)
+
+    async def _route(self, appeal_id: int, key: str, who: ActorRef) -> DeskResult:
+        departments = {department_key(d): d for d in await self._lifecycle.departments()}
+        department = departments.get(key)
+        if department is None:
+            return DeskResult(toast=_("This button is no longer valid."), alert=True)
+        try:
+            appeal = await self._lifecycle.route(appeal_id, department, who)
+        except TransitionError:
+            return DeskResult(toast=_("A closed or done appeal cannot be routed."), alert=True)
+        return DeskResult(
+            toast=_("{number} is routed to {department}.").format(
+                number=appeal.number, department=department
+            )
+        )
 
     async def _move(
         self,
@@ -140,10 +179,10 @@ class Desk:
             return self._refusal(exc)
         except PhotoRequiredError:
             return DeskResult(
-                say=[_("A photo of the completed work is required; the appeal stays open.")]
+                say=[Reply(_("A photo of the completed work is required; the appeal stays open."))]
             )
         except NoteRequiredError:
-            return DeskResult(say=[_("A reason is required.")])
+            return DeskResult(say=[Reply(_("A reason is required."))])
         return DeskResult(
             toast=_("{number}: {status}").format(
                 number=appeal.number, status=status_label(appeal.status)
@@ -164,22 +203,26 @@ class Desk:
         if pending == Pending.DONE_PHOTO:
             if photo is None:
                 return DeskResult(
-                    say=[_("A photo of the completed work is required; the appeal stays open.")]
+                    say=[
+                        Reply(
+                            _("A photo of the completed work is required; the appeal stays open.")
+                        )
+                    ]
                 )
             return await self._move(appeal_id, Status.DONE, who, note=text, media=(photo,))
         reason = (text or "").strip()
         if pending == Pending.REJECT_REASON:
             if len(reason) < REASON_MIN:
-                return DeskResult(say=[_("A reason is required.")])
+                return DeskResult(say=[Reply(_("A reason is required."))])
             return await self._move(appeal_id, Status.REJECTED, who, note=reason)
         parsed = parse_number(reason.split()[0]) if reason else None
         original = await self._lifecycle.find(reason.split()[0]) if parsed else None
         if original is None:
             return DeskResult(
-                say=[_("No appeal with the number «{text}».").format(text=reason[:40])]
+                say=[Reply(_("No appeal with the number «{text}».").format(text=reason[:40]))]
             )
         if original == appeal_id:
-            return DeskResult(say=[_("An appeal cannot duplicate itself.")])
+            return DeskResult(say=[Reply(_("An appeal cannot duplicate itself."))])
         return await self._move(appeal_id, Status.DUPLICATE, who, duplicate_of=original)
 
     async def reply_to_card(
@@ -191,9 +234,29 @@ class Desk:
         if text and text.strip():
             appeal = await self._lifecycle.relay_to_resident(appeal_id, text, who)
             return DeskResult(
-                say=[_("✉️ Sent to the resident of {number}.").format(number=appeal.number)]
+                say=[Reply(_("✉️ Sent to the resident of {number}.").format(number=appeal.number))]
             )
         return DeskResult()
+
+    async def command(self, name: str, argument: str) -> DeskResult:
+        """A staff command: /cancel, /history <number>; anything else gets the help."""
+        if name == "cancel":
+            return DeskResult(say=[Reply(_("Cancelled."))], clear_pending=True)
+        if name == "history":
+            if not argument:
+                return DeskResult(say=[Reply(_("Usage: /history 1580-2026-000123"))])
+            return DeskResult(say=[Reply(await self.history_by_number(argument))])
+        return DeskResult(
+            say=[
+                Reply(
+                    _(
+                        "Operators' commands: /history <number>, /cancel. Work an appeal with "
+                        "the buttons on its card; reply to the card with text to write to the "
+                        "resident, or with a photo to report the work done."
+                    )
+                )
+            ]
+        )
 
     async def history(self, appeal_id: int) -> str:
         appeal = await self._lifecycle.get(appeal_id)

@@ -18,7 +18,15 @@ from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Button, Reply
 from domain.entities import AppealState, HistoryEntry, NewMedia, StoredMedia
 from domain.i18n import Translator, gettext
-from domain.statuses import NOTE_REQUIRED, Actor, Status, check_transition, status_label
+from domain.statuses import (
+    NOTE_REQUIRED,
+    OPEN_STATUSES,
+    Actor,
+    Status,
+    TransitionError,
+    check_transition,
+    status_label,
+)
 
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
@@ -269,6 +277,31 @@ class Lifecycle:
             )
         await self.to_staff(appeal.id, [reply])
         return appeal
+
+    async def route(self, appeal_id: int, department: str, operator: ActorRef) -> AppealState:
+        """Pass an open appeal to another department; recorded, and shown on the card."""
+        appeal = await self._uow.appeals.get(appeal_id, lock=True)
+        if appeal is None:
+            raise AppealNotFoundError(appeal_id)
+        if appeal.status not in OPEN_STATUSES or appeal.status is Status.DONE:
+            raise TransitionError(appeal.status, appeal.status, operator.kind)
+        now = self._clock()
+        await self._uow.appeals.set_department(appeal.id, department, now)
+        await self._uow.appeals.add_event(
+            appeal.id,
+            at=now,
+            kind="route",
+            actor_kind=operator.kind.value,
+            actor_id=operator.id,
+            actor_name=operator.name,
+            note=department,
+        )
+        updated = await self.get(appeal.id)
+        await self.refresh_card(updated)
+        return updated
+
+    async def departments(self) -> list[str]:
+        return await self._uow.categories.departments()
 
     async def reveal_phone(self, appeal_id: int, operator: ActorRef) -> tuple[AppealState, str]:
         appeal = await self.get(appeal_id)

@@ -5,6 +5,7 @@ Rendered when it is sent (not when it is queued), so the chat always shows the c
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,8 @@ def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
         what = _("message from the resident")
     elif entry.kind == "reveal":
         what = _("viewed the phone number")
+    elif entry.kind == "route":
+        what = _("routed to")
     else:
         what = entry.kind
     line = f"{_local(entry.at, tz)} · {who} · {what}"
@@ -109,6 +112,18 @@ def card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
+def department_key(department: str) -> str:
+    """A short stable id for a department name, to fit in a button's action id."""
+    return hashlib.sha256(department.encode()).hexdigest()[:10]
+
+
+def department_buttons(appeal_id: int, departments: list[str]) -> tuple[tuple[Button, ...], ...]:
+    return tuple(
+        (Button(name[:60], Action(Act.STAFF_DEPARTMENT, f"{appeal_id}.{department_key(name)}")),)
+        for name in departments
+    )
+
+
 def card_buttons(view: StaffView) -> tuple[tuple[Button, ...], ...]:
     appeal_id = str(view.appeal.id)
     labels = {
@@ -126,6 +141,8 @@ def card_buttons(view: StaffView) -> tuple[tuple[Button, ...], ...]:
         b for b in moves if b.action.act in (Act.STAFF_ACCEPT, Act.STAFF_START, Act.STAFF_DONE)
     )
     side = tuple(b for b in moves if b not in main)
+    if view.appeal.status in OPEN_STATUSES and view.appeal.status is not Status.DONE:
+        side += (Button(_("🔀 Route"), Action(Act.STAFF_ROUTE, appeal_id)),)
     info = (
         Button(_("📞 Phone"), Action(Act.STAFF_PHONE, appeal_id)),
         Button(_("📜 History"), Action(Act.STAFF_HISTORY, appeal_id)),

@@ -15,14 +15,16 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
-from aiogram.methods import AnswerCallbackQuery, SendMessage
-from aiogram.types import CallbackQuery, Message, ReplyParameters, User
+from aiogram.methods import AnswerCallbackQuery
+from aiogram.types import CallbackQuery, Message, User
 
 from bot.telegram.middleware import TelegramTurn
+from bot.telegram.render import render
 from domain.actions import STAFF_ACTS, Action
 from domain.clock import Clock
 from domain.desk import Desk, DeskResult, Pending, operator
 from domain.dialog.events import Channel, MediaKind
+from domain.dialog.replies import Reply
 from domain.entities import NewMedia
 from domain.i18n import Translator, gettext
 from domain.lifecycle import Lifecycle, LifecycleConfig
@@ -104,18 +106,10 @@ def _command(message: Message) -> tuple[str, str] | None:
 def create_router(rt: StaffRuntime) -> Router:
     router = Router(name="staff")
 
-    def say(turn: TelegramTurn, texts: list[str], thread_id: int | None, reply_to: int) -> None:
-        for text in texts:
-            turn.pending.add(
-                SendMessage(
-                    chat_id=rt.chat_id,
-                    text=text,
-                    message_thread_id=thread_id,
-                    reply_parameters=ReplyParameters(
-                        message_id=reply_to, allow_sending_without_reply=True
-                    ),
-                )
-            )
+    def say(turn: TelegramTurn, replies: list[Reply], thread_id: int | None, reply_to: int) -> None:
+        turn.pending.add(
+            *render(rt.chat_id, replies, private=False, thread_id=thread_id, reply_to=reply_to)
+        )
 
     async def apply(result: DeskResult, state: FSMContext, appeal_id: int | None) -> None:
         if result.pending is not None and appeal_id is not None:
@@ -129,9 +123,12 @@ def create_router(rt: StaffRuntime) -> Router:
         query: CallbackQuery, action: Action, bot: Bot, state: FSMContext, turn: TelegramTurn
     ) -> None:
         message = query.message
-        in_staff_chat = message is not None and message.chat.id == rt.chat_id
         with rt.translator.use(rt.locale):
-            if not in_staff_chat or not await rt.is_operator(bot, query.from_user.id):
+            if (
+                message is None
+                or message.chat.id != rt.chat_id
+                or not await rt.is_operator(bot, query.from_user.id)
+            ):
                 turn.pending.add(
                     AnswerCallbackQuery(
                         callback_query_id=query.id,
@@ -140,19 +137,13 @@ def create_router(rt: StaffRuntime) -> Router:
                     )
                 )
                 return
-            appeal_id = action.int_arg()
-            result = (
-                await rt.desk(turn).press(action.act, appeal_id, _operator(query.from_user))
-                if appeal_id is not None
-                else DeskResult(toast=_("This button is no longer valid."), alert=True)
-            )
-            await apply(result, state, appeal_id)
+            result = await rt.desk(turn).press(action.act, action.arg, _operator(query.from_user))
+            await apply(result, state, action.int_arg())
             turn.pending.add(
                 AnswerCallbackQuery(
                     callback_query_id=query.id, text=result.toast, show_alert=result.alert
                 )
             )
-            assert message is not None
             thread_id = getattr(message, "message_thread_id", None)
             say(turn, result.say, thread_id, message.message_id)
 
@@ -169,40 +160,15 @@ def create_router(rt: StaffRuntime) -> Router:
         with rt.translator.use(rt.locale):
             thread_id = message.message_thread_id
             if not await rt.is_operator(bot, user.id):
-                say(
-                    turn,
-                    [_("Only operators of the contact centre can do this.")],
-                    thread_id,
-                    message.message_id,
-                )
+                refusal = Reply(_("Only operators of the contact centre can do this."))
+                say(turn, [refusal], thread_id, message.message_id)
                 return
             desk = rt.desk(turn)
+            text = message.caption if message.photo else message.text
             result = DeskResult()
             appeal_id: int | None = None
             if command is not None:
-                name, argument = command
-                if name == "cancel":
-                    await state.clear()
-                    result = DeskResult(say=[_("Cancelled.")])
-                elif name == "history":
-                    result = DeskResult(
-                        say=[
-                            await desk.history_by_number(argument)
-                            if argument
-                            else _("Usage: /history 1580-2026-000123")
-                        ]
-                    )
-                else:
-                    result = DeskResult(
-                        say=[
-                            _(
-                                "Operators' commands: /history <number>, /cancel. Work an "
-                                "appeal with the buttons on its card; reply to the card with "
-                                "text to write to the resident, or with a photo to report the "
-                                "work done."
-                            )
-                        ]
-                    )
+                result = await desk.command(*command)
             elif current in _STATE_PENDING:
                 data = await state.get_data()
                 appeal_id = data.get("appeal_id")
@@ -211,7 +177,7 @@ def create_router(rt: StaffRuntime) -> Router:
                         _STATE_PENDING[current],
                         appeal_id,
                         _operator(user),
-                        text=message.caption if message.photo else message.text,
+                        text=text,
                         photo=_photo(message),
                     )
             elif replied is not None:
@@ -219,15 +185,12 @@ def create_router(rt: StaffRuntime) -> Router:
                 if appeal_id is None:
                     return
                 result = await desk.reply_to_card(
-                    appeal_id,
-                    _operator(user),
-                    text=message.caption if message.photo else message.text,
-                    photo=_photo(message),
+                    appeal_id, _operator(user), text=text, photo=_photo(message)
                 )
             await apply(result, state, appeal_id)
-            texts = list(result.say)
-            if result.toast and not texts:
-                texts.append(result.toast)
-            say(turn, texts, thread_id, message.message_id)
+            replies = list(result.say)
+            if result.toast and not replies:
+                replies.append(Reply(result.toast))
+            say(turn, replies, thread_id, message.message_id)
 
     return router

@@ -195,6 +195,15 @@ class CategoryRepository:
         children = await self.children(row.id) if row.parent_id is None else []
         return _category(row, bool(children))
 
+    async def departments(self) -> list[str]:
+        query = (
+            select(Category.department)
+            .where(Category.active.is_(True))
+            .distinct()
+            .order_by(Category.department)
+        )
+        return list((await self._session.execute(query)).scalars())
+
     async def by_id(self, category_id: int) -> CategoryInfo | None:
         row = await self._session.get(Category, category_id)
         return _category(row, False) if row else None
@@ -387,6 +396,13 @@ class AppealRepository:
             query = query.with_for_update()
         appeal = (await self._session.execute(query)).scalar_one_or_none()
         return self._state(appeal) if appeal else None
+
+    async def set_department(self, appeal_id: int, department: str, now: datetime) -> None:
+        await self._session.execute(
+            update(Appeal)
+            .where(Appeal.id == appeal_id)
+            .values(department=department, updated_at=now)
+        )
 
     async def id_by_number(self, number: str) -> int | None:
         query = select(Appeal.id).where(Appeal.number == number)

@@ -129,6 +129,7 @@ async def test_whole_life_of_an_appeal(
         "s_acc:1",
         "s_rej:1",
         "s_dup:1",
+        "s_route:1",
         "s_tel:1",
         "s_hist:1",
     }
@@ -436,3 +437,25 @@ async def test_blocked_resident_is_recorded_and_nothing_else_stops(
         )
         assert len(failed) == 1
         assert "blocked" in (failed[0] or "")
+
+
+async def test_operator_routes_an_appeal_to_another_department(
+    tg: TelegramStandIn, desk: RunningBot, operators: tuple[FakeUser, FakeUser]
+) -> None:
+    olena = Resident(tg, tg.user(5115, language_code="en"))
+    number = await file_appeal(olena, desk)  # emergency: its own department by default
+    oksana = Operator(tg, operators[0], desk)
+    assert "Управління з питань надзвичайних ситуацій" in (oksana.card(number).text or "")
+    await oksana.press(number, "s_route:1")
+    choice = tg.messages(STAFF_CHAT)[-1]
+    departments = dict(choice.buttons())
+    target = next(d for name, d in departments.items() if "Луцькводоканал" in name)
+    answer = await tg.wait_for_callback_answer(await tg.press_button(operators[0], choice, target))
+    await desk.settle()
+    assert "routed to КП «Луцькводоканал»" in str(answer["text"])
+    assert "Department: КП «Луцькводоканал»" in (oksana.card(number).text or "")
+    # Accepting keeps the department the operator chose, and the resident hears where it went.
+    await oksana.press(number, "s_acc:1")
+    assert "КП «Луцькводоканал»" in texts(olena._new())
+    forged = await tg.press_button(operators[0], choice, "s_dept:1.0000000000", check=False)
+    assert (await tg.wait_for_callback_answer(forged))["show_alert"] is True
