@@ -36,7 +36,7 @@ from bot.outbox.sender import (
     RateLimited,
     RetryLater,
 )
-from bot.telegram.render import fit, inline_keyboard, render
+from bot.telegram.render import fit, inline_keyboard, media_calls, render
 from domain.clock import Clock
 from domain.dialog.events import MediaItem
 from domain.dialog.replies import Reply
@@ -193,7 +193,7 @@ class TelegramTransport:
         _text, card = self._card(view, self._clock())
         common: dict[str, Any] = {"message_thread_id": thread_id} if thread_id else {}
         report = tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == "report")
-        calls = render(chat_id, [Reply("", media=report)], private=False, thread_id=thread_id)[:-1]
+        calls = media_calls(chat_id, report, common)
         if view.latitude is not None and view.longitude is not None:
             calls.append(
                 SendLocation(

@@ -53,9 +53,10 @@ def _request_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
-def _media_calls(
+def media_calls(
     chat_id: int, media: tuple[MediaItem, ...], common: dict[str, Any]
 ) -> list[TelegramMethod[Any]]:
+    """One photo or video as itself, several as an album (Telegram takes at most ten)."""
     media = media[:ALBUM_LIMIT]
     if not media:
         return []
@@ -97,7 +98,7 @@ def render(
         )
     calls: list[TelegramMethod[Any]] = []
     for reply in replies:
-        calls.extend(_media_calls(chat_id, reply.media, common))
+        calls.extend(media_calls(chat_id, reply.media, common))
         text = fit(reply.text)
         if reply.request is not None and reply.buttons:
             calls.append(
