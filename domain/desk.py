@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from domain.actions import Act
 from domain.dialog.replies import Reply
 from domain.entities import NewMedia
-from domain.i18n import gettext
+from domain.i18n import N_, gettext
 from domain.lifecycle import (
     ActorRef,
     AppealNotFoundError,
@@ -47,6 +47,35 @@ class DeskResult:
     # Set: the operator must now send this; cleared: nothing is awaited any more.
     pending: str | None = None
     clear_pending: bool = False
+
+
+# target status -> (what to wait for, short answer to the press, the prompt in the chat)
+_ASKS: dict[Status, tuple[str, str, str]] = {
+    Status.DONE: (
+        Pending.DONE_PHOTO,
+        N_("Send a photo of the completed work."),
+        N_(
+            "{name}, reply with a photo of the completed work on {number} "
+            "(a caption becomes the note). /cancel to stop."
+        ),
+    ),
+    Status.REJECTED: (
+        Pending.REJECT_REASON,
+        N_("Send the reason."),
+        N_(
+            "{name}, send the reason for rejecting {number}; the resident will see it. "
+            "/cancel to stop."
+        ),
+    ),
+    Status.DUPLICATE: (
+        Pending.DUPLICATE_OF,
+        N_("Send the original appeal's number."),
+        N_(
+            "{name}, send the number of the appeal that {number} duplicates "
+            "(e.g. 1580-2026-000123). /cancel to stop."
+        ),
+    ),
+}
 
 
 def operator(user_id: int, name: str) -> ActorRef:
@@ -104,46 +133,12 @@ class Desk:
             return DeskResult(toast=_("This button is no longer valid."), alert=True)
         if not can_transition(appeal.status, target, Actor.OPERATOR):
             return self._refusal(TransitionError(appeal.status, target, Actor.OPERATOR))
-        name = who.name or ""
-        if target is Status.DONE:
-            return DeskResult(
-                toast=_("Send a photo of the completed work."),
-                say=[
-                    Reply(
-                        _(
-                            "{name}, reply with a photo of the completed work on {number} "
-                            "(a caption becomes the note). /cancel to stop."
-                        ).format(name=name, number=appeal.number)
-                    )
-                ],
-                pending=Pending.DONE_PHOTO,
-            )
-        if target is Status.REJECTED:
-            return DeskResult(
-                toast=_("Send the reason."),
-                say=[
-                    Reply(
-                        _(
-                            "{name}, send the reason for rejecting {number}; the resident will see "
-                            "it. /cancel to stop."
-                        ).format(name=name, number=appeal.number)
-                    )
-                ],
-                pending=Pending.REJECT_REASON,
-            )
-        if target is Status.DUPLICATE:
-            return DeskResult(
-                toast=_("Send the original appeal's number."),
-                say=[
-                    Reply(
-                        _(
-                            "{name}, send the number of the appeal that {number} duplicates "
-                            "(e.g. 1580-2026-000123). /cancel to stop."
-                        ).format(name=name, number=appeal.number)
-                    )
-                ],
-                pending=Pending.DUPLICATE_OF,
-            )
+        asks = _ASKS.get(target)
+        if asks is not None:
+            # These moves need something more from the operator: ask, and wait for it.
+            pending, toast, prompt = asks
+            text = gettext(prompt).format(name=who.name or "", number=appeal.number)
+            return DeskResult(toast=gettext(toast), say=[Reply(text)], pending=pending)
         return await self._move(appeal.id, target, who)
 
     async def _route(self, appeal_id: int, key: str, who: ActorRef) -> DeskResult:
