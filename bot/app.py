@@ -27,11 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.maintenance import Maintenance
+from bot.media import MediaStore
 from bot.outbox.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from bot.outbox.sender import OutboxSender, SenderConfig
+from bot.outbox.sender import OutboxSender, SenderConfig, Transport
 from bot.outbox.telegram import TelegramTransport
+from bot.outbox.viber import ViberTransport
 from bot.telegram.delivery import send
 from bot.telegram.middleware import UnitOfWorkMiddleware
+from bot.viber.client import ViberClient
+from bot.viber.webhook import ViberWebhook
 from domain.categories import load_categories
 from domain.clock import Clock, utc_now
 from domain.dialog.core import Dialog, DialogConfig
@@ -69,6 +73,8 @@ class Application:
     clock: Clock
     sender: OutboxSender
     maintenance: Maintenance
+    media: MediaStore
+    viber: ViberWebhook | None = None
     redis: Redis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -87,6 +93,8 @@ class Application:
         await self.stop_background()
         await self.dispatcher.storage.close()
         await self.bot.session.close()
+        if self.viber is not None:
+            await self.viber.client.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
@@ -115,6 +123,7 @@ def create_dialog(settings: Settings, translator: Translator, clock: Clock) -> D
         contact_centre_phone=settings.contact_centre_phone,
         max_media=settings.max_media_per_appeal,
         page_size=settings.appeals_page_size,
+        media_max_mb=settings.media_max_bytes // (1024 * 1024),
     )
     return Dialog(config, translator, clock)
 
@@ -194,6 +203,44 @@ def create_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
     return MemoryRateLimiter(rules)
 
 
+def create_viber(
+    settings: Settings,
+    dialog: Dialog,
+    uows: UnitOfWorkFactory,
+    storage: BaseStorage,
+    isolation: BaseEventIsolation,
+    media: MediaStore,
+    translator: Translator,
+    clock: Clock,
+) -> ViberWebhook | None:
+    """The Viber channel when VIBER_AUTH_TOKEN is set (it needs webhook mode)."""
+    if settings.viber_auth_token is None or not settings.viber_auth_token.get_secret_value():
+        return None
+    if not settings.webhook_base_url:
+        raise ConfigurationError(
+            "VIBER_AUTH_TOKEN is set but WEBHOOK_BASE_URL is not: Viber delivers only to a "
+            "public HTTPS webhook, so set WEBHOOK_BASE_URL (and WEBHOOK_SECRET)."
+        )
+    token = settings.viber_auth_token.get_secret_value()
+    client = ViberClient(
+        settings.viber_api_url,
+        token,
+        sender_name=settings.viber_bot_name,
+        sender_avatar=settings.viber_bot_avatar,
+    )
+    return ViberWebhook(
+        token=token,
+        client=client,
+        dialog=dialog,
+        uows=uows,
+        storage=storage,
+        isolation=isolation,
+        media=media,
+        translator=translator,
+        clock=clock,
+    )
+
+
 def build_application(settings: Settings, *, clock: Clock = utc_now) -> Application:
     """Wire every part; raises ConfigurationError with a sentence for the operator."""
     bot = create_bot(settings)
@@ -219,18 +266,25 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     )
     dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock, staff)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    transport = TelegramTransport(
-        bot,
-        uows,
-        translator,
-        clock,
-        staff_chat_id=settings.staff_chat_id,
-        staff_locale=settings.default_locale,
-        timezone=timezone,
-    )
+    media = MediaStore(settings.media_dir, settings.media_max_bytes, settings.webhook_base_url)
+    transports: dict[Channel, Transport] = {
+        Channel.TELEGRAM: TelegramTransport(
+            bot,
+            uows,
+            translator,
+            clock,
+            staff_chat_id=settings.staff_chat_id,
+            staff_locale=settings.default_locale,
+            timezone=timezone,
+            media=media,
+        )
+    }
+    viber = create_viber(settings, dialog, uows, storage, isolation, media, translator, clock)
+    if viber is not None:
+        transports[Channel.VIBER] = ViberTransport(viber.client, uows, media, bot)
     sender = OutboxSender(
         uows,
-        {Channel.TELEGRAM: transport},
+        transports,
         create_limiter(settings, redis),
         config=SenderConfig(
             poll_interval=settings.outbox_poll_seconds,
@@ -258,6 +312,8 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         clock=clock,
         sender=sender,
         maintenance=maintenance,
+        media=media,
+        viber=viber,
         redis=redis,
     )
 
@@ -292,7 +348,7 @@ async def prepare(app: Application) -> None:
 
 
 def create_web_app(app: Application) -> web.Application:
-    """The aiohttp application serving the Telegram webhook (and later Viber's)."""
+    """The aiohttp application: the Telegram and Viber webhooks and the media Viber fetches."""
     if not app.settings.webhook_secret or not app.settings.webhook_secret.get_secret_value():
         raise ConfigurationError(
             "WEBHOOK_SECRET is not set: webhook mode needs a secret (1-256 of A-Z, a-z, 0-9, _ -) "
@@ -310,6 +366,9 @@ def create_web_app(app: Application) -> web.Application:
         return web.json_response({"ok": True})
 
     web_app.router.add_get("/health", health)
+    web_app.router.add_get("/media/{name}", app.media.serve)
+    if app.viber is not None:
+        web_app.router.add_post(app.settings.viber_webhook_path, app.viber.handle)
     return web_app
 
 
@@ -320,7 +379,8 @@ def webhook_url(settings: Settings) -> str:
 
 @asynccontextmanager
 async def serving(app: Application, host: str, port: int) -> AsyncIterator[web.AppRunner]:
-    """Serve the webhook, then register it with Telegram once the server is listening."""
+    """Serve the webhooks, then register them once the server is listening (Viber calls the
+    URL at once and wants a 200)."""
     runner = web.AppRunner(create_web_app(app))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -334,6 +394,9 @@ async def serving(app: Application, host: str, port: int) -> AsyncIterator[web.A
             allowed_updates=app.dispatcher.resolve_used_update_types(),
             drop_pending_updates=False,
         )
+        if app.viber is not None:
+            base = (app.settings.webhook_base_url or "").rstrip("/")
+            await app.viber.client.set_webhook(base + app.settings.viber_webhook_path)
         yield runner
     finally:
         await runner.cleanup()

@@ -25,6 +25,16 @@ class Settings(BaseSettings):
     # Keys of this deployment in a shared Redis (tests and several cities can share one server).
     redis_prefix: str = "city1580"
 
+    viber_auth_token: SecretStr | None = None
+    viber_bot_name: str = "15-80"
+    viber_bot_avatar: str | None = None
+    viber_api_url: str = "https://chatapi.viber.com"
+    viber_webhook_path: str = "/webhook/viber"
+    # Files residents send through Viber (its media links expire) and files shown to Viber
+    # residents (Viber fetches media by URL), served under WEBHOOK_BASE_URL + /media/.
+    media_dir: Path = Path("data/media")
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
     webhook_base_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_path: str = "/webhook/telegram"

@@ -87,6 +87,19 @@ class AccountRepository:
         row = await self._session.get(Resident, resident_id)
         return row.phone if row else None
 
+    async def set_subscribed(self, channel: Channel, external_id: str, subscribed: bool) -> None:
+        await self._session.execute(
+            update(ChannelAccount)
+            .where(
+                ChannelAccount.channel == channel.value, ChannelAccount.external_id == external_id
+            )
+            .values(subscribed=subscribed)
+        )
+
+    async def is_subscribed(self, channel: Channel, external_id: str) -> bool:
+        row = await self._row(channel, external_id)
+        return row is not None and row.subscribed
+
     async def set_locale(self, account_id: int, locale: str) -> None:
         await self._session.execute(
             update(ChannelAccount).where(ChannelAccount.id == account_id).values(locale=locale)

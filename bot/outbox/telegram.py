@@ -28,6 +28,7 @@ from aiogram.methods import (
 )
 from aiogram.types import Message
 
+from bot.media import MediaStore
 from bot.outbox.sender import (
     Checkpoint,
     Gate,
@@ -60,7 +61,9 @@ class TelegramTransport:
         staff_chat_id: int | None,
         staff_locale: str,
         timezone: ZoneInfo,
+        media: MediaStore,
     ) -> None:
+        self._media = media
         self._bot = bot
         self._uows = uows
         self._translator = translator
@@ -141,7 +144,12 @@ class TelegramTransport:
             thread_id, reply_to = appeal.staff_thread_id, appeal.staff_message_id
         chat_id = int(item.chat)
         calls = render(
-            chat_id, replies, private=chat_id > 0, thread_id=thread_id, reply_to=reply_to
+            chat_id,
+            replies,
+            private=chat_id > 0,
+            thread_id=thread_id,
+            reply_to=reply_to,
+            local_files=self._media.path,
         )
         await self._run(item, calls, gate, checkpoint, item.appeal_id, "relay")
 
@@ -193,7 +201,7 @@ class TelegramTransport:
         _text, card = self._card(view, self._clock())
         common: dict[str, Any] = {"message_thread_id": thread_id} if thread_id else {}
         report = tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == "report")
-        calls = media_calls(chat_id, report, common)
+        calls = media_calls(chat_id, report, common, self._media.path)
         if view.latitude is not None and view.longitude is not None:
             calls.append(
                 SendLocation(

@@ -9,8 +9,8 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, Update
-from sqlalchemy.exc import IntegrityError
 
+from bot.once import Duplicate, handle_once
 from bot.telegram.delivery import PendingCalls
 from bot.telegram.render import render
 from domain.clock import Clock
@@ -56,19 +56,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         if not isinstance(event, Update):
             return await handler(event, data)
         pending = PendingCalls()
-        async with self._uows() as uow:
-            if await uow.updates.seen(Channel.TELEGRAM, event.update_id):
-                logger.info("update %d was already handled; skipping", event.update_id)
-                return None
+
+        async def work(uow: UnitOfWork) -> Any:
             data["turn"] = TelegramTurn(self._dialog, uow, pending)
-            result = await handler(event, data)
-            try:
-                await uow.updates.mark(Channel.TELEGRAM, event.update_id, self._clock())
-                await uow.commit()
-            except IntegrityError:
-                # The same update was committed by a concurrent delivery in the meantime.
-                logger.info("update %d was handled concurrently; dropping", event.update_id)
-                return None
+            return await handler(event, data)
+
+        try:
+            result = await handle_once(
+                self._uows, self._clock, Channel.TELEGRAM, event.update_id, work
+            )
+        except Duplicate as exc:
+            logger.info("skipping %s", exc)
+            return None
         bot: Bot = data["bot"]
         await pending.flush(bot)
         return result

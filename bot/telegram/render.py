@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiogram.methods import SendMediaGroup, SendMessage, SendPhoto, SendVideo, TelegramMethod
 from aiogram.types import (
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     InputMediaAudio,
     InputMediaDocument,
     InputMediaLivePhoto,
@@ -19,6 +23,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
+from bot.media import is_local
 from domain.dialog.events import MediaItem, MediaKind
 from domain.dialog.replies import Reply, Request
 
@@ -53,8 +58,22 @@ def _request_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
+# A stored file's path for a local reference (media that came through Viber).
+LocalFiles = Callable[[str], Path]
+
+
+def _source(ref: str, local_files: LocalFiles | None) -> str | InputFile:
+    """A Telegram file id as is; a file the bot keeps is uploaded."""
+    if local_files is not None and is_local(ref):
+        return FSInputFile(local_files(ref))
+    return ref
+
+
 def media_calls(
-    chat_id: int, media: tuple[MediaItem, ...], common: dict[str, Any]
+    chat_id: int,
+    media: tuple[MediaItem, ...],
+    common: dict[str, Any],
+    local_files: LocalFiles | None = None,
 ) -> list[TelegramMethod[Any]]:
     """One photo or video as itself, several as an album (Telegram takes at most ten)."""
     media = media[:ALBUM_LIMIT]
@@ -62,13 +81,14 @@ def media_calls(
         return []
     if len(media) == 1:
         item = media[0]
+        source = _source(item.file_ref, local_files)
         if item.kind is MediaKind.VIDEO:
-            return [SendVideo(chat_id=chat_id, video=item.file_ref, **common)]
-        return [SendPhoto(chat_id=chat_id, photo=item.file_ref, **common)]
+            return [SendVideo(chat_id=chat_id, video=source, **common)]
+        return [SendPhoto(chat_id=chat_id, photo=source, **common)]
     album: list[MediaGroupItem] = [
-        InputMediaVideo(media=item.file_ref)
+        InputMediaVideo(media=_source(item.file_ref, local_files))
         if item.kind is MediaKind.VIDEO
-        else InputMediaPhoto(media=item.file_ref)
+        else InputMediaPhoto(media=_source(item.file_ref, local_files))
         for item in media
     ]
     return [SendMediaGroup(chat_id=chat_id, media=album, **common)]
@@ -81,6 +101,7 @@ def render(
     private: bool = True,
     thread_id: int | None = None,
     reply_to: int | None = None,
+    local_files: LocalFiles | None = None,
 ) -> list[TelegramMethod[Any]]:
     """The calls that show `replies` in a chat.
 
@@ -98,7 +119,7 @@ def render(
         )
     calls: list[TelegramMethod[Any]] = []
     for reply in replies:
-        calls.extend(media_calls(chat_id, reply.media, common))
+        calls.extend(media_calls(chat_id, reply.media, common, local_files))
         text = fit(reply.text)
         if reply.request is not None and reply.buttons:
             calls.append(

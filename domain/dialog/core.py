@@ -76,6 +76,7 @@ class DialogConfig:
     lifecycle: LifecycleConfig
     max_media: int = 10
     page_size: int = 5
+    media_max_mb: int = 20
 
 
 @dataclass(slots=True)
@@ -520,6 +521,17 @@ class Dialog:
             if action.act is Act.MEDIA_SKIP and draft.editing:
                 draft.media = []
             await self._advance(turn, draft, S_DESCRIPTION)
+            return
+        if event.media_error is not None:
+            if event.media_error == "too_big":
+                turn.say(
+                    _(
+                        "This file is too big (at most {limit} MB). Please send a smaller one."
+                    ).format(limit=self._config.media_max_mb)
+                )
+            else:
+                turn.say(_("The file could not be received. Please send it again."))
+            await self._prompt_media(turn, draft)
             return
         if not event.media:
             await self._wrong_input(turn, draft, _("This step needs photos or videos."))

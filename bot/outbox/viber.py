@@ -1,0 +1,95 @@
+"""Delivering outbox rows to Viber residents: status pushes, operator messages, questions."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+
+from bot.media import MediaStore, MediaTooBigError, is_local
+from bot.outbox.sender import Checkpoint, Gate, PermanentFailure, RateLimited, RetryLater
+from bot.viber.client import (
+    STATUS_NOT_SUBSCRIBED,
+    STATUS_TOO_MANY_REQUESTS,
+    ViberApiError,
+    ViberClient,
+    ViberTransientError,
+)
+from bot.viber.render import render
+from domain.dialog.events import Channel, MediaItem, MediaKind
+from domain.dialog.replies import Reply
+from domain.entities import OutboxItem
+from storage.uow import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+# Viber answers status 12 when a resident got too many messages without replying (about 100
+# an hour): wait a good while before the next one to that resident.
+TOO_MANY_BACKOFF = 600.0
+
+
+class ViberTransport:
+    def __init__(
+        self, client: ViberClient, uows: UnitOfWorkFactory, media: MediaStore, telegram: Bot
+    ) -> None:
+        self._client = client
+        self._uows = uows
+        self._media = media
+        self._telegram = telegram
+        # Telegram file ids already copied into the media folder (completion photos).
+        self._copied: dict[str, str] = {}
+
+    def limit_key(self, item: OutboxItem) -> tuple[str, bool]:
+        return f"viber:{item.chat}", False
+
+    async def media_url(self, item: MediaItem) -> tuple[str, int] | None:
+        """A URL Viber can fetch. Telegram files (an operator's completion photo) are copied
+        into the media folder first; None when there is no public base URL."""
+        ref: str | None = item.file_ref
+        if not is_local(item.file_ref):
+            ref = self._copied.get(item.file_ref) or await self._copy_from_telegram(item)
+        if ref is None:
+            return None
+        url = self._media.url(ref)
+        if url is None:
+            return None
+        return url, self._media.path(ref).stat().st_size
+
+    async def _copy_from_telegram(self, item: MediaItem) -> str | None:
+        buffer = io.BytesIO()
+        try:
+            await self._telegram.download(item.file_ref, destination=buffer)
+            extension = ".mp4" if item.kind is MediaKind.VIDEO else ".jpg"
+            ref = await self._media.save_bytes(buffer.getvalue(), extension)
+        except (TelegramAPIError, MediaTooBigError) as exc:
+            logger.warning("could not copy a Telegram file for Viber: %s", exc)
+            return None
+        self._copied[item.file_ref] = ref
+        return ref
+
+    async def deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
+        async with self._uows() as uow:
+            subscribed = await uow.accounts.is_subscribed(Channel.VIBER, item.chat)
+        if not subscribed:
+            # Viber forbids messages to residents who unsubscribed.
+            raise PermanentFailure("the resident unsubscribed from the bot")
+        raw = item.payload.get("replies")
+        replies = [Reply.from_data(r) for r in raw] if isinstance(raw, list) else []
+        payloads = await render(replies, self.media_url)
+        for index in range(item.progress, len(payloads)):
+            await gate()
+            try:
+                await self._client.send(item.chat, payloads[index])
+            except ViberTransientError as exc:
+                raise RetryLater(str(exc)) from exc
+            except ViberApiError as exc:
+                if exc.status == STATUS_TOO_MANY_REQUESTS:
+                    raise RateLimited(TOO_MANY_BACKOFF) from exc
+                if exc.status == STATUS_NOT_SUBSCRIBED:
+                    async with self._uows() as uow:
+                        await uow.accounts.set_subscribed(Channel.VIBER, item.chat, False)
+                        await uow.commit()
+                raise PermanentFailure(str(exc)) from exc
+            await checkpoint(index + 1)

@@ -1,0 +1,257 @@
+"""The Viber webhook: signed callbacks in, the same dialog as Telegram, replies out.
+
+Every callback's signature is checked before anything else; each message_token is handled
+once; a resident's callbacks are handled one at a time (the dispatcher's events isolation);
+unknown events get 200 and a log line, never a 5xx that Viber would retry for an hour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StorageKey
+from aiohttp import web
+from viberbot.api.messages import (
+    ContactMessage,
+    LocationMessage,
+    PictureMessage,
+    StickerMessage,
+    TextMessage,
+    VideoMessage,
+)
+from viberbot.api.viber_requests import (
+    ViberConversationStartedRequest,
+    ViberMessageRequest,
+    ViberSubscribedRequest,
+    ViberUnsubscribedRequest,
+    create_request,
+)
+
+from bot.media import MediaStore, MediaTooBigError, MediaUnavailableError
+from bot.once import Duplicate, handle_once
+from bot.viber.client import ViberApiError, ViberClient, ViberTransientError
+from bot.viber.render import render, reply_button
+from domain.actions import Action
+from domain.clock import Clock
+from domain.dialog.core import Dialog
+from domain.dialog.events import Channel, ContactShare, GeoPoint, Inbound, MediaItem, MediaKind
+from domain.dialog.replies import Reply
+from domain.i18n import Translator, gettext
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+_ = gettext
+
+SIGNATURE_HEADER = "X-Viber-Content-Signature"
+SEND_ATTEMPTS = 3
+
+
+def signature(token: str, body: bytes) -> str:
+    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+
+
+def state_key(user_id: str) -> StorageKey:
+    """aiogram keys hold ints only; a Viber id (an opaque string) goes into the destiny."""
+    return StorageKey(bot_id=0, chat_id=0, user_id=0, destiny=f"viber:{user_id}")
+
+
+@dataclass(slots=True)
+class ViberWebhook:
+    token: str
+    client: ViberClient
+    dialog: Dialog
+    uows: UnitOfWorkFactory
+    storage: BaseStorage
+    isolation: BaseEventIsolation
+    media: MediaStore
+    translator: Translator
+    clock: Clock
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if not hmac.compare_digest(
+            signature(self.token, body), request.headers.get(SIGNATURE_HEADER, "")
+        ):
+            return web.Response(status=403, text="bad signature")
+        try:
+            data = json.loads(body)
+            parsed = create_request(data)
+        except Exception as exc:  # the SDK raises bare Exception for unknown types
+            logger.warning("Viber callback not understood (%s): %.500s", exc, body)
+            return web.json_response({})
+        if isinstance(parsed, ViberConversationStartedRequest):
+            return web.json_response(self._welcome(parsed))
+        token = _event_id(data, body)
+        if isinstance(parsed, ViberMessageRequest):
+            await self._on_message(parsed, token)
+        elif isinstance(parsed, ViberSubscribedRequest):
+            await self._on_subscribed(parsed, token)
+        elif isinstance(parsed, ViberUnsubscribedRequest):
+            await self._on_unsubscribed(parsed, token)
+        else:
+            logger.debug("Viber %s event: %s", data.get("event"), parsed)
+        return web.json_response({})
+
+    # -- events ------------------------------------------------------------------------
+
+    def _welcome(self, request: ViberConversationStartedRequest) -> dict[str, Any]:
+        """The one message a bot may send before the resident subscribes: in the HTTP answer."""
+        user = request.user
+        with self.translator.use(getattr(user, "language", None)):
+            text = _("Welcome to the city contact centre! Press «Start» to report a problem.")
+            # The button sends "/start", which the dialog takes like Telegram's command.
+            start = reply_button(_("▶️ Start"), "/start")
+        return {
+            "sender": self.client.sender,
+            "type": "text",
+            "text": text,
+            "keyboard": {"Type": "keyboard", "DefaultHeight": False, "Buttons": [start]},
+        }
+
+    async def _on_subscribed(self, request: ViberSubscribedRequest, token: int) -> None:
+        user = request.user
+        event = Inbound(
+            channel=Channel.VIBER,
+            user_id=user.id,
+            locale_hint=getattr(user, "language", None),
+            display_name=getattr(user, "name", None),
+            command="start",
+        )
+
+        async def subscribe(uow: UnitOfWork) -> None:
+            await uow.accounts.get_or_create(
+                Channel.VIBER, user.id, display_name=event.display_name, now=self.clock()
+            )
+            await uow.accounts.set_subscribed(Channel.VIBER, user.id, True)
+
+        await self._run(event, token, also=subscribe)
+
+    async def _on_unsubscribed(self, request: ViberUnsubscribedRequest, token: int) -> None:
+        user_id = request.user_id
+
+        async def unsubscribe(uow: UnitOfWork) -> None:
+            await uow.accounts.set_subscribed(Channel.VIBER, user_id, False)
+
+        try:
+            await handle_once(self.uows, self.clock, Channel.VIBER, token, unsubscribe)
+        except Duplicate:
+            return
+
+    async def _on_message(self, request: ViberMessageRequest, token: int) -> None:
+        async with self.uows() as uow:
+            if await uow.updates.seen(Channel.VIBER, token):
+                return  # a redelivery: do not even download its media again
+        event = await self._translate(request)
+
+        async def subscribe(uow: UnitOfWork) -> None:
+            # Writing to the bot subscribes a Viber user.
+            await uow.accounts.set_subscribed(Channel.VIBER, event.user_id, True)
+
+        await self._run(event, token, also=subscribe)
+
+    async def _run(
+        self, event: Inbound, token: int, *, also: Callable[[UnitOfWork], Awaitable[None]]
+    ) -> None:
+        """The dialog for one callback, once, in one unit of work with `also`."""
+        key = state_key(event.user_id)
+
+        async def work(uow: UnitOfWork) -> list[Reply]:
+            replies = await self.dialog.handle(event, FSMContext(self.storage, key), uow)
+            await also(uow)
+            return replies
+
+        async with self.isolation.lock(key):
+            try:
+                replies = await handle_once(self.uows, self.clock, Channel.VIBER, token, work)
+            except Duplicate as exc:
+                logger.info("skipping %s", exc)
+                return
+        await self.send(event.user_id, replies)
+
+    # -- translation in and out ----------------------------------------------------------
+
+    async def _translate(self, request: ViberMessageRequest) -> Inbound:
+        sender = request.sender
+        message = request.message
+        base = Inbound(
+            channel=Channel.VIBER,
+            user_id=sender.id,
+            locale_hint=getattr(sender, "language", None),
+            display_name=getattr(sender, "name", None),
+        )
+        fields: dict[str, Any]
+        if isinstance(message, TextMessage):
+            text = message.text or ""
+            action = Action.parse(text)
+            if text.startswith("/"):
+                fields = {"command": text[1:].split(maxsplit=1)[0].lower() or None}
+            elif action is not None:
+                fields = {"action": action}
+            else:
+                fields = {"text": text}
+        elif isinstance(message, ContactMessage) and message.contact is not None:
+            # Viber's share-phone button sends the sender's own number; Viber offers no way to
+            # tell it from a forwarded contact card, so the button is the only one we ask for.
+            fields = {"contact": ContactShare(str(message.contact.phone_number), is_own=True)}
+        elif isinstance(message, LocationMessage) and message.location is not None:
+            location = message.location
+            fields = {"location": GeoPoint(float(location.latitude), float(location.longitude))}
+        elif isinstance(message, PictureMessage | VideoMessage):
+            fields = await self._download(message)
+        elif isinstance(message, StickerMessage):
+            fields = {"other": "sticker"}
+        else:
+            fields = {"other": "document" if type(message).__name__ == "FileMessage" else "message"}
+        return replace(base, **fields)
+
+    async def _download(self, message: PictureMessage | VideoMessage) -> dict[str, Any]:
+        """Viber's media links expire: keep the file now, or say why it could not be kept."""
+        kind = MediaKind.VIDEO if isinstance(message, VideoMessage) else MediaKind.PHOTO
+        try:
+            ref = await self.media.download(
+                self.client.session,
+                str(message.media),
+                fallback_extension=".mp4" if kind is MediaKind.VIDEO else ".jpg",
+            )
+        except MediaTooBigError:
+            return {"media_error": "too_big"}
+        except MediaUnavailableError as exc:
+            logger.warning("Viber media could not be downloaded: %s", exc)
+            return {"media_error": "unavailable"}
+        return {"media": (MediaItem(kind, ref, None, None),)}
+
+    async def media_url(self, item: MediaItem) -> tuple[str, int] | None:
+        url = self.media.url(item.file_ref) if item.file_ref.startswith("file:") else None
+        if url is None:
+            return None
+        return url, self.media.path(item.file_ref).stat().st_size
+
+    async def send(self, user_id: str, replies: list[Reply]) -> None:
+        """The dialog's immediate answer, after its unit of work committed."""
+        for payload in await render(replies, self.media_url):
+            for attempt in range(1, SEND_ATTEMPTS + 1):
+                try:
+                    await self.client.send(user_id, payload)
+                    break
+                except ViberTransientError as exc:
+                    logger.warning("Viber send failed (attempt %d): %s", attempt, exc)
+                    await asyncio.sleep(0.5 * attempt)
+                except ViberApiError as exc:
+                    logger.warning("Viber refused a reply to %s: %s", user_id, exc)
+                    return
+
+
+def _event_id(data: dict[str, Any], body: bytes) -> int:
+    """The callback's message_token; a callback without one is identified by its content."""
+    token = data.get("message_token")
+    if isinstance(token, int) and not isinstance(token, bool):
+        return token
+    return int.from_bytes(hashlib.sha256(body).digest()[:7], "big")
