@@ -164,7 +164,8 @@ class Lifecycle:
                     number=appeal.number, status=status_label(target)
                 )
             ]
-            buttons: tuple[tuple[Button, ...], ...] = ()
+            # Viber shows only the latest message's keyboard: every push keeps a way back.
+            buttons: tuple[tuple[Button, ...], ...] = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
             media: tuple[MediaItem, ...] = ()
             if target is Status.ACCEPTED:
                 lines.append(
