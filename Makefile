@@ -28,8 +28,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
+# The suite runs twice: on the embedded default, then on PostgreSQL + Redis (127.0.0.1; see
+# README). Unreachable services skip that leg's tests loudly; REQUIRE_SERVICES=1 fails instead.
 test: $(STAMP) locales lint typecheck
+	@echo "== test leg 1: SQLite, dialog state in the database =="
 	$(BIN)/pytest -q
+	@echo "== test leg 2: PostgreSQL + Redis =="
+	TEST_BACKEND=postgres $(BIN)/pytest -q -rs
 
 # Refresh the catalogues after adding or changing texts; translate, then `make locales`.
 extract-messages: $(STAMP)

@@ -42,6 +42,11 @@ from storage.models import (
 )
 
 
+def _insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING on both SQLite and PostgreSQL."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def _account(row: ChannelAccount) -> Account:
     return Account(
         id=row.id,
@@ -107,14 +112,16 @@ class AccountRepository:
 
     async def register_phone(self, account_id: int, phone: str, now: datetime) -> int:
         """Link the account to the resident with this phone, creating the resident if new."""
+        # Insert-or-nothing, then read: two accounts sharing a phone at the same moment (the
+        # same person on Telegram and Viber) end up with one resident, not a constraint error.
+        await self._session.execute(
+            _insert(self._session)(Resident)
+            .values(phone=phone, created_at=now)
+            .on_conflict_do_nothing(index_elements=["phone"])
+        )
         resident_id = (
             await self._session.execute(select(Resident.id).where(Resident.phone == phone))
-        ).scalar_one_or_none()
-        if resident_id is None:
-            resident = Resident(phone=phone, created_at=now)
-            self._session.add(resident)
-            await self._session.flush()
-            resident_id = resident.id
+        ).scalar_one()
         await self._session.execute(
             update(ChannelAccount)
             .where(ChannelAccount.id == account_id)
@@ -228,11 +235,8 @@ class AppealRepository:
 
     async def next_sequence(self, prefix: str, year: int) -> int:
         """The next number of the year; the row lock serialises concurrent filers."""
-        insert = (
-            pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
         await self._session.execute(
-            insert(AppealCounter)
+            _insert(self._session)(AppealCounter)
             .values(prefix=prefix, year=year, last_value=0)
             .on_conflict_do_nothing(index_elements=["prefix", "year"])
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -16,7 +17,9 @@ from domain.i18n import Translator
 from storage.database import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.uow import UnitOfWorkFactory
+from tests import backends
 from tests.clock import FakeClock
+from tests.services import REDIS_URL, require
 
 TOKEN = "123456:stand-in-token"
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -37,20 +40,69 @@ def _compile_catalogues() -> None:
 _compile_catalogues()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'appeals.db'}"
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str | None]:
+    if not backends.POSTGRES:
+        yield None
+        return
+    backends.require_postgres()
+    with backends.migrated_template() as name:
+        yield name
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+async def database_url(tmp_path: Path, postgres_template: str | None) -> AsyncIterator[str]:
+    """A fresh database for every test: a SQLite file, or a PostgreSQL copy of the template."""
+    if postgres_template is None:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'appeals.db'}"
+        return
+    name = backends.unique_name("city1580_test")
+    url = await backends.create_database(name, template=postgres_template)
+    yield url
+    await backends.drop_database(name)
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database with no tables at all, for migration tests."""
+    if not backends.POSTGRES:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    backends.require_postgres()
+    name = backends.unique_name("city1580_empty")
+    url = await backends.create_database(name)
+    yield url
+    await backends.drop_database(name)
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[tuple[str | None, str]]:
+    """(REDIS_URL, key prefix) for the test; None on the embedded leg. Keys are removed after."""
+    if not backends.POSTGRES:
+        yield None, "city1580"
+        return
+    require("Redis", "127.0.0.1", 6379)
+    prefix = backends.unique_name("test")
+    yield REDIS_URL, prefix
+    client = aioredis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: tuple[str | None, str], tmp_path: Path) -> Settings:
+    url, prefix = redis_url
     return Settings(
         _env_file=None,
         telegram_bot_token=TOKEN,
         database_url=database_url,
-        redis_url=None,
+        redis_url=url,
+        redis_prefix=prefix,
         webhook_secret=WEBHOOK_SECRET,
         webhook_base_url=None,
+        media_dir=tmp_path / "media",
     )
 
 

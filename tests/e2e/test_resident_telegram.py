@@ -188,7 +188,8 @@ async def test_forged_contact_is_refused(tg: TelegramStandIn, running: RunningBo
 
 
 async def file_appeal(resident: Resident, description: str) -> str:
-    await resident.register()
+    await resident.say("/start")
+    await resident.share_phone(f"+38050{resident.user.id:07d}")
     await resident.press("new")
     await resident.press("cat:water")
     await resident.press("sub:no_water")
@@ -301,3 +302,14 @@ def test_started_without_a_token_says_what_to_set(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_one_phone_from_two_accounts_at_once_is_one_resident(
+    tg: TelegramStandIn, running: RunningBot
+) -> None:
+    phone_owner = [Resident(tg, tg.user(uid, language_code="en")) for uid in (6101, 6102)]
+    await asyncio.gather(*(r.say("/start") for r in phone_owner))
+    await asyncio.gather(*(r.share_phone("+380671234567") for r in phone_owner))
+    assert await rows(running, ResidentRow) == 1
+    for r in phone_owner:
+        assert "new" in buttons(tg.messages(r.chat_id))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -20,8 +18,8 @@ def _revisions() -> list[str]:
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
-async def test_stairway_up_down_up(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'stairway.db'}")
+async def test_stairway_up_down_up(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
     try:
         revisions = _revisions()
         assert len(revisions) >= 2
