@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from bot.app import ConfigurationError, build_application, run
 from bot.config import Settings
+from bot.workers import run_workers
 
 
 async def _main(settings: Settings) -> None:
@@ -26,6 +27,8 @@ def main() -> int:
     )
     try:
         settings = Settings()
+        if settings.web_workers > 1:
+            return run_workers(settings)
         asyncio.run(_main(settings))
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)

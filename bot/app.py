@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import PROJECT_ROOT, Settings
+from bot.leader import Leadership
 from bot.maintenance import Maintenance
 from bot.media import MediaStore
 from bot.outbox.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -73,13 +74,16 @@ class Application:
     clock: Clock
     sender: OutboxSender
     maintenance: Maintenance
+    leadership: Leadership
     media: MediaStore
     viber: ViberWebhook | None = None
     redis: Redis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self) -> None:
-        """The outbox sender and the lifecycle timers, for as long as the bot runs."""
+        """The outbox sender and the lifecycle timers (in the elected worker), for as long as
+        the bot runs."""
+        self.tasks.append(asyncio.create_task(self.leadership.run(), name="leadership"))
         self.tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         self.tasks.append(asyncio.create_task(self.maintenance.run(), name="maintenance"))
 
@@ -161,9 +165,10 @@ def create_dispatcher(
     dialog: Dialog,
     clock: Clock,
     staff: staff_handlers.StaffRuntime | None,
+    limiter: RateLimiter,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock))
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter))
     if staff is not None:
         # First, so that staff buttons pressed anywhere get the operators' check.
         dispatcher.include_router(staff_handlers.create_router(staff))
@@ -212,6 +217,7 @@ def create_viber(
     media: MediaStore,
     translator: Translator,
     clock: Clock,
+    limiter: RateLimiter,
 ) -> ViberWebhook | None:
     """The Viber channel when VIBER_AUTH_TOKEN is set (it needs webhook mode)."""
     if settings.viber_auth_token is None or not settings.viber_auth_token.get_secret_value():
@@ -238,6 +244,7 @@ def create_viber(
         media=media,
         translator=translator,
         clock=clock,
+        limiter=limiter,
     )
 
 
@@ -264,8 +271,10 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         if settings.staff_chat_id is not None
         else None
     )
-    dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock, staff)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    limiter = create_limiter(settings, redis)
+    leadership = Leadership(redis, prefix=settings.redis_prefix)
+    dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock, staff, limiter)
     media = MediaStore(settings.media_dir, settings.media_max_bytes, settings.webhook_base_url)
     transports: dict[Channel, Transport] = {
         Channel.TELEGRAM: TelegramTransport(
@@ -279,17 +288,20 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
             media=media,
         )
     }
-    viber = create_viber(settings, dialog, uows, storage, isolation, media, translator, clock)
+    viber = create_viber(
+        settings, dialog, uows, storage, isolation, media, translator, clock, limiter
+    )
     if viber is not None:
         transports[Channel.VIBER] = ViberTransport(viber.client, uows, media, bot)
     sender = OutboxSender(
         uows,
         transports,
-        create_limiter(settings, redis),
+        limiter,
         config=SenderConfig(
             poll_interval=settings.outbox_poll_seconds,
             backoff_base=settings.outbox_backoff_seconds,
         ),
+        leading=lambda: leadership.is_leader,
     )
     uows.on_outbox = sender.wake
     maintenance = Maintenance(
@@ -299,6 +311,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         lifecycle,
         reminder_period=timedelta(hours=settings.reminder_period_hours),
         interval=settings.maintenance_interval_seconds,
+        leading=lambda: leadership.is_leader,
     )
     return Application(
         settings=settings,
@@ -312,6 +325,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         clock=clock,
         sender=sender,
         maintenance=maintenance,
+        leadership=leadership,
         media=media,
         viber=viber,
         redis=redis,
@@ -378,28 +392,36 @@ def webhook_url(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def serving(app: Application, host: str, port: int) -> AsyncIterator[web.AppRunner]:
+async def serving(
+    app: Application, host: str, port: int, *, register: bool = True, reuse_port: bool = False
+) -> AsyncIterator[web.AppRunner]:
     """Serve the webhooks, then register them once the server is listening (Viber calls the
-    URL at once and wants a 200)."""
+    URL at once and wants a 200). Workers sharing a port (reuse_port) leave registering to
+    the process that started them."""
     runner = web.AppRunner(create_web_app(app))
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
     try:
-        await app.bot.set_webhook(
-            webhook_url(app.settings),
-            secret_token=app.settings.webhook_secret.get_secret_value()
-            if app.settings.webhook_secret
-            else None,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
-            drop_pending_updates=False,
-        )
-        if app.viber is not None:
-            base = (app.settings.webhook_base_url or "").rstrip("/")
-            await app.viber.client.set_webhook(base + app.settings.viber_webhook_path)
+        if register:
+            await register_webhooks(app)
         yield runner
     finally:
         await runner.cleanup()
+
+
+async def register_webhooks(app: Application) -> None:
+    await app.bot.set_webhook(
+        webhook_url(app.settings),
+        secret_token=app.settings.webhook_secret.get_secret_value()
+        if app.settings.webhook_secret
+        else None,
+        allowed_updates=app.dispatcher.resolve_used_update_types(),
+        drop_pending_updates=False,
+    )
+    if app.viber is not None:
+        base = (app.settings.webhook_base_url or "").rstrip("/")
+        await app.viber.client.set_webhook(base + app.settings.viber_webhook_path)
 
 
 async def run(app: Application) -> None:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     webhook_path: str = "/webhook/telegram"
     web_host: str = "0.0.0.0"
     web_port: int = 8080
+    # Webhook worker processes sharing WEB_PORT (SO_REUSEPORT); more than one needs
+    # PostgreSQL and Redis.
+    web_workers: int = Field(default=1, ge=1, le=64)
 
     default_locale: str = "uk"
     timezone: str = "Europe/Kyiv"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,7 +32,9 @@ class Maintenance:
         *,
         reminder_period: timedelta,
         interval: float,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
+        self._leading = leading
         self._uows = uows
         self._translator = translator
         self._clock = clock
@@ -53,6 +56,9 @@ class Maintenance:
 
     async def run(self) -> None:
         while True:
+            if not self._leading():
+                await asyncio.sleep(self._interval)
+                continue
             try:
                 result = await self.tick()
                 if result.reminded or result.closed:

@@ -86,6 +86,7 @@ class OutboxSender:
         limiter: RateLimiter,
         clock: Clock = utc_now,
         config: SenderConfig | None = None,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         # Real time, not the business clock: retries wait for real seconds.
         self._uows = uows
@@ -94,6 +95,8 @@ class OutboxSender:
         self._clock = clock
         self._config = config or SenderConfig()
         self._wake = asyncio.Event()
+        # With several workers only the elected one delivers (see bot.leader).
+        self._leading = leading
 
     def wake(self) -> None:
         self._wake.set()
@@ -102,6 +105,9 @@ class OutboxSender:
         """Deliver until cancelled; a failed pass is logged and retried, never fatal."""
         while True:
             self._wake.clear()
+            if not self._leading():
+                await asyncio.sleep(self._config.poll_interval)
+                continue
             try:
                 delivered, pending = await self.drain_once()
             except Exception:

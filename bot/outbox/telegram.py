@@ -37,6 +37,7 @@ from bot.outbox.sender import (
     RateLimited,
     RetryLater,
 )
+from bot.telegram.delivery import limit_key
 from bot.telegram.render import fit, inline_keyboard, media_calls, render
 from domain.clock import Clock
 from domain.dialog.events import MediaItem
@@ -74,7 +75,7 @@ class TelegramTransport:
         self._staff_is_forum: bool | None = None
 
     def limit_key(self, item: OutboxItem) -> tuple[str, bool]:
-        return f"tg:{item.chat}", int(item.chat) < 0
+        return limit_key(item.chat)
 
     async def deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
         if item.kind == KIND_REPLIES:

@@ -42,6 +42,7 @@ class ViberTransport:
         self._copied: dict[str, str] = {}
 
     def limit_key(self, item: OutboxItem) -> tuple[str, bool]:
+        # The same key as the webhook's immediate replies: one budget per resident.
         return f"viber:{item.chat}", False
 
     async def media_url(self, item: MediaItem) -> tuple[str, int] | None:

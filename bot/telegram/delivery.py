@@ -17,6 +17,8 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 
+from bot.outbox.limits import RateLimiter, acquire
+
 logger = logging.getLogger(__name__)
 
 ATTEMPTS = 4
@@ -33,16 +35,26 @@ class PendingCalls:
     def add(self, *calls: TelegramMethod[Any]) -> None:
         self.calls.extend(calls)
 
-    async def flush(self, bot: Bot) -> None:
+    async def flush(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
         calls, self.calls = self.calls, []
         for call in calls:
-            await send(bot, call)
+            await send(bot, call, limiter)
 
 
-async def send(bot: Bot, call: TelegramMethod[Any]) -> bool:
-    """Send one call, waiting out 429s and retrying transient failures; False when it failed."""
+def limit_key(chat_id: int | str) -> tuple[str, bool]:
+    """The rate limiter's key for a Telegram chat (shared with the outbox sender)."""
+    return f"tg:{chat_id}", int(chat_id) < 0
+
+
+async def send(bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None = None) -> bool:
+    """Send one call within the bot's rate limits, waiting out 429s and retrying transient
+    failures; False when it failed."""
     delay = 0.5
+    chat_id = getattr(call, "chat_id", None)
     for attempt in range(1, ATTEMPTS + 1):
+        if limiter is not None and isinstance(chat_id, int | str):
+            chat_key, group = limit_key(chat_id)
+            await acquire(limiter, chat_key, group=group)
         try:
             await bot(call)
             return True
@@ -52,6 +64,8 @@ async def send(bot: Bot, call: TelegramMethod[Any]) -> bool:
                     "dropping %s: retry_after %s s", call.__api_method__, exc.retry_after
                 )
                 return False
+            if limiter is not None and isinstance(chat_id, int | str):
+                await limiter.pause(limit_key(chat_id)[0], float(exc.retry_after))
             await asyncio.sleep(exc.retry_after)
         except (TelegramServerError, TelegramNetworkError) as exc:
             logger.warning("%s failed (attempt %d): %s", call.__api_method__, attempt, exc)

@@ -11,6 +11,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, Update
 
 from bot.once import Duplicate, handle_once
+from bot.outbox.limits import RateLimiter
 from bot.telegram.delivery import PendingCalls
 from bot.telegram.render import render
 from domain.clock import Clock
@@ -42,10 +43,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
     is recognised by its id and skipped.
     """
 
-    def __init__(self, uows: UnitOfWorkFactory, dialog: Dialog, clock: Clock) -> None:
+    def __init__(
+        self, uows: UnitOfWorkFactory, dialog: Dialog, clock: Clock, limiter: RateLimiter
+    ) -> None:
         self._uows = uows
         self._dialog = dialog
         self._clock = clock
+        self._limiter = limiter
 
     async def __call__(
         self,
@@ -69,5 +73,5 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             logger.info("skipping %s", exc)
             return None
         bot: Bot = data["bot"]
-        await pending.flush(bot)
+        await pending.flush(bot, self._limiter)
         return result

@@ -37,6 +37,7 @@ from viberbot.api.viber_requests import (
 
 from bot.media import MediaStore, MediaTooBigError, MediaUnavailableError
 from bot.once import Duplicate, handle_once
+from bot.outbox.limits import RateLimiter, acquire
 from bot.viber.client import ViberApiError, ViberClient, ViberTransientError
 from bot.viber.render import render, reply_button
 from domain.actions import Action
@@ -74,6 +75,7 @@ class ViberWebhook:
     media: MediaStore
     translator: Translator
     clock: Clock
+    limiter: RateLimiter
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -238,6 +240,7 @@ class ViberWebhook:
         """The dialog's immediate answer, after its unit of work committed."""
         for payload in await render(replies, self.media_url):
             for attempt in range(1, SEND_ATTEMPTS + 1):
+                await acquire(self.limiter, f"viber:{user_id}", group=False)
                 try:
                     await self.client.send(user_id, payload)
                     break

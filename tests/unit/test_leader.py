@@ -1,0 +1,75 @@
+"""One leader among workers; a clean stop hands over at once, a dead leader's lease expires."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.leader import Leadership
+from tests.services import REDIS_URL, require
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis, str]]:
+    require("Redis", "127.0.0.1", 6379)
+    prefix = f"test-leader-{uuid.uuid4().hex[:8]}"
+    first, second = aioredis.from_url(REDIS_URL), aioredis.from_url(REDIS_URL)
+    yield first, second, prefix
+    await first.delete(f"{prefix}:leader")
+    await first.aclose()
+    await second.aclose()
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
+    step = 0.02
+    for _ in range(int(seconds / step)):
+        if condition():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+async def test_without_redis_the_only_process_leads() -> None:
+    leadership = Leadership(None, prefix="x")
+    assert leadership.is_leader
+    await leadership.run()  # returns at once: nothing to elect
+    assert leadership.is_leader
+
+
+async def test_one_leader_and_a_clean_handover(
+    clients: tuple[aioredis.Redis, aioredis.Redis, str],
+) -> None:
+    first_client, second_client, prefix = clients
+    first = Leadership(first_client, prefix=prefix, ttl=0.6)
+    second = Leadership(second_client, prefix=prefix, ttl=0.6)
+    first_task = asyncio.create_task(first.run())
+    await _until(lambda: first.is_leader)
+    second_task = asyncio.create_task(second.run())
+    await asyncio.sleep(0.7)  # longer than the lease: the leader keeps renewing it
+    assert first.is_leader
+    assert not second.is_leader
+    first_task.cancel()
+    await asyncio.gather(first_task, return_exceptions=True)
+    assert not first.is_leader
+    await _until(lambda: second.is_leader)
+    second_task.cancel()
+    await asyncio.gather(second_task, return_exceptions=True)
+
+
+async def test_a_dead_leaders_lease_expires(
+    clients: tuple[aioredis.Redis, aioredis.Redis, str],
+) -> None:
+    first_client, second_client, prefix = clients
+    # A worker that died without cleaning up left its lease behind.
+    await first_client.set(f"{prefix}:leader", "dead-worker", px=500)
+    second = Leadership(second_client, prefix=prefix, ttl=0.6)
+    task = asyncio.create_task(second.run())
+    await asyncio.sleep(0.1)
+    assert not second.is_leader
+    await _until(lambda: second.is_leader, seconds=2.0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
