@@ -12,10 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 from aiogram.types import BotCommand, Chat, ErrorEvent
@@ -23,7 +21,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.leader import Leadership
@@ -35,6 +33,7 @@ from bot.outbox.telegram import TelegramTransport
 from bot.outbox.viber import ViberTransport
 from bot.telegram.delivery import send
 from bot.telegram.middleware import UnitOfWorkMiddleware
+from bot.telegram.session import BotApiSession
 from bot.viber.client import ViberClient
 from bot.viber.webhook import ViberWebhook
 from domain.categories import load_categories
@@ -46,8 +45,9 @@ from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
 from handlers import resident
 from handlers import staff as staff_handlers
-from storage.database import create_engine, create_session_factory
+from storage.database import Sessions, create_engine, create_session_factory
 from storage.fsm import SQLAlchemyStorage
+from storage.isolation import KeyedIsolation
 from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -139,23 +139,21 @@ def create_bot(settings: Settings) -> Bot:
             "or into .env (see .env.example)."
         )
     session = (
-        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        BotApiSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if settings.telegram_api_url
-        else AiohttpSession()
+        else BotApiSession()
     )
     return Bot(settings.telegram_bot_token.get_secret_value(), session=session)
 
 
-def create_fsm(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> tuple[BaseStorage, BaseEventIsolation]:
+def create_fsm(settings: Settings, sessions: Sessions) -> tuple[BaseStorage, BaseEventIsolation]:
     """Dialog state in Redis when configured (several workers), else in the database."""
     if settings.redis_url:
         keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
         storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
         return storage, storage.create_isolation()
     keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    return SQLAlchemyStorage(sessions, keys), SimpleEventIsolation()
+    return SQLAlchemyStorage(sessions, keys), KeyedIsolation()
 
 
 def create_dispatcher(

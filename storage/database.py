@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,5 +53,24 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+class Sessions:
+    """Opens sessions on one engine. On SQLite, one transaction at a time in this process:
+    SQLite has a single writer, and waiting for our turn on an asyncio lock (first come, first
+    served) is far faster than SQLite's busy handler, which sleeps in growing steps."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._maker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        if self._gate is None:
+            async with self._maker() as session:
+                yield session
+            return
+        async with self._gate, self._maker() as session:
+            yield session
+
+
+def create_session_factory(engine: AsyncEngine) -> Sessions:
+    return Sessions(engine)

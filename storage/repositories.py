@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -142,9 +143,23 @@ def _category(row: Category, has_children: bool) -> CategoryInfo:
     )
 
 
+@functools.cache
+def _active_children() -> Any:
+    """A column: how many active sub-categories the row's category has. Built once: making
+    an aliased subquery costs more CPU than running it."""
+    child = aliased(Category)
+    return (
+        select(func.count(child.id))
+        .where(child.parent_id == Category.id, child.active.is_(True))
+        .correlate(Category)
+        .scalar_subquery()
+    )
+
+
 class CategoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._by_code: dict[str, CategoryInfo | None] = {}
 
     async def sync(self, specs: Sequence[CategorySpec]) -> None:
         """Make the table match the file: update by code, add new ones, retire missing ones."""
@@ -178,15 +193,8 @@ class CategoryRepository:
         await self._session.flush()
 
     async def _list(self, parent_id: int | None) -> list[CategoryInfo]:
-        child = aliased(Category)
-        has_children = (
-            select(func.count(child.id))
-            .where(child.parent_id == Category.id, child.active.is_(True))
-            .correlate(Category)
-            .scalar_subquery()
-        )
         query = (
-            select(Category, has_children)
+            select(Category, _active_children())
             .where(Category.active.is_(True))
             .where(
                 Category.parent_id.is_(None)
@@ -205,15 +213,18 @@ class CategoryRepository:
         return await self._list(parent_id)
 
     async def by_code(self, code: str) -> CategoryInfo | None:
-        row = (
-            await self._session.execute(
-                select(Category).where(Category.code == code, Category.active.is_(True))
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            return None
-        children = await self.children(row.id) if row.parent_id is None else []
-        return _category(row, bool(children))
+        # A dialog step asks for the same category several times; categories change only
+        # when the file is loaded at start-up, so one lookup per unit of work is enough.
+        if code not in self._by_code:
+            found = (
+                await self._session.execute(
+                    select(Category, _active_children()).where(
+                        Category.code == code, Category.active.is_(True)
+                    )
+                )
+            ).one_or_none()
+            self._by_code[code] = _category(found[0], found[1] > 0) if found else None
+        return self._by_code[code]
 
     async def departments(self) -> list[str]:
         query = (
@@ -731,8 +742,11 @@ class ProcessedUpdateRepository:
         self._session = session
 
     async def seen(self, channel: Channel, update_id: int) -> bool:
-        row = await self._session.get(ProcessedUpdate, (channel.value, update_id))
-        return row is not None
+        # Every update asks this: a plain SELECT is cheaper than Session.get's per-call clone.
+        query = select(ProcessedUpdate.update_id).where(
+            ProcessedUpdate.channel == channel.value, ProcessedUpdate.update_id == update_id
+        )
+        return (await self._session.execute(query)).first() is not None
 
     async def mark(self, channel: Channel, update_id: int, now: datetime) -> None:
         self._session.add(

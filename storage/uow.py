@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.database import Sessions
 from storage.repositories import (
     AccountRepository,
     AppealRepository,
@@ -45,7 +46,7 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         # Set by whoever delivers the outbox; called after a commit that queued something.
         self.on_outbox: Callable[[], None] | None = None
