@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck locales extract-messages migrate clean
+.PHONY: run test bench lint typecheck locales extract-messages migrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: $(STAMP) locales lint typecheck
 	$(BIN)/pytest -q
 	@echo "== test leg 2: PostgreSQL + Redis =="
 	TEST_BACKEND=postgres $(BIN)/pytest -q -rs
+
+# Not part of `make test`: several minutes of load (README, "Benchmark"). BENCH_ARGS passes
+# options, e.g. BENCH_ARGS="--residents 50 --parked 1000 --no-postgres".
+bench: $(STAMP) locales
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Refresh the catalogues after adding or changing texts; translate, then `make locales`.
 extract-messages: $(STAMP)

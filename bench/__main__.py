@@ -28,6 +28,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 
+from bench.processes import tree_memory_kb
 from bot.config import PROJECT_ROOT
 from standins.telegram import FakeUser, TelegramStandIn
 
@@ -62,40 +63,24 @@ class Result:
         return self.updates / self.seconds if self.seconds else 0.0
 
 
+def services_reachable() -> bool:
+    import socket
+
+    for url in (make_url(POSTGRES_ADMIN), make_url(REDIS_URL)):
+        try:
+            with socket.create_connection((url.host or "127.0.0.1", url.port or 0), timeout=1):
+                pass
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _status_kb(pid: int, field_name: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return 0
-    return 0
-
-
-def _tree(pid: int) -> list[int]:
-    """The process and its children (the workers of WEB_WORKERS)."""
-    pids = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                pids.append(int(entry.name))
-    return pids
-
-
-def memory_kb(pid: int, field_name: str) -> int:
-    return sum(_status_kb(p, field_name) for p in _tree(pid))
 
 
 class BotProcess:
@@ -304,16 +289,16 @@ async def run_scenario(
                 if typing_result is not None:
                     typists = [tg.user(500_000 + i, language_code="en") for i in range(residents)]
                     await play(tg, typists, DIALOG, typing_result, residents, think=THINK)
-                result.peak_rss_kb = memory_kb(bot.pid, "VmHWM")
+                result.peak_rss_kb = tree_memory_kb(bot.pid, "VmHWM")
                 if parked:
-                    before = memory_kb(bot.pid, "VmRSS")
+                    before = tree_memory_kb(bot.pid, "VmRSS")
                     crowd = [tg.user(1_000_000 + i) for i in range(parked)]
                     parking = Result("parking")
                     await play(tg, crowd, PARK, parking, concurrency)
                     result.errors += parking.errors
                     result.parked = parked
-                    result.parked_growth_kb = memory_kb(bot.pid, "VmRSS") - before
-                    result.peak_rss_kb = max(result.peak_rss_kb, memory_kb(bot.pid, "VmHWM"))
+                    result.parked_growth_kb = tree_memory_kb(bot.pid, "VmRSS") - before
+                    result.peak_rss_kb = max(result.peak_rss_kb, tree_memory_kb(bot.pid, "VmHWM"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
@@ -456,6 +441,9 @@ async def main(args: argparse.Namespace) -> int:
             typing_result=typing[0],
         )
     ]
+    if not args.no_postgres and not services_reachable():
+        print("PostgreSQL or Redis is unreachable: the PostgreSQL + Redis runs are left out")
+        args.no_postgres = True
     if not args.no_postgres:
         for workers in (1, 2):
             database, drop = await postgres_database()

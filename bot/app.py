@@ -32,6 +32,7 @@ from bot.outbox.sender import OutboxSender, SenderConfig, Transport
 from bot.outbox.telegram import TelegramTransport
 from bot.outbox.viber import ViberTransport
 from bot.telegram.delivery import send
+from bot.telegram.fsm import LockingFSMMiddleware
 from bot.telegram.middleware import UnitOfWorkMiddleware
 from bot.telegram.session import BotApiSession
 from bot.viber.client import ViberClient
@@ -165,7 +166,10 @@ def create_dispatcher(
     staff: staff_handlers.StaffRuntime | None,
     limiter: RateLimiter,
 ) -> Dispatcher:
-    dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    # Registered in aiogram's place (after the user context), then the unit of work inside
+    # the per-resident lock.
+    dispatcher.update.outer_middleware(LockingFSMMiddleware(storage, isolation))
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter))
     if staff is not None:
         # First, so that staff buttons pressed anywhere get the operators' check.

@@ -31,11 +31,12 @@ async def handle_once(
     """Run `work` in one unit of work unless this event id was handled; raise Duplicate if it
     was (also when a concurrent delivery of the same event commits first)."""
     async with uows() as uow:
-        if await uow.updates.seen(channel, event_id):
+        # Claimed first, in the same transaction as the effects: a concurrent delivery of the
+        # same event waits on this row (PostgreSQL) or the write lock (SQLite), then finds it.
+        if not await uow.updates.claim(channel, event_id, clock()):
             raise Duplicate(f"{channel} event {event_id}")
         result = await work(uow)
         try:
-            await uow.updates.mark(channel, event_id, clock())
             await uow.commit()
         except IntegrityError as exc:
             raise Duplicate(f"{channel} event {event_id} (concurrent)") from exc

@@ -748,11 +748,15 @@ class ProcessedUpdateRepository:
         )
         return (await self._session.execute(query)).first() is not None
 
-    async def mark(self, channel: Channel, update_id: int, now: datetime) -> None:
-        self._session.add(
-            ProcessedUpdate(channel=channel.value, update_id=update_id, processed_at=now)
+    async def claim(self, channel: Channel, update_id: int, now: datetime) -> bool:
+        """Record the event as handled; False when it already was."""
+        result = await self._session.execute(
+            _insert(self._session)(ProcessedUpdate)
+            .values(channel=channel.value, update_id=update_id, processed_at=now)
+            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+            .returning(ProcessedUpdate.update_id)
         )
-        await self._session.flush()
+        return result.first() is not None
 
     async def prune(self, before: datetime) -> int:
         result = await self._session.execute(

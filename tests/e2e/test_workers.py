@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bench.processes import children
 from bot.config import PROJECT_ROOT, Settings
 from standins.telegram import TelegramStandIn
 from storage.database import create_engine, create_session_factory
@@ -28,20 +29,6 @@ pytestmark = pytest.mark.skipif(
 STAFF_CHAT = -1001581
 RESIDENTS = 30
 LUTSK = (50.7472, 25.3254)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # The parent pid is the fourth field, after the parenthesised command name.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
@@ -124,7 +111,7 @@ async def test_two_workers_store_and_deliver_everything_once(
     settings: Settings,
     tmp_path: Path,
 ) -> None:
-    assert len(_children(workers.pid)) >= 2
+    assert len(children(workers.pid)) >= 2
     residents = [Resident(tg, tg.user(7000 + i, language_code="en")) for i in range(RESIDENTS)]
     done = await asyncio.gather(*(file_appeal(r) for r in residents))
     numbers = {word for text in done for word in text.split() if word.startswith("1580-")}
