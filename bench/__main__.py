@@ -125,6 +125,15 @@ async def wait_for_webhook(tg: TelegramStandIn, bot: BotProcess) -> None:
             await asyncio.sleep(0.05)
 
 
+async def quiet(tg: TelegramStandIn, seconds: float = 1.0, limit: float = 120.0) -> None:
+    """Until the bot has made no Bot API call for `seconds` (its outbox is drained)."""
+    deadline = time.monotonic() + limit
+    calls = -1
+    while calls != len(tg.calls) and time.monotonic() < deadline:
+        calls = len(tg.calls)
+        await asyncio.sleep(seconds)
+
+
 Step = Callable[[TelegramStandIn, FakeUser], Awaitable[Any]]
 
 
@@ -287,6 +296,8 @@ async def run_scenario(
                     )
                 )
                 if typing_result is not None:
+                    # Measure typing in a steady state: after the burst's staff cards are out.
+                    await quiet(tg)
                     typists = [tg.user(500_000 + i, language_code="en") for i in range(residents)]
                     await play(tg, typists, DIALOG, typing_result, residents, think=THINK)
                 result.peak_rss_kb = tree_memory_kb(bot.pid, "VmHWM")
