@@ -7,14 +7,13 @@ the server runs on; waiters are woken through :class:`Signal`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from base64 import urlsafe_b64encode
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from standins._common import Signal
 from standins._telegram_model import FakeChat, FakeUser, SentMessage
 
 __all__ = [
@@ -62,31 +61,6 @@ _MAGIC = {
     "document": b"%PDF-1.4\n",
     "audio": b"ID3\x04\x00",
 }
-
-
-class Signal:
-    """Broadcast "the state changed" to any number of waiters.
-
-    ``notify`` is synchronous so state mutations never need to await a lock; waiters
-    re-check their predicate after every change.
-    """
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        """Wake every current waiter."""
-        event, self._event = self._event, asyncio.Event()
-        event.set()
-
-    async def wait_for(self, predicate: Callable[[], bool], seconds: float | None) -> None:
-        """Return once ``predicate()`` holds; raise ``TimeoutError`` after ``seconds``."""
-        async with asyncio.timeout(seconds):
-            while True:
-                event = self._event  # taken before the check so no change slips by
-                if predicate():
-                    return
-                await event.wait()
 
 
 @dataclass

@@ -29,11 +29,11 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, MultipartReader, web
 
+from standins._common import Served
 from standins._telegram_html import utf16_len
 from standins._telegram_methods import Answer, BotApiMethods
 from standins._telegram_model import ApiCall, Delivery, FakeChat, FakeUser, SentMessage
@@ -71,7 +71,7 @@ class _Fault:
     retry_after: int | None
 
 
-class TelegramStandIn:
+class TelegramStandIn(Served):
     """A Telegram Bot API server with simulated users and groups.
 
     Run it on the same event loop as the bot under test (``async with`` or
@@ -145,18 +145,6 @@ class TelegramStandIn:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # ------------------------------------------------------------- configuration
 

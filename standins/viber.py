@@ -32,7 +32,6 @@ downloaded; callbacks the bot does not answer with 200 are not retried (redelive
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
@@ -43,12 +42,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from standins._common import Served, Signal
 from standins._viber_model import (
     ApiCall,
     Delivery,
@@ -100,26 +99,6 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-class _Signal:
-    """Broadcast "the state changed" to any number of waiters (no locks needed)."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        event, self._event = self._event, asyncio.Event()
-        event.set()
-
-    async def wait_for(self, predicate: Callable[[], bool], seconds: float | None) -> None:
-        """Return once ``predicate()`` holds; raise ``TimeoutError`` after ``seconds``."""
-        async with asyncio.timeout(seconds):
-            while True:
-                event = self._event  # taken before the check so no change slips by
-                if predicate():
-                    return
-                await event.wait()
-
-
 @dataclass(frozen=True)
 class _Fault:
     status: int
@@ -157,7 +136,7 @@ def _encode(event: dict[str, Any]) -> bytes:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class ViberStandIn:
+class ViberStandIn(Served):
     """A Viber REST bot API server with simulated users.
 
     Run it on the same event loop as the bot under test (``async with`` or
@@ -201,7 +180,7 @@ class ViberStandIn:
         self._media: dict[str, MediaFile] = {}
         self._webhook: _Webhook | None = None
         self._faults: dict[str, deque[_Fault]] = {}
-        self._changed = _Signal()
+        self._changed = Signal()
         self._tokens = itertools.count(_FIRST_MESSAGE_TOKEN + 1)
         self._user_numbers = itertools.count(1)
         self._media_numbers = itertools.count(1)
@@ -245,18 +224,6 @@ class ViberStandIn:
             await self._runner.cleanup()
             self._runner = None
         self._changed.notify()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def _require_running(self) -> ClientSession:
         if self._http is None:
