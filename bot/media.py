@@ -57,6 +57,15 @@ class MediaStore:
             return None
         return f"{self._public_base}/media/{ref.removeprefix(LOCAL_PREFIX)}"
 
+    def locate(self, ref: str) -> tuple[str, int] | None:
+        """The public URL and size of a stored file (None for other refs or no public base)."""
+        if not is_local(ref):
+            return None
+        url = self.url(ref)
+        if url is None:
+            return None
+        return url, self.path(ref).stat().st_size
+
     def _new_name(self, content_type: str | None, fallback: str) -> str:
         extension = _EXTENSIONS.get((content_type or "").split(";")[0].strip(), fallback)
         return secrets.token_urlsafe(18) + extension

@@ -158,7 +158,7 @@ class Lifecycle:
         account = await self._uow.accounts.by_id(appeal.account_id)
         if account is None:
             return
-        with self._translator.use(account.locale) as _locale:
+        with self._translator.use(account.locale):
             lines = [
                 _("Appeal {number}: {status}").format(
                     number=appeal.number, status=status_label(target)

@@ -291,30 +291,16 @@ class AppealRepository:
         )
         self._session.add(appeal)
         await self._session.flush()
-        self._session.add_all(
-            AppealMedia(
-                appeal_id=appeal.id,
-                position=position,
-                kind=item.kind.value,
-                channel=item.channel.value,
-                file_ref=item.file_ref,
-                unique_id=item.unique_id,
-            )
-            for position, item in enumerate(media)
+        if media:
+            await self.add_media(appeal.id, media, "report")
+        await self.add_event(
+            appeal.id,
+            at=created_at,
+            kind="status",
+            actor_kind="resident",
+            actor_id=actor_id,
+            to_status=Status.NEW,
         )
-        self._session.add(
-            AppealEvent(
-                appeal_id=appeal.id,
-                at=created_at,
-                kind="status",
-                actor_kind="resident",
-                actor_id=actor_id,
-                from_status=None,
-                to_status=Status.NEW.value,
-                note=None,
-            )
-        )
-        await self._session.flush()
         return appeal.id
 
     @staticmethod
@@ -369,25 +355,7 @@ class AppealRepository:
                 )
             )
         ).scalar_one()
-        events = (
-            await self._session.execute(
-                select(AppealEvent)
-                .where(AppealEvent.appeal_id == appeal.id)
-                .order_by(AppealEvent.at, AppealEvent.id)
-            )
-        ).scalars()
-        history = tuple(
-            HistoryEntry(
-                at=event.at,
-                kind=event.kind,
-                actor_kind=event.actor_kind,
-                actor_name=event.actor_name,
-                from_status=Status(event.from_status) if event.from_status else None,
-                to_status=Status(event.to_status) if event.to_status else None,
-                note=event.note,
-            )
-            for event in events
-        )
+        history = tuple(await self.history(appeal.id))
         return AppealDetail(
             summary=self._summary(appeal, names),
             parent_category_names=dict(parent_names) if parent_names else None,
@@ -707,10 +675,6 @@ class OutboxRepository:
             .limit(limit)
         )
         return [_outbox_item(row) for row in (await self._session.execute(query)).scalars()]
-
-    async def due_at(self, item_id: int) -> datetime | None:
-        query = select(OutboxMessage.next_attempt_at).where(OutboxMessage.id == item_id)
-        return (await self._session.execute(query)).scalar_one_or_none()
 
     async def count_pending(self) -> int:
         query = select(func.count(OutboxMessage.id)).where(OutboxMessage.status == self.PENDING)

@@ -41,9 +41,6 @@ class UnitOfWork:
             self.outbox.added = 0
             self._on_outbox()
 
-    async def rollback(self) -> None:
-        await self.session.rollback()
-
 
 class UnitOfWorkFactory:
     def __init__(self, sessions: Sessions) -> None:

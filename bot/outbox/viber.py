@@ -51,12 +51,7 @@ class ViberTransport:
         ref: str | None = item.file_ref
         if not is_local(item.file_ref):
             ref = self._copied.get(item.file_ref) or await self._copy_from_telegram(item)
-        if ref is None:
-            return None
-        url = self._media.url(ref)
-        if url is None:
-            return None
-        return url, self._media.path(ref).stat().st_size
+        return self._media.locate(ref) if ref is not None else None
 
     async def _copy_from_telegram(self, item: MediaItem) -> str | None:
         buffer = io.BytesIO()

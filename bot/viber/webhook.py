@@ -231,10 +231,7 @@ class ViberWebhook:
         return {"media": (MediaItem(kind, ref, None, None),)}
 
     async def media_url(self, item: MediaItem) -> tuple[str, int] | None:
-        url = self.media.url(item.file_ref) if item.file_ref.startswith("file:") else None
-        if url is None:
-            return None
-        return url, self.media.path(item.file_ref).stat().st_size
+        return self.media.locate(item.file_ref)
 
     async def send(self, user_id: str, replies: list[Reply]) -> None:
         """The dialog's immediate answer, after its unit of work committed."""
