@@ -33,8 +33,15 @@ from bot.outbox.telegram import TelegramTransport
 from bot.outbox.viber import ViberTransport
 from bot.telegram.delivery import send
 from bot.telegram.fsm import LockingFSMMiddleware
+from bot.telegram.membership import (
+    MembershipCache,
+    MemoryMembershipCache,
+    RedisMembershipCache,
+    StaffMembership,
+)
 from bot.telegram.middleware import UnitOfWorkMiddleware
 from bot.telegram.session import BotApiSession
+from bot.telegram.staff_gate import StaffGateMiddleware
 from bot.viber.client import ViberClient
 from bot.viber.webhook import ViberWebhook
 from domain.categories import load_categories
@@ -167,13 +174,18 @@ def create_dispatcher(
     limiter: RateLimiter,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
-    # Registered in aiogram's place (after the user context), then the unit of work inside
-    # the per-resident lock.
+    if staff is not None:
+        dispatcher["staff"] = staff
+    # Registered in aiogram's place (after the user context), then the staff check (a
+    # Telegram call: never inside a transaction), then the unit of work inside the
+    # per-resident lock.
     dispatcher.update.outer_middleware(LockingFSMMiddleware(storage, isolation))
+    if staff is not None:
+        dispatcher.update.outer_middleware(StaffGateMiddleware(staff.membership))
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter))
     if staff is not None:
         # First, so that staff buttons pressed anywhere get the operators' check.
-        dispatcher.include_router(staff_handlers.create_router(staff))
+        dispatcher.include_router(staff_handlers.create_router())
     dispatcher.include_router(resident.create_router())
     dispatcher.errors.register(_on_error)
     return dispatcher
@@ -196,6 +208,36 @@ async def _on_error(event: ErrorEvent, bot: Bot, event_chat: Chat | None = None)
         text = gettext("Sorry, something went wrong. Please try again.")
         await send(bot, SendMessage(chat_id=event_chat.id, text=text))
     return True
+
+
+def create_staff(
+    settings: Settings,
+    translator: Translator,
+    clock: Clock,
+    lifecycle: LifecycleConfig,
+    uows: UnitOfWorkFactory,
+    redis: Redis | None,
+) -> staff_handlers.StaffRuntime | None:
+    """The staff chat's desk, when STAFF_CHAT_ID is set."""
+    chat_id = settings.staff_chat_id
+    if chat_id is None:
+        return None
+    cache: MembershipCache = (
+        RedisMembershipCache(redis, settings.redis_prefix, chat_id)
+        if redis is not None
+        else MemoryMembershipCache()
+    )
+    return staff_handlers.StaffRuntime(
+        chat_id=chat_id,
+        locale=settings.default_locale,
+        timezone=ZoneInfo(settings.timezone),
+        translator=translator,
+        clock=clock,
+        lifecycle=lifecycle,
+        membership=StaffMembership(chat_id, cache),
+        uows=uows,
+        pending_ttl=timedelta(minutes=settings.staff_pending_minutes),
+    )
 
 
 def create_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
@@ -261,19 +303,8 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     storage, isolation = create_fsm(settings, sessions)
     lifecycle = create_lifecycle_config(settings)
     timezone = ZoneInfo(settings.timezone)
-    staff = (
-        staff_handlers.StaffRuntime(
-            chat_id=settings.staff_chat_id,
-            locale=settings.default_locale,
-            timezone=timezone,
-            translator=translator,
-            clock=clock,
-            lifecycle=lifecycle,
-        )
-        if settings.staff_chat_id is not None
-        else None
-    )
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    staff = create_staff(settings, translator, clock, lifecycle, uows, redis)
     limiter = create_limiter(settings, redis)
     leadership = Leadership(redis, prefix=settings.redis_prefix)
     dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock, staff, limiter)
@@ -312,6 +343,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         clock,
         lifecycle,
         reminder_period=timedelta(hours=settings.reminder_period_hours),
+        pending_ttl=timedelta(minutes=settings.staff_pending_minutes),
         interval=settings.maintenance_interval_seconds,
         leading=lambda: leadership.is_leader,
     )

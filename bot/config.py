@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # A done appeal closes by itself when the resident does not answer within this many days.
     confirm_days: float = Field(default=3.0, gt=0)
     maintenance_interval_seconds: float = Field(default=60.0, gt=0)
+    # What the staff desk asked an operator for (a reason, a photo, a confirmation) expires.
+    staff_pending_minutes: float = Field(default=10.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     # Telegram's limits per bot token; lower them if Telegram answers 429 often.
     telegram_rate_global_per_second: float = Field(default=30.0, gt=0)

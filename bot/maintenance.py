@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from domain.clock import Clock
+from domain.desk import Desk
 from domain.i18n import Translator
 from domain.lifecycle import Lifecycle, LifecycleConfig
 from storage.uow import UnitOfWorkFactory
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 class TickResult:
     reminded: list[int]
     closed: list[int]
+    expired: list[int] = field(default_factory=list)
 
 
 class Maintenance:
@@ -32,6 +34,7 @@ class Maintenance:
         *,
         reminder_period: timedelta,
         interval: float,
+        pending_ttl: timedelta = timedelta(minutes=10),
         leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self._leading = leading
@@ -41,6 +44,7 @@ class Maintenance:
         self._lifecycle = lifecycle
         self._reminder_period = reminder_period
         self._interval = interval
+        self._pending_ttl = pending_ttl
 
     async def tick(self) -> TickResult:
         """One round; each kind of work is its own unit of work."""
@@ -52,7 +56,19 @@ class Maintenance:
             lifecycle = Lifecycle(uow, self._translator, self._clock, self._lifecycle)
             closed = await lifecycle.close_unanswered()
             await uow.commit()
-        return TickResult(reminded, closed)
+        async with self._uows() as uow:
+            lifecycle = Lifecycle(uow, self._translator, self._clock, self._lifecycle)
+            with self._translator.use(self._lifecycle.staff_locale):
+                desk = Desk(
+                    lifecycle,
+                    uow.pending,
+                    self._clock,
+                    self._lifecycle.timezone,
+                    pending_ttl=self._pending_ttl,
+                )
+                expired = await desk.expire()
+            await uow.commit()
+        return TickResult(reminded, closed, expired)
 
     async def run(self) -> None:
         while True:

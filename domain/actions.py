@@ -43,6 +43,9 @@ class Act(StrEnum):
     STAFF_HISTORY = "s_hist"
     STAFF_ROUTE = "s_route"
     STAFF_DEPARTMENT = "s_dept"  # arg: appeal id "." department key
+    # Confirm or drop what the desk is about to do (arg: pending action id "." its token).
+    STAFF_CONFIRM = "s_ok"
+    STAFF_DROP = "s_no"
 
 
 STAFF_ACTS = frozenset(act for act in Act if act.value.startswith("s_"))

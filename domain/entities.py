@@ -101,6 +101,8 @@ class AppealState:
     staff_chat_id: int | None
     staff_thread_id: int | None
     staff_message_id: int | None
+    # The card is the caption of its single photo or video (see storage.models.Appeal).
+    staff_card_caption: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from domain.actions import Act, Action
 from domain.clock import Clock
 from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Button, Reply
-from domain.entities import AppealState, HistoryEntry, NewMedia, StoredMedia
+from domain.entities import Account, AppealState, HistoryEntry, NewMedia, StoredMedia
 from domain.i18n import Translator, gettext
 from domain.statuses import (
     NOTE_REQUIRED,
@@ -155,9 +155,19 @@ class Lifecycle:
     async def _push_status(
         self, appeal: AppealState, target: Status, note: str | None, duplicate_of: int | None
     ) -> None:
+        push = await self.status_push(appeal, target, note, duplicate_of)
+        if push is not None:
+            account, reply = push
+            await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+
+    async def status_push(
+        self, appeal: AppealState, target: Status, note: str | None, duplicate_of: int | None
+    ) -> tuple[Account, Reply] | None:
+        """What the resident gets when the appeal becomes `target` (in their language); the
+        desk shows the same text to the operator before a rejection or duplicate is sent."""
         account = await self._uow.accounts.by_id(appeal.account_id)
         if account is None:
-            return
+            return None
         with self._translator.use(account.locale):
             lines = [
                 _("Appeal {number}: {status}").format(
@@ -205,8 +215,7 @@ class Lifecycle:
                     )
             if note:
                 lines.append(_("Operator's note: {note}").format(note=note))
-            reply = Reply("\n".join(lines), buttons, media=media)
-        await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+            return account, Reply("\n".join(lines), buttons, media=media)
 
     async def _before_and_after(self, appeal_id: int) -> tuple[MediaItem, ...]:
         """The resident's first photo beside the completion photo, where the channel can show
@@ -249,15 +258,35 @@ class Lifecycle:
             actor_name=operator.name,
             note=text,
         )
+        reply = self.relay_reply(account, appeal, text)
+        await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+        return appeal
+
+    def relay_reply(self, account: Account, appeal: AppealState, text: str) -> Reply:
+        """An operator's message as the resident sees it (shown to the operator first)."""
         with self._translator.use(account.locale):
-            reply = Reply(
+            return Reply(
                 _("💬 Operator of {centre} about appeal {number}:\n{text}").format(
                     centre=self._config.centre_phone, number=appeal.number, text=text
                 ),
                 ((Button(_("↩️ Answer"), Action(Act.REPLY, str(appeal.id))),),),
             )
-        await self._to_account(account.channel, account.external_id, [reply], appeal.id)
-        return appeal
+
+    async def relay_preview(self, appeal_id: int, text: str) -> Reply:
+        appeal = await self.get(appeal_id)
+        account = await self._uow.accounts.by_id(appeal.account_id)
+        if account is None:
+            raise AppealNotFoundError(appeal_id)
+        return self.relay_reply(account, appeal, text.strip()[:NOTE_MAX])
+
+    async def appeal_of_staff_message(self, chat_id: int, message_id: int) -> int | None:
+        """The appeal a staff-chat message of the bot (its card, a relay) belongs to."""
+        return await self._uow.staff.appeal_of(chat_id, message_id)
+
+    async def last_status_change(self, appeal_id: int) -> HistoryEntry | None:
+        """Who moved the appeal to its current status, and when."""
+        entries = await self._uow.appeals.history(appeal_id)
+        return next((e for e in reversed(entries) if e.kind == "status"), None)
 
     async def relay_to_staff(self, appeal_id: int, text: str, resident: ActorRef) -> AppealState:
         appeal = await self.get(appeal_id)

@@ -52,13 +52,18 @@ def _names(names: dict[str, str], locale: str) -> str:
     return names.get(locale) or names.get("uk") or ""
 
 
-def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
-    """One history entry for operators: when, who, what."""
-    who = entry.actor_name or {
+def actor_label(entry: HistoryEntry) -> str:
+    """Who made a change, as operators call them (residents stay anonymous)."""
+    return entry.actor_name or {
         "resident": _("resident"),
         "system": _("system"),
         "operator": _("operator"),
     }.get(entry.actor_kind, entry.actor_kind)
+
+
+def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
+    """One history entry for operators: when, who, what."""
+    who = actor_label(entry)
     if entry.kind == "status" and entry.to_status is not None:
         what = status_label(entry.to_status)
     elif entry.kind == "relay_out":
@@ -77,7 +82,29 @@ def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
     return line
 
 
-def card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo) -> str:
+def map_url(latitude: float, longitude: float) -> str:
+    """A link that opens the pin in a map app (Telegram makes it clickable)."""
+    return f"https://www.google.com/maps?q={latitude:.6f},{longitude:.6f}"
+
+
+CARD_TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+
+def card_text(
+    view: StaffView, locale: str, now: datetime, tz: ZoneInfo, limit: int = CARD_TEXT_LIMIT
+) -> str:
+    """The card's text, at most `limit` characters: a long description is shortened first,
+    so the status, place and due date always show (a caption holds only 1024)."""
+    text = _card_text(view, locale, now, tz, view.description)
+    overflow = len(text) - limit
+    if overflow > 0:
+        keep = max(0, len(view.description) - overflow - 1)
+        text = _card_text(view, locale, now, tz, view.description[:keep] + "…")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo, description: str) -> str:
     appeal = view.appeal
     header = f"{STATUS_ICONS[appeal.status]} {appeal.number} · {status_label(appeal.status)}"
     if is_overdue(view, now):
@@ -85,7 +112,10 @@ def card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo) -> str:
     category = _names(view.category_names, locale)
     if view.parent_category_names:
         category = f"{_names(view.parent_category_names, locale)} → {category}"
-    if view.latitude is not None and view.longitude is not None:
+    pin = view.latitude is not None and view.longitude is not None
+    if view.address and pin:
+        place = f"{view.address} ({view.latitude:.5f}, {view.longitude:.5f})"
+    elif pin:
         place = f"{view.latitude:.5f}, {view.longitude:.5f}"
     else:
         place = view.address or "—"
@@ -98,7 +128,11 @@ def card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo) -> str:
             department=appeal.department or view.default_department
         ),
         _("Place: {place}").format(place=place),
-        _("Description: {text}").format(text=view.description),
+    ]
+    if view.latitude is not None and view.longitude is not None:
+        lines.append(_("Map: {url}").format(url=map_url(view.latitude, view.longitude)))
+    lines += [
+        _("Description: {text}").format(text=description),
         ngettext("{count} photo or video", "{count} photos or videos", len(report)).format(
             count=len(report)
         ),
@@ -108,7 +142,8 @@ def card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo) -> str:
     if view.duplicate_of:
         lines.append(_("Duplicate of {number}").format(number=view.duplicate_of))
     if view.last_event is not None:
-        lines.append(_("Last: {event}").format(event=event_line(view.last_event, tz)))
+        last = event_line(view.last_event, tz)
+        lines.append(_("Last: {event}").format(event=last[:300]))
     return "\n".join(lines)
 
 

@@ -1,98 +1,88 @@
-"""Telegram staff-chat handlers: card buttons, replies to cards, and staff commands.
+"""Telegram staff-chat handlers: card buttons, replies to the bot, commands, membership changes.
 
-They check who is acting, translate the event for the operators' desk, and turn its answer
+They check who is acting (the answer was found before the unit of work, see
+bot.telegram.staff_gate), translate the event for the operators' desk, and turn its answer
 into Telegram calls; all decisions are the desk's and the lifecycle's.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
-from aiogram.fsm.context import FSMContext
-from aiogram.methods import AnswerCallbackQuery
-from aiogram.types import CallbackQuery, Message, User
+from aiogram import Router
+from aiogram.methods import AnswerCallbackQuery, EditMessageText
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
+from bot.telegram.membership import StaffMembership
 from bot.telegram.middleware import TelegramTurn
 from bot.telegram.render import render
+from bot.telegram.staff_gate import Verdict
 from domain.actions import STAFF_ACTS, Action
 from domain.clock import Clock
-from domain.desk import Desk, DeskResult, Pending, operator
+from domain.desk import Desk, DeskResult, Operator
 from domain.dialog.events import Channel, MediaKind
 from domain.dialog.replies import Reply
 from domain.entities import NewMedia
 from domain.i18n import Translator, gettext
 from domain.lifecycle import Lifecycle, LifecycleConfig
-from fsm_states.appeal import state_id
-from fsm_states.staff import StaffPending
+from domain.pending import PendingAction
+from storage.uow import UnitOfWorkFactory
 
-logger = logging.getLogger(__name__)
 _ = gettext
-
-MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
-MEMBERSHIP_TTL = 60.0
-
-_PENDING_STATES = {
-    Pending.DONE_PHOTO: state_id(StaffPending.done_photo),
-    Pending.REJECT_REASON: state_id(StaffPending.reject_reason),
-    Pending.DUPLICATE_OF: state_id(StaffPending.duplicate_of),
-}
-_STATE_PENDING = {value: key for key, value in _PENDING_STATES.items()}
 
 
 @dataclass(slots=True)
 class StaffRuntime:
+    """What the staff handlers need (workflow data `staff`)."""
+
     chat_id: int
     locale: str
     timezone: ZoneInfo
     translator: Translator
     clock: Clock
     lifecycle: LifecycleConfig
-    # Membership answers are cached briefly: one getChatMember per operator per minute.
-    _members: dict[int, tuple[bool, float]] = field(default_factory=dict)
-
-    async def is_operator(self, bot: Bot, user_id: int) -> bool:
-        cached = self._members.get(user_id)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        try:
-            member = await bot.get_chat_member(self.chat_id, user_id)
-            status = str(getattr(member, "status", ""))
-            allowed = status in MEMBER_STATUSES or (
-                status == "restricted" and bool(getattr(member, "is_member", False))
-            )
-        except TelegramAPIError:
-            logger.warning("could not check staff membership of %d", user_id)
-            return False
-        self._members[user_id] = (allowed, now + MEMBERSHIP_TTL)
-        return allowed
+    membership: StaffMembership
+    uows: UnitOfWorkFactory
+    pending_ttl: timedelta = timedelta(minutes=10)
 
     def desk(self, turn: TelegramTurn) -> Desk:
-        return Desk(Lifecycle(turn.uow, self.translator, self.clock, self.lifecycle), self.timezone)
+        lifecycle = Lifecycle(turn.uow, self.translator, self.clock, self.lifecycle)
+        return Desk(
+            lifecycle, turn.uow.pending, self.clock, self.timezone, pending_ttl=self.pending_ttl
+        )
+
+    async def remember_prompt(self, action: PendingAction, sent: Any) -> None:
+        """The message that asked is known only once sent: replies to it answer the action."""
+        message_id = getattr(sent, "message_id", None)
+        if not isinstance(message_id, int):
+            return
+        async with self.uows() as uow:
+            await uow.pending.set_prompt(action.id, action.token, message_id)
+            await uow.commit()
 
 
-def _staff_action(query: CallbackQuery) -> dict[str, Any] | bool:
-    action = Action.parse(query.data)
-    if action is None or action.act not in STAFF_ACTS:
-        return False
-    return {"action": action}
-
-
-def _operator(user: User) -> Any:
-    return operator(user.id, user.full_name)
+def _refusal(verdict: Verdict) -> str | None:
+    if verdict is Verdict.OPERATOR:
+        return None
+    if verdict is Verdict.UNKNOWN:
+        return _(
+            "Could not check that you are an operator: Telegram did not answer in time. "
+            "Please try again in a moment."
+        )
+    return _("Only operators of the contact centre can do this.")
 
 
 def _photo(message: Message) -> NewMedia | None:
-    if not message.photo:
-        return None
-    largest = message.photo[-1]
-    return NewMedia(MediaKind.PHOTO, Channel.TELEGRAM, largest.file_id, largest.file_unique_id)
+    if message.photo:
+        largest = message.photo[-1]
+        return NewMedia(MediaKind.PHOTO, Channel.TELEGRAM, largest.file_id, largest.file_unique_id)
+    if message.video:
+        video = message.video
+        return NewMedia(MediaKind.VIDEO, Channel.TELEGRAM, video.file_id, video.file_unique_id)
+    return None
 
 
 def _command(message: Message) -> tuple[str, str] | None:
@@ -103,94 +93,126 @@ def _command(message: Message) -> tuple[str, str] | None:
     return head.split("@", 1)[0].lower(), rest.strip()
 
 
-def create_router(rt: StaffRuntime) -> Router:
-    router = Router(name="staff")
-
-    def say(turn: TelegramTurn, replies: list[Reply], thread_id: int | None, reply_to: int) -> None:
-        turn.pending.add(
-            *render(rt.chat_id, replies, private=False, thread_id=thread_id, reply_to=reply_to)
+def _say(
+    turn: TelegramTurn,
+    staff: StaffRuntime,
+    result: DeskResult,
+    thread_id: int | None,
+    reply_to: int | None,
+) -> None:
+    """The desk's messages, in the thread they belong to; the first one may be a prompt
+    whose message id the desk must learn."""
+    for index, reply in enumerate(result.say):
+        calls = render(
+            staff.chat_id, [reply], private=False, thread_id=thread_id, reply_to=reply_to
         )
+        prompt = result.prompt_for
+        if index == 0 and prompt is not None and calls:
+            *before, last = calls
+            turn.pending.add(*before)
 
-    async def apply(result: DeskResult, state: FSMContext, appeal_id: int | None) -> None:
-        if result.pending is not None and appeal_id is not None:
-            await state.set_state(_PENDING_STATES[result.pending])
-            await state.set_data({"appeal_id": appeal_id})
-        elif result.clear_pending:
-            await state.clear()
+            async def then(sent: Any, action: PendingAction = prompt) -> None:
+                await staff.remember_prompt(action, sent)
 
-    @router.callback_query(_staff_action)
-    async def on_button(
-        query: CallbackQuery, action: Action, bot: Bot, state: FSMContext, turn: TelegramTurn
-    ) -> None:
-        message = query.message
-        with rt.translator.use(rt.locale):
-            if (
-                message is None
-                or message.chat.id != rt.chat_id
-                or not await rt.is_operator(bot, query.from_user.id)
-            ):
-                turn.pending.add(
-                    AnswerCallbackQuery(
-                        callback_query_id=query.id,
-                        text=_("Only operators of the contact centre can do this."),
-                        show_alert=True,
-                    )
-                )
-                return
-            result = await rt.desk(turn).press(action.act, action.arg, _operator(query.from_user))
-            await apply(result, state, action.int_arg())
+            turn.pending.add_then(last, then)
+        else:
+            turn.pending.add(*calls)
+
+
+async def staff_button(query: CallbackQuery) -> dict[str, Any] | bool:
+    """A press of an operators' button, wherever it was pressed (forged ones included)."""
+    action = Action.parse(query.data)
+    if action is None or action.act not in STAFF_ACTS:
+        return False
+    return {"action": action}
+
+
+async def in_staff_chat(message: Message, staff: StaffRuntime) -> bool:
+    return message.chat.id == staff.chat_id
+
+
+async def staff_chat_member(event: ChatMemberUpdated, staff: StaffRuntime) -> bool:
+    return event.chat.id == staff.chat_id
+
+
+async def on_button(
+    query: CallbackQuery,
+    action: Action,
+    staff: StaffRuntime,
+    turn: TelegramTurn,
+    staff_member: Verdict,
+) -> None:
+    message = query.message
+    with staff.translator.use(staff.locale):
+        refusal = _refusal(staff_member)
+        if message is None or message.chat.id != staff.chat_id:
+            refusal = _("Only operators of the contact centre can do this.")
+        if refusal is not None or message is None:
             turn.pending.add(
-                AnswerCallbackQuery(
-                    callback_query_id=query.id, text=result.toast, show_alert=result.alert
+                AnswerCallbackQuery(callback_query_id=query.id, text=refusal, show_alert=True)
+            )
+            return
+        who = Operator(staff.chat_id, query.from_user.id, query.from_user.full_name)
+        result = await staff.desk(turn).press(action.act, action.arg, who)
+        turn.pending.add(
+            AnswerCallbackQuery(
+                callback_query_id=query.id, text=result.toast, show_alert=result.alert
+            )
+        )
+        if result.settle is not None and isinstance(message, Message) and message.text:
+            # The confirmation keeps its text for the record and loses its buttons.
+            turn.pending.add(
+                EditMessageText(
+                    chat_id=staff.chat_id,
+                    message_id=message.message_id,
+                    text=f"{message.text}\n\n{result.settle}"[:4096],
                 )
             )
-            thread_id = getattr(message, "message_thread_id", None)
-            say(turn, result.say, thread_id, message.message_id)
+        thread_id = getattr(message, "message_thread_id", None)
+        _say(turn, staff, result, thread_id, message.message_id)
 
-    @router.message(lambda message: message.chat.id == rt.chat_id)
-    async def on_message(message: Message, bot: Bot, state: FSMContext, turn: TelegramTurn) -> None:
-        user = message.from_user
-        if user is None or user.is_bot:
+
+async def on_message(
+    message: Message, staff: StaffRuntime, turn: TelegramTurn, staff_member: Verdict
+) -> None:
+    if staff_member is Verdict.NOT_ASKED:
+        return  # operators talking among themselves, or replying to each other
+    user = message.from_user
+    if user is None:
+        return
+    with staff.translator.use(staff.locale):
+        thread_id = message.message_thread_id
+        refusal = _refusal(staff_member)
+        if refusal is not None:
+            _say(turn, staff, DeskResult(say=[Reply(refusal)]), thread_id, message.message_id)
             return
-        command = _command(message)
-        current = await state.get_state()
+        desk = staff.desk(turn)
+        who = Operator(staff.chat_id, user.id, user.full_name)
         replied = message.reply_to_message
-        if command is None and current is None and replied is None:
-            return  # operators talking among themselves
-        with rt.translator.use(rt.locale):
-            thread_id = message.message_thread_id
-            if not await rt.is_operator(bot, user.id):
-                refusal = Reply(_("Only operators of the contact centre can do this."))
-                say(turn, [refusal], thread_id, message.message_id)
-                return
-            desk = rt.desk(turn)
-            text = message.caption if message.photo else message.text
-            result = DeskResult()
-            appeal_id: int | None = None
-            if command is not None:
-                result = await desk.command(*command)
-            elif current in _STATE_PENDING:
-                data = await state.get_data()
-                appeal_id = data.get("appeal_id")
-                if isinstance(appeal_id, int):
-                    result = await desk.complete(
-                        _STATE_PENDING[current],
-                        appeal_id,
-                        _operator(user),
-                        text=text,
-                        photo=_photo(message),
-                    )
-            elif replied is not None:
-                appeal_id = await turn.uow.staff.appeal_of(rt.chat_id, replied.message_id)
-                if appeal_id is None:
-                    return
-                result = await desk.reply_to_card(
-                    appeal_id, _operator(user), text=text, photo=_photo(message)
-                )
-            await apply(result, state, appeal_id)
-            replies = list(result.say)
-            if result.toast and not replies:
-                replies.append(Reply(result.toast))
-            say(turn, replies, thread_id, message.message_id)
+        replied_to = replied.message_id if replied is not None else None
+        command = _command(message)
+        if command is not None:
+            result = await desk.command(*command, who, replied_to)
+        else:
+            text = message.caption if message.photo or message.video else message.text
+            result = await desk.message(
+                who, replied_to=replied_to, text=text, photo=_photo(message)
+            )
+        if result.toast and not result.say:
+            result.say.append(Reply(result.toast))
+        _say(turn, staff, result, thread_id, message.message_id)
 
+
+async def on_member_change(event: ChatMemberUpdated, staff: StaffRuntime) -> None:
+    member = event.new_chat_member
+    await staff.membership.changed(
+        member.user.id, str(member.status), bool(getattr(member, "is_member", False))
+    )
+
+
+def create_router() -> Router:
+    router = Router(name="staff")
+    router.callback_query.register(on_button, staff_button)
+    router.message.register(on_message, in_staff_chat)
+    router.chat_member.register(on_member_change, staff_chat_member)
     return router

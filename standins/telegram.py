@@ -634,6 +634,36 @@ class TelegramStandIn(Served):
         }
         return await self.deliver(update)
 
+    async def set_membership(
+        self, chat: FakeChat, user: FakeUser, *, member: bool, by: FakeUser | None = None
+    ) -> Delivery:
+        """An admin adds ``user`` to the group or removes them: ``getChatMember`` changes
+        and the bot gets a ``chat_member`` update, as Telegram sends to admin bots that
+        ask for them in ``allowed_updates``."""
+        if self._state.users.get(user.id) != user:
+            self._state.add_user(user)
+        old = "member" if user.id in chat.members else "left"
+        if member:
+            chat.add_member(user)
+        else:
+            chat.remove_member(user)
+        actor = by or user
+        update = {
+            "update_id": self._state.next_update_id(),
+            "chat_member": {
+                "chat": chat.to_json(),
+                "from": actor.to_json(),
+                "date": self._state.now(),
+                "old_chat_member": {"status": old, "user": user.to_json()},
+                "new_chat_member": (
+                    {"status": "member", "user": user.to_json()}
+                    if member
+                    else {"status": "kicked", "user": user.to_json(), "until_date": 0}
+                ),
+            },
+        }
+        return await self.deliver(update)
+
     # ------------------------------------------------------------------- delivery
 
     async def deliver(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -133,6 +134,9 @@ class Appeal(Base):
     staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     staff_thread_id: Mapped[int | None] = mapped_column(BigInteger)
     staff_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # True when the card's text is the caption of its single photo or video (edited with
+    # editMessageCaption, and held to Telegram's 1024-character caption limit).
+    staff_card_caption: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -230,3 +234,26 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StaffPendingAction(Base):
+    """What the desk waits for from one operator about one appeal (see domain.pending)."""
+
+    __tablename__ = "staff_pending_actions"
+    __table_args__ = (UniqueConstraint("chat_id", "operator_id", "appeal_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    operator_id: Mapped[int] = mapped_column(BigInteger)
+    operator_name: Mapped[str] = mapped_column(String(128))
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    prompt_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
+    media_kind: Mapped[str | None] = mapped_column(String(8))
+    media_ref: Mapped[str | None] = mapped_column(String(512))
+    media_unique_id: Mapped[str | None] = mapped_column(String(128))

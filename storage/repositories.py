@@ -382,6 +382,7 @@ class AppealRepository:
             staff_chat_id=appeal.staff_chat_id,
             staff_thread_id=appeal.staff_thread_id,
             staff_message_id=appeal.staff_message_id,
+            staff_card_caption=appeal.staff_card_caption,
         )
 
     async def get(self, appeal_id: int, *, lock: bool = False) -> AppealState | None:
@@ -542,12 +543,23 @@ class AppealRepository:
         )
 
     async def set_card(
-        self, appeal_id: int, chat_id: int, thread_id: int | None, message_id: int
+        self,
+        appeal_id: int,
+        chat_id: int,
+        thread_id: int | None,
+        message_id: int,
+        *,
+        caption: bool = False,
     ) -> None:
         await self._session.execute(
             update(Appeal)
             .where(Appeal.id == appeal_id)
-            .values(staff_chat_id=chat_id, staff_thread_id=thread_id, staff_message_id=message_id)
+            .values(
+                staff_chat_id=chat_id,
+                staff_thread_id=thread_id,
+                staff_message_id=message_id,
+                staff_card_caption=caption,
+            )
         )
 
     async def overdue(

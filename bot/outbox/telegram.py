@@ -20,9 +20,9 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     CreateForumTopic,
+    EditMessageCaption,
     EditMessageText,
     GetChat,
-    SendLocation,
     SendMessage,
     TelegramMethod,
 )
@@ -38,14 +38,14 @@ from bot.outbox.sender import (
     RetryLater,
 )
 from bot.telegram.delivery import limit_key
-from bot.telegram.render import fit, inline_keyboard, media_calls, render
+from bot.telegram.render import inline_keyboard, media_calls, render
 from domain.clock import Clock
 from domain.dialog.events import MediaItem
 from domain.dialog.replies import Reply
 from domain.entities import OutboxItem, StaffView
 from domain.i18n import Translator
 from domain.lifecycle import KIND_CARD, KIND_CARD_EDIT, KIND_REPLIES
-from domain.staff import card_buttons, card_text
+from domain.staff import CAPTION_LIMIT, CARD_TEXT_LIMIT, card_buttons, card_text
 from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -163,10 +163,9 @@ class TelegramTransport:
             raise PermanentFailure(f"appeal {appeal_id} is gone")
         return view
 
-    def _card(self, view: StaffView, now: datetime) -> tuple[str, Reply]:
+    def _card(self, view: StaffView, now: datetime, limit: int = CARD_TEXT_LIMIT) -> Reply:
         with self._translator.use(self._staff_locale) as locale:
-            text = fit(card_text(view, locale, now, self._timezone))
-            return text, Reply(text, card_buttons(view))
+            return Reply(card_text(view, locale, now, self._timezone, limit), card_buttons(view))
 
     async def _thread_for(self, view: StaffView, gate: Gate) -> int | None:
         """The category's forum topic when the staff chat is a forum, created on first use."""
@@ -194,33 +193,42 @@ class TelegramTransport:
         return int(topic.message_thread_id)
 
     async def _post_card(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
+        """As few messages as Telegram allows: one photo or video carries the card as its
+        caption (1 message); several go as an album followed by the card (2); the pin is a
+        map link in the text, not a message of its own."""
         view = await self._view(item.appeal_id)
         if view.appeal.staff_message_id is not None:
             return  # posted before a crash could mark the row sent
         chat_id = int(item.chat)
         thread_id = await self._thread_for(view, gate)
-        _text, card = self._card(view, self._clock())
         common: dict[str, Any] = {"message_thread_id": thread_id} if thread_id else {}
         report = tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == "report")
-        calls = media_calls(chat_id, report, common, self._media.path)
-        if view.latitude is not None and view.longitude is not None:
+        now = self._clock()
+        caption = len(report) == 1
+        calls: list[TelegramMethod[Any]]
+        if caption:
+            card = self._card(view, now, CAPTION_LIMIT)
+            [single] = media_calls(chat_id, report, common, self._media.path)
+            calls = [
+                single.model_copy(
+                    update={"caption": card.text, "reply_markup": inline_keyboard(card)}
+                )
+            ]
+        else:
+            card = self._card(view, now)
+            calls = media_calls(chat_id, report, common, self._media.path)
             calls.append(
-                SendLocation(
-                    chat_id=chat_id, latitude=view.latitude, longitude=view.longitude, **common
+                SendMessage(
+                    chat_id=chat_id, text=card.text, reply_markup=inline_keyboard(card), **common
                 )
             )
-        calls.append(
-            SendMessage(
-                chat_id=chat_id, text=card.text, reply_markup=inline_keyboard(card), **common
-            )
-        )
         card_index = len(calls) - 1
         sent = await self._run(item, calls, gate, checkpoint, item.appeal_id, "card")
         if item.progress <= card_index and sent:
             card_message = sent[-1]
             async with self._uows() as uow:
                 await uow.appeals.set_card(
-                    view.appeal.id, chat_id, thread_id, card_message.message_id
+                    view.appeal.id, chat_id, thread_id, card_message.message_id, caption=caption
                 )
                 await uow.commit()
 
@@ -229,13 +237,23 @@ class TelegramTransport:
         appeal = view.appeal
         if appeal.staff_message_id is None or appeal.staff_chat_id is None:
             raise NotReady("the card is not posted yet")
-        _text, card = self._card(view, self._clock())
-        method = EditMessageText(
-            chat_id=appeal.staff_chat_id,
-            message_id=appeal.staff_message_id,
-            text=card.text,
-            reply_markup=inline_keyboard(card),
-        )
+        method: TelegramMethod[Any]
+        if appeal.staff_card_caption:
+            card = self._card(view, self._clock(), CAPTION_LIMIT)
+            method = EditMessageCaption(
+                chat_id=appeal.staff_chat_id,
+                message_id=appeal.staff_message_id,
+                caption=card.text,
+                reply_markup=inline_keyboard(card),
+            )
+        else:
+            card = self._card(view, self._clock())
+            method = EditMessageText(
+                chat_id=appeal.staff_chat_id,
+                message_id=appeal.staff_message_id,
+                text=card.text,
+                reply_markup=inline_keyboard(card),
+            )
         try:
             await self._call(method, gate)
         except PermanentFailure as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,19 +27,29 @@ ATTEMPTS = 4
 MAX_RETRY_AFTER = 20.0
 
 
+# Called with what a sent call returned (e.g. the Message), after the update's commit.
+AfterSent = Callable[[Any], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class PendingCalls:
     """Bot API calls collected while an update is handled, sent once it is committed."""
 
-    calls: list[TelegramMethod[Any]] = field(default_factory=list)
+    calls: list[tuple[TelegramMethod[Any], AfterSent | None]] = field(default_factory=list)
 
     def add(self, *calls: TelegramMethod[Any]) -> None:
-        self.calls.extend(calls)
+        self.calls.extend((call, None) for call in calls)
+
+    def add_then(self, call: TelegramMethod[Any], then: AfterSent) -> None:
+        """Send `call`, then hand its result to `then` (not called when sending failed)."""
+        self.calls.append((call, then))
 
     async def flush(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
         calls, self.calls = self.calls, []
-        for call in calls:
-            await send(bot, call, limiter)
+        for call, then in calls:
+            result = await send_for_result(bot, call, limiter)
+            if then is not None and result is not None:
+                await then(result)
 
 
 def limit_key(chat_id: int | str) -> tuple[str, bool]:
@@ -49,6 +60,13 @@ def limit_key(chat_id: int | str) -> tuple[str, bool]:
 async def send(bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None = None) -> bool:
     """Send one call within the bot's rate limits, waiting out 429s and retrying transient
     failures; False when it failed."""
+    return await send_for_result(bot, call, limiter) is not None
+
+
+async def send_for_result(
+    bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None = None
+) -> Any | None:
+    """`send`, returning what Telegram answered, or None when it failed."""
     delay = 0.5
     chat_id = getattr(call, "chat_id", None)
     for attempt in range(1, ATTEMPTS + 1):
@@ -56,14 +74,13 @@ async def send(bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None 
             chat_key, group = limit_key(chat_id)
             await acquire(limiter, chat_key, group=group)
         try:
-            await bot(call)
-            return True
+            return await bot(call)
         except TelegramRetryAfter as exc:
             if exc.retry_after > MAX_RETRY_AFTER:
                 logger.warning(
                     "dropping %s: retry_after %s s", call.__api_method__, exc.retry_after
                 )
-                return False
+                return None
             if limiter is not None and isinstance(chat_id, int | str):
                 await limiter.pause(limit_key(chat_id)[0], float(exc.retry_after))
             await asyncio.sleep(exc.retry_after)
@@ -73,9 +90,9 @@ async def send(bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None 
             delay *= 2
         except TelegramForbiddenError as exc:
             logger.info("%s refused, the user blocked the bot: %s", call.__api_method__, exc)
-            return False
+            return None
         except TelegramBadRequest as exc:
             logger.error("%s rejected: %s", call.__api_method__, exc)
-            return False
+            return None
     logger.error("%s failed after %d attempts", call.__api_method__, ATTEMPTS)
-    return False
+    return None

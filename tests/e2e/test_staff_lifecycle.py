@@ -77,6 +77,31 @@ class Operator:
         await self.tg.send_text(self.user, text, chat=self.tg.chat(STAFF_CHAT))
         await self.running.settle()
 
+    def last_from_bot(self) -> SentMessage:
+        return self.tg.messages(STAFF_CHAT)[-1]
+
+    async def answer(self, text: str) -> None:
+        """Reply to the bot's newest message in the staff chat (its prompt)."""
+        await self.tg.send_text(
+            self.user, text, chat=self.tg.chat(STAFF_CHAT), reply_to=self.last_from_bot()
+        )
+        await self.running.settle()
+
+    def confirmation(self) -> SentMessage:
+        for message in reversed(self.tg.messages(STAFF_CHAT)):
+            if any(data.startswith("s_ok:") for _, data in message.buttons()):
+                return message
+        raise AssertionError("no confirmation in the staff chat")
+
+    async def confirm(self, *, drop: bool = False) -> dict[str, object]:
+        message = self.confirmation()
+        wanted = "s_no:" if drop else "s_ok:"
+        data = next(d for _, d in message.buttons() if d.startswith(wanted))
+        delivery = await self.tg.press_button(self.user, message, data)
+        answer = await self.tg.wait_for_callback_answer(delivery)
+        await self.running.settle()
+        return answer
+
 
 async def file_appeal(
     resident: Resident, running: RunningBot, category: tuple[str, ...] = ("emergency",)
@@ -119,11 +144,15 @@ async def test_whole_life_of_an_appeal(
     number = await file_appeal(olena, desk, ("water", "pipe_burst"))
     oksana = Operator(tg, operators[0], desk)
 
-    # The card: photo, pin, text with the buttons of a new appeal; no phone number on it.
+    # The card is one message: the photo, with the text (a map link for the pin) as its
+    # caption and the buttons of a new appeal; no phone number on it.
     staff_messages = tg.messages(STAFF_CHAT)
-    assert [m.kind for m in staff_messages][:2] == ["photo", "location"]
+    assert [m.kind for m in staff_messages] == ["photo"]
+    assert tg.calls_of("sendLocation") == []
     card = oksana.card(number)
+    assert card.kind == "photo"
     assert "Water and sewage → Burst pipe, leak" in (card.text or "")
+    assert "https://www.google.com/maps?q=50.747200,25.325400" in (card.text or "")
     assert "+380" not in staff_texts(tg)
     assert {d for _, d in card.buttons()} == {
         "s_acc:1",
@@ -145,11 +174,14 @@ async def test_whole_life_of_an_appeal(
     await oksana.press(number, "s_go:1")
     assert f"Appeal {number}: In progress" in texts(olena._new())
 
-    # "Done" without a photo keeps it open.
+    # "Done" without a photo keeps it open; chatter that answers nothing is left alone.
     answer = await oksana.press(number, "s_done:1")
     assert "photo" in str(answer["text"])
+    before = len(tg.messages(STAFF_CHAT))
     await oksana.say("fixed it, trust me")
-    assert "photo of the completed work is required" in staff_texts(tg)
+    assert tg.messages(STAFF_CHAT)[before:] == []
+    await oksana.answer("fixed it, trust me")
+    assert "photo of the completed work is needed" in staff_texts(tg, before)
     assert await status_of(desk, number) == "in_progress"
     await oksana.reply_photo(number, caption="Pipe replaced, asphalt restored")
     assert await status_of(desk, number) == "done"
@@ -172,8 +204,17 @@ async def test_whole_life_of_an_appeal(
     assert "Reopened" in (oksana.card(number).text or "")
 
     await oksana.press(number, "s_go:1")
+    # A photo replied to the card without «Done» asks first.
     await oksana.reply_photo(number)
+    assert await status_of(desk, number) == "in_progress"
+    question = oksana.confirmation()
+    assert f"mark {number} done with this photo?" in (question.text or "")
+    await oksana.confirm()
     assert await status_of(desk, number) == "done"
+    # The question keeps its text for the record, says who confirmed, and loses its buttons.
+    settled = next(m for m in tg.messages(STAFF_CHAT) if m.message_id == question.message_id)
+    assert "Confirmed by Oksana" in (settled.text or "")
+    assert settled.buttons() == []
     olena._new()
     await olena.press("fx:1")
     await desk.settle()
@@ -237,8 +278,10 @@ async def test_transition_the_table_forbids_is_refused(
     assert answer["show_alert"] is True
     assert "cannot become «Done»" in str(answer["text"])
     await oksana.press(number, "s_acc:1")
+    # Petro's copy of the card is behind: he learns who moved it and when.
     again = await tg.press_button(operators[1], old_card, "s_acc:1", check=False)
-    assert "cannot become «Accepted»" in str((await tg.wait_for_callback_answer(again))["text"])
+    said = str((await tg.wait_for_callback_answer(again))["text"])
+    assert said == "Already «Accepted»: Oksana, 11:00."
     assert await status_of(desk, number) == "accepted"
 
 
@@ -249,6 +292,12 @@ async def test_operator_and_resident_talk_through_the_bot(
     number = await file_appeal(olena, desk)
     petro = Operator(tg, operators[1], desk)
     await petro.reply(number, "Which entrance is it, the first or the second?")
+    # Petro sees what the resident will get, and nothing goes out before his tap.
+    preview = petro.confirmation().text or ""
+    assert "Operator of 15-80 about appeal" in preview
+    assert "Which entrance is it" in preview
+    assert olena._new() == []
+    await petro.confirm()
     relayed = olena._new()
     assert "Operator of 15-80" in texts(relayed)
     assert "Which entrance is it" in texts(relayed)
@@ -295,18 +344,27 @@ async def test_reject_needs_a_reason_and_duplicate_points_to_the_original(
     copy = await file_appeal(second, desk)
     oksana = Operator(tg, operators[0], desk)
     await oksana.press(copy, "s_dup:2")
-    await oksana.say("1580-2026-999999")
+    await oksana.answer("1580-2026-999999")
     assert "No appeal with the number" in staff_texts(tg)
-    await oksana.say(original)
+    await oksana.reply(copy, original)
+    # The operator sees the resident's message before it goes.
+    preview = oksana.confirmation().text or ""
+    assert f"already handled under appeal {original}" in preview
+    assert await status_of(desk, copy) == "new"
+    await oksana.confirm()
     assert await status_of(desk, copy) == "duplicate"
     told = texts(second._new())
     assert f"already handled under appeal {original}" in told
 
     await oksana.press(original, "s_rej:1")
     await oksana.say("/cancel")
+    assert "Cancelled" in staff_texts(tg)
     assert await status_of(desk, original) == "new"
     await oksana.press(original, "s_rej:1")
-    await oksana.say("Private territory of a factory, not the city's responsibility.")
+    await oksana.answer("Private territory of a factory, not the city's responsibility.")
+    assert await status_of(desk, original) == "new"
+    assert "Private territory of a factory" in (oksana.confirmation().text or "")
+    await oksana.confirm()
     assert await status_of(desk, original) == "rejected"
     rejected = texts(first._new())
     assert "Rejected" in rejected
@@ -342,7 +400,9 @@ async def test_done_appeal_closes_when_the_resident_does_not_answer(
     oksana = Operator(tg, operators[0], desk)
     await oksana.press(number, "s_acc:1")
     await oksana.press(number, "s_go:1")
+    await oksana.press(number, "s_done:1")
     await oksana.reply_photo(number)
+    assert await status_of(desk, number) == "done"
     assert desk.app is not None
     clock.advance(days=2)
     assert (await desk.app.maintenance.tick()).closed == []
@@ -397,6 +457,13 @@ async def test_delivery_survives_429_500_and_a_restart(
         await tg.wait_for_callback_answer(delivery)
     await tg.send_text(
         operators[0], "We are on site now.", chat=staff_chat(tg), reply_to=oksana.card(number)
+    )
+    await tg.wait_for_callback_answer(
+        await tg.press_button(
+            operators[0],
+            oksana.confirmation(),
+            next(d for _, d in oksana.confirmation().buttons() if d.startswith("s_ok:")),
+        )
     )
     async with desk.app.uows() as uow:
         assert await uow.outbox.count_pending() >= 3

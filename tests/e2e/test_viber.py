@@ -181,12 +181,14 @@ async def test_status_changes_reach_viber_with_photos_by_url(
         w for w in (await file_through_viber(viber, olena)).split() if w.startswith("1580-")
     )
     await both.settle()
-    # The staff card shows the Viber photo, uploaded from the bot's media folder.
-    assert [m.kind for m in tg.messages(STAFF_CHAT)][:2] == ["photo", "location"]
+    # The staff card is the Viber photo, uploaded from the bot's media folder, with the card
+    # as its caption.
+    assert [m.kind for m in tg.messages(STAFF_CHAT)] == ["photo"]
     oksana = Operator(tg, operator, both)
     await oksana.press(number, "s_acc:1")
     assert f"Appeal {number}: Accepted" in olena.new()
     await oksana.press(number, "s_go:1")
+    await oksana.press(number, "s_done:1")
     await oksana.reply_photo(number, caption="Patched")
     done = viber.messages(olena.user)[-3:]
     assert [m.type for m in done] == ["picture", "picture", "text"]
