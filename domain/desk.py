@@ -292,7 +292,17 @@ class Desk:
             )
         appeal_id = action.appeal_id if action else await self._appeal_of(who, replied_to)
         if appeal_id is None:
-            return DeskResult()
+            # A reply to one of the bot's messages that asks nothing (any more).
+            return DeskResult(
+                say=[
+                    Reply(
+                        _(
+                            "That message no longer waits for an answer. Work an appeal with "
+                            "the buttons on its card, or reply to the card."
+                        )
+                    )
+                ]
+            )
         if action is None:
             action = await self._pending.of(who.chat_id, who.user_id, appeal_id)
         if action is not None and action.expired(self._clock()):

@@ -5,10 +5,14 @@ Telegram answers 429 when a bot sends faster than about 1 message a second to on
 limits belong to the bot token, not to a process, so besides the in-process limiter there
 is one that keeps its state in Redis and is shared by every worker of the token.
 
-Both use GCRA (the generic cell rate algorithm): per budget only one number is stored, the
-"theoretical arrival time" (TAT) of the next send. A send at `now` fits when
-`TAT - tolerance <= now`, and then moves the TAT one emission interval on. It is a token
-bucket without a refill loop, so a refusal can say exactly how long to wait.
+The global and per-chat budgets use GCRA (the generic cell rate algorithm): per budget only
+one number is stored, the "theoretical arrival time" (TAT) of the next send. A send at `now`
+fits when `TAT - tolerance <= now`, and then moves the TAT one emission interval on. It is a
+token bucket without a refill loop, so a refusal can say exactly how long to wait.
+
+A group is held to the per-chat pace too, and to at most `group_per_minute` sends in any
+sliding minute (a log of send times): a burst of new cards goes out at the chat pace instead of
+one every three seconds, and the minute's total still never exceeds Telegram's 20.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,23 +40,28 @@ class LimitRules:
 
     The global budget lets one second's worth of sends go at once (see `global_burst`),
     so a broadcast starts immediately and then settles to `global_per_second`.
-    A group chat is held to the group budget instead of the private-chat one.
+    A group chat is held to the chat budget and, besides, to `group_per_minute` sends in any
+    sliding window of `group_window` seconds.
     """
 
     global_per_second: float = 30.0
     chat_per_second: float = 1.0
-    chat_burst: int = 3  # a private chat may take a short burst
+    chat_burst: int = 3  # a chat may take a short burst
     group_per_minute: float = 20.0
-    group_burst: int = 3
+    group_window: float = 60.0
 
     def __post_init__(self) -> None:
         # A zero rate would make every interval infinite; catch it where it is configured.
-        for name in ("global_per_second", "chat_per_second", "group_per_minute"):
+        for name in ("global_per_second", "chat_per_second", "group_per_minute", "group_window"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
-        for name in ("chat_burst", "group_burst"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+        if self.chat_burst < 1:
+            raise ValueError("chat_burst must be at least 1")
+
+    @property
+    def group_limit(self) -> int:
+        """Sends a group may take within one window."""
+        return max(1, math.floor(self.group_per_minute * self.group_window / 60.0))
 
     @property
     def global_burst(self) -> int:
@@ -72,12 +82,11 @@ class _Cell:
         return cls(interval=interval, tolerance=(burst - 1) * interval)
 
 
-def _cells(rules: LimitRules) -> tuple[_Cell, _Cell, _Cell]:
-    """The global, private-chat and group budgets of `rules`."""
+def _cells(rules: LimitRules) -> tuple[_Cell, _Cell]:
+    """The global and per-chat budgets of `rules`."""
     return (
         _Cell.of(rules.global_per_second, rules.global_burst),
         _Cell.of(rules.chat_per_second, rules.chat_burst),
-        _Cell.of(rules.group_per_minute / 60.0, rules.group_burst),
     )
 
 
@@ -120,9 +129,11 @@ class MemoryRateLimiter:
     ) -> None:
         self._rules = rules
         self._clock = clock
-        self._global, self._chat, self._group = _cells(rules)
+        self._global, self._chat = _cells(rules)
         self._global_tat: float | None = None
         self._chat_tats: dict[str, float] = {}
+        # A group's send times within the last window, oldest first.
+        self._windows: dict[str, deque[float]] = {}
         self._everyone_paused_until: float | None = None
         self._chat_paused_until: dict[str, float] = {}
         self._swept_at = clock()
@@ -130,7 +141,7 @@ class MemoryRateLimiter:
     async def reserve(self, chat_key: str, *, group: bool) -> float:
         now = self._clock()
         self._sweep(now)
-        cell = self._group if group else self._chat
+        cell = self._chat
         # A missing or past TAT means a full budget: the next send is "due" now.
         global_tat = now if self._global_tat is None else max(self._global_tat, now)
         chat_tat = max(self._chat_tats.get(chat_key, now), now)
@@ -141,10 +152,19 @@ class MemoryRateLimiter:
             0.0 if everyone_paused_until is None else everyone_paused_until - now,
             self._chat_paused_until.get(chat_key, now) - now,
         )
+        window: deque[float] | None = None
+        if group:
+            window = self._windows.setdefault(chat_key, deque())
+            while window and window[0] <= now - self._rules.group_window:
+                window.popleft()
+            if len(window) >= self._rules.group_limit:
+                wait = max(wait, window[0] + self._rules.group_window - now)
         if wait > _EPSILON:
             return wait
         self._global_tat = global_tat + self._global.interval
         self._chat_tats[chat_key] = chat_tat + cell.interval
+        if window is not None:
+            window.append(now)
         return 0.0
 
     async def pause(self, chat_key: str | None, seconds: float) -> None:
@@ -169,10 +189,15 @@ class MemoryRateLimiter:
         self._chat_paused_until = {
             key: until for key, until in self._chat_paused_until.items() if until > now
         }
+        horizon = now - self._rules.group_window
+        self._windows = {
+            key: times for key, times in self._windows.items() if times and times[-1] > horizon
+        }
 
 
-# KEYS: global TAT, chat TAT, pause of everyone, pause of the chat.
-# ARGV: global interval, global tolerance, chat interval, chat tolerance (microseconds).
+# KEYS: global TAT, chat TAT, pause of everyone, pause of the chat, the group's send log.
+# ARGV: global interval, global tolerance, chat interval, chat tolerance, group window
+# (microseconds), and the group's sends per window (0 for a private chat: no log).
 # Returns 0 when the send was taken, else the wait in whole microseconds (rounded up, so
 # waiting that long is always enough). Times come from the server's TIME, so workers on
 # different hosts agree without synchronised clocks (Redis >= 5 replicates a script's
@@ -196,6 +221,16 @@ for _, pause_key in ipairs({KEYS[3], KEYS[4]}) do
   local left_ms = redis.call('PTTL', pause_key)
   if left_ms > 0 then wait = math.max(wait, left_ms * 1000) end
 end
+local window, window_limit = tonumber(ARGV[5]), tonumber(ARGV[6])
+local logged = 0
+if window_limit > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - window)
+  logged = redis.call('ZCARD', KEYS[5])
+  if logged >= window_limit then
+    local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  end
+end
 if wait > 0 then return math.ceil(wait) end
 
 -- Taken: move both TATs on. Each key lives until its TAT has passed, since a past TAT
@@ -206,6 +241,11 @@ local function store(key, tat)
 end
 store(KEYS[1], global_tat + global_interval)
 store(KEYS[2], chat_tat + chat_interval)
+if window_limit > 0 then
+  -- The member only has to be unique: the time, and the count for sends in one microsecond.
+  redis.call('ZADD', KEYS[5], now, string.format('%.17g', now) .. ':' .. logged)
+  redis.call('PEXPIRE', KEYS[5], math.ceil(window / 1000))
+end
 return 0
 """
 
@@ -241,10 +281,10 @@ class RedisRateLimiter:
         # (a fresh or restarted server), so the body crosses the wire only when needed.
         self._reserve_script = redis.register_script(_RESERVE_LUA)
         self._pause_script = redis.register_script(_PAUSE_LUA)
-        global_cell, chat_cell, group_cell = _cells(rules)
+        global_cell, chat_cell = _cells(rules)
         self._global_args = _micros(global_cell)
         self._chat_args = _micros(chat_cell)
-        self._group_args = _micros(group_cell)
+        self._window_us = repr(rules.group_window * 1_000_000)
 
     async def reserve(self, chat_key: str, *, group: bool) -> float:
         keys = [
@@ -252,8 +292,14 @@ class RedisRateLimiter:
             f"{self._prefix}:tat:chat:{chat_key}",
             f"{self._prefix}:pause:all",
             f"{self._prefix}:pause:chat:{chat_key}",
+            f"{self._prefix}:log:chat:{chat_key}",
         ]
-        args = [*self._global_args, *(self._group_args if group else self._chat_args)]
+        args = [
+            *self._global_args,
+            *self._chat_args,
+            self._window_us,
+            str(self._rules.group_limit if group else 0),
+        ]
         wait_us = int(await self._reserve_script(keys=keys, args=args))
         return wait_us / 1_000_000
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.app import Application, build_application, prepare, serving
 from bot.config import Settings
-from standins.telegram import FakeUser, SentMessage, TelegramStandIn
+from standins.telegram import FakeChat, FakeUser, SentMessage, TelegramStandIn
 from storage.migrate import upgrade
 from tests.clock import FakeClock
 from tests.conftest import TOKEN
@@ -154,3 +154,33 @@ def texts(messages: list[SentMessage]) -> str:
 
 def buttons(messages: list[SentMessage]) -> set[str]:
     return {data for m in messages for _, data in m.buttons()}
+
+
+# -- the staff chat -------------------------------------------------------------------------
+
+STAFF_CHAT = -1001580
+
+
+@pytest.fixture
+def staff_settings(e2e_settings: Settings) -> Settings:
+    return e2e_settings.model_copy(update={"staff_chat_id": STAFF_CHAT, "default_locale": "en"})
+
+
+@pytest.fixture
+def operators(tg: TelegramStandIn) -> tuple[FakeUser, FakeUser]:
+    return tg.user(900, first_name="Oksana"), tg.user(901, first_name="Petro")
+
+
+@pytest.fixture
+def staff(tg: TelegramStandIn, operators: tuple[FakeUser, FakeUser]) -> FakeChat:
+    return tg.group(STAFF_CHAT, title="15-80 operators", members=[u.id for u in operators])
+
+
+@pytest.fixture
+async def desk(
+    staff_settings: Settings, clock: FakeClock, staff: FakeChat
+) -> AsyncIterator[RunningBot]:
+    running = RunningBot(staff_settings, clock)
+    await running.start()
+    yield running
+    await running.stop()

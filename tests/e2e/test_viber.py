@@ -17,8 +17,8 @@ from standins.telegram import FakeUser, TelegramStandIn
 from standins.viber import ViberStandIn, ViberUser
 from storage.models import Appeal, AppealEvent, AppealMedia, ChannelAccount, OutboxMessage
 from tests.clock import FakeClock
-from tests.e2e.conftest import Resident, RunningBot
-from tests.e2e.test_staff_lifecycle import STAFF_CHAT, Operator
+from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot
+from tests.e2e.staff import Operator
 
 LUTSK = (50.7472, 25.3254)
 VIBER_TOKEN = "stand-in-viber-token"

@@ -70,26 +70,42 @@ async def test_private_chat_gets_its_burst_then_one_a_second(mono: FakeMonotonic
     assert await limiter.reserve("42", group=False) == pytest.approx(1.0)
 
 
-async def test_group_gets_its_burst_then_20_a_minute(mono: FakeMonotonic) -> None:
+async def test_group_goes_at_the_chat_pace_up_to_20_a_minute(mono: FakeMonotonic) -> None:
     limiter = MemoryRateLimiter(clock=mono)
+    # A short burst, then one a second, as in any chat...
     assert await reserve_many(limiter, "-100500", 3, group=True) == [0.0, 0.0, 0.0]
-    wait = await limiter.reserve("-100500", group=True)
-    assert wait == pytest.approx(3.0)
-    # After the burst, 20 sends take a minute: one every 3 s.
-    taken_at = []
-    for _ in range(20):
+    assert await limiter.reserve("-100500", group=True) == pytest.approx(1.0)
+    taken_at = [mono.now] * 3
+    while len(taken_at) < 20:
         mono.advance(await limiter.reserve("-100500", group=True))
         assert await limiter.reserve("-100500", group=True) == 0.0
         taken_at.append(mono.now)
-    assert taken_at[-1] - taken_at[0] == pytest.approx(57.0)
-    assert taken_at[0] == pytest.approx(1003.0)
+    assert taken_at[-1] - taken_at[0] == pytest.approx(17.0)
+    # ...until 20 went out within a minute: the 21st waits for the first to leave the window.
+    wait = await limiter.reserve("-100500", group=True)
+    assert wait == pytest.approx(60.0 - 17.0)
+    mono.advance(wait)
+    assert await limiter.reserve("-100500", group=True) == 0.0
+    taken_at.append(mono.now)
+    # Kept up for a while: no sliding minute ever holds more than 20 sends.
+    while len(taken_at) < 100:
+        mono.advance(await limiter.reserve("-100500", group=True))
+        if await limiter.reserve("-100500", group=True) == 0.0:
+            taken_at.append(mono.now)
+    assert max(sum(1 for t in taken_at if s <= t < s + 60.0) for s in taken_at) == 20
 
 
-async def test_group_is_not_held_to_the_private_chat_budget(mono: FakeMonotonic) -> None:
-    rules = LimitRules(chat_per_second=100.0, chat_burst=10, group_per_minute=20.0, group_burst=1)
+async def test_private_chat_has_no_minute_limit(mono: FakeMonotonic) -> None:
+    rules = LimitRules(
+        global_per_second=1000.0, chat_per_second=100.0, chat_burst=10, group_per_minute=5.0
+    )
     limiter = MemoryRateLimiter(rules, clock=mono)
-    assert await limiter.reserve("-1", group=True) == 0.0
-    assert await limiter.reserve("-1", group=True) == pytest.approx(3.0)
+    for _ in range(30):
+        mono.advance(await limiter.reserve("42", group=False))
+        assert await limiter.reserve("42", group=False) == 0.0
+    group = [await limiter.reserve("-1", group=True) for _ in range(6)]
+    assert group[:5] == [0.0] * 5
+    assert group[5] == pytest.approx(60.0)
 
 
 async def test_other_chats_are_not_delayed_by_one_chats_budget(mono: FakeMonotonic) -> None:
@@ -196,8 +212,10 @@ async def test_idle_chats_are_forgotten(mono: FakeMonotonic) -> None:
 def test_rules_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="chat_per_second"):
         LimitRules(chat_per_second=0.0)
-    with pytest.raises(ValueError, match="group_burst"):
-        LimitRules(group_burst=0)
+    with pytest.raises(ValueError, match="chat_burst"):
+        LimitRules(chat_burst=0)
+    with pytest.raises(ValueError, match="group_window"):
+        LimitRules(group_window=0.0)
     assert LimitRules().global_burst == 30
     assert LimitRules(global_per_second=0.5).global_burst == 1
 
@@ -236,9 +254,9 @@ async def test_acquire_in_a_group_and_after_a_429(mono: FakeMonotonic) -> None:
             await limiter.pause(None, 10.0)  # Telegram said retry_after=10
         await acquire(limiter, "-100500", group=True, sleep=timeline.sleep)
         sent_at.append(mono.now - 1000.0)
-    # The group's budget refilled during the pause, so another burst follows it.
-    assert sent_at == pytest.approx([0.0, 0.0, 0.0, 10.0, 10.0, 10.0, 13.0])
-    assert timeline.sleeps == pytest.approx([10.0, 3.0])
+    # The chat's budget refilled during the pause, so another burst follows it.
+    assert sent_at == pytest.approx([0.0, 0.0, 0.0, 10.0, 10.0, 10.0, 11.0])
+    assert timeline.sleeps == pytest.approx([10.0, 1.0])
 
 
 async def test_acquire_retries_when_another_task_took_the_slot(mono: FakeMonotonic) -> None:
@@ -370,13 +388,23 @@ async def test_redis_keys_expire(workers: Workers) -> None:
     await a.pause("43", 0.1)
     await b.pause(None, 0.1)
     keys = await workers.keys()
-    assert len(keys) == 5  # global TAT, two chat TATs, two pauses
+    assert len(keys) == 6  # global TAT, two chat TATs, two pauses, the group's send log
     for key in keys:
         ttl_ms = await workers.first.pttl(key)
-        # The group TAT lives longest: 3 s until its budget is full again.
-        assert 0 < ttl_ms <= 3000, (key, ttl_ms)
-    # Private budgets refill within 0.1 s; only the group's TAT remains after that.
+        # The group's log lives longest: a minute, until its sends leave the window.
+        assert 0 < ttl_ms <= 60000, (key, ttl_ms)
+    # Budgets refill within 0.1 s; only the group's send log remains after that.
     await asyncio.sleep(0.15)
     assert [key.decode() for key in await workers.keys()] == [
-        f"{workers.prefix}:outbox:rate:tat:chat:-7"
+        f"{workers.prefix}:outbox:rate:log:chat:-7"
     ]
+
+
+async def test_redis_group_minute_is_shared(workers: Workers) -> None:
+    a, b = workers.limiters(LimitRules(chat_per_second=1000.0, chat_burst=50, group_per_minute=4))
+    taken = [await limiter.reserve("-7", group=True) for limiter in [a, b, a, b]]
+    assert taken == [0.0] * 4
+    # The fifth send to the group within the minute waits, whichever worker asks.
+    assert 59.0 < await a.reserve("-7", group=True) <= 60.0
+    assert 59.0 < await b.reserve("-7", group=True) <= 60.0
+    assert await a.reserve("-8", group=True) == 0.0
