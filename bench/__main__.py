@@ -497,7 +497,11 @@ async def main(args: argparse.Namespace) -> int:
             f"outbox sender: {rate:.0f} notifications/s with a limit of {configured:.0f}/s "
             f"({rate / configured:.2f} of the limit)"
         )
-    errors = sum(r.errors for r in [*results, *typing])
+    from bench.staff_burst import report, staff_burst
+
+    burst = await staff_burst()
+    print(report(burst))
+    errors = sum(r.errors for r in [*results, *typing]) + burst.errors
     return 1 if errors else 0
 
 
