@@ -17,10 +17,12 @@ from domain.lifecycle import (
     ActorRef,
     AppealNotFoundError,
     Lifecycle,
+    NoChatError,
     NoteRequiredError,
     PhotoRequiredError,
 )
 from domain.numbering import parse_number
+from domain.phone_appeals import no_chat_text
 from domain.staff import ACT_TARGETS, department_buttons, department_key, event_line
 from domain.statuses import Actor, Status, TransitionError, can_transition, status_label
 
@@ -227,7 +229,10 @@ class Desk:
         if photo is not None:
             return await self._move(appeal_id, Status.DONE, who, note=text, media=(photo,))
         if text and text.strip():
-            appeal = await self._lifecycle.relay_to_resident(appeal_id, text, who)
+            try:
+                appeal = await self._lifecycle.relay_to_resident(appeal_id, text, who)
+            except NoChatError as exc:
+                return DeskResult(say=[Reply(no_chat_text(str(exc)))])
             return DeskResult(
                 say=[Reply(_("✉️ Sent to the resident of {number}.").format(number=appeal.number))]
             )

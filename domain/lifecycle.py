@@ -16,7 +16,7 @@ from domain.actions import Act, Action
 from domain.clock import Clock
 from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Button, Reply
-from domain.entities import AppealState, HistoryEntry, NewMedia, StoredMedia
+from domain.entities import Account, AppealState, HistoryEntry, NewMedia, StoredMedia
 from domain.i18n import Translator, gettext
 from domain.statuses import (
     NOTE_REQUIRED,
@@ -48,6 +48,10 @@ class PhotoRequiredError(ValueError):
     pass
 
 
+class NoChatError(LookupError):
+    """The appeal came by phone and its caller has no chat with the bot (yet)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ActorRef:
     kind: Actor
@@ -67,6 +71,9 @@ class LifecycleConfig:
     # A done appeal the resident does not answer about is closed after this long.
     confirm_window: timedelta
 
+
+# A phone appeal without a chat: the staff chat is asked to call back on these.
+CALL_BACK_STATUSES = frozenset({Status.DONE, Status.REJECTED, Status.DUPLICATE})
 
 # Outbox kinds: neutral replies to a person or the staff chat, and the staff card itself.
 KIND_REPLIES = "replies"
@@ -152,61 +159,86 @@ class Lifecycle:
         await self.refresh_card(updated)
         return updated
 
+    async def _chats(self, appeal: AppealState) -> list[Account]:
+        """Where the resident hears about this appeal: the account it was filed from; for a
+        phone appeal, every account of its resident (none while it waits for the number)."""
+        if appeal.account_id is not None:
+            account = await self._uow.accounts.by_id(appeal.account_id)
+            return [account] if account is not None else []
+        if appeal.resident_id is None:
+            return []
+        return await self._uow.identity.accounts_of(appeal.resident_id)
+
     async def _push_status(
         self, appeal: AppealState, target: Status, note: str | None, duplicate_of: int | None
     ) -> None:
-        account = await self._uow.accounts.by_id(appeal.account_id)
-        if account is None:
-            return
-        with self._translator.use(account.locale):
-            lines = [
-                _("Appeal {number}: {status}").format(
-                    number=appeal.number, status=status_label(target)
-                )
-            ]
-            # Viber shows only the latest message's keyboard: every push keeps a way back.
-            buttons: tuple[tuple[Button, ...], ...] = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
-            media: tuple[MediaItem, ...] = ()
-            if target is Status.ACCEPTED:
-                lines.append(
-                    _("It was accepted and passed to: {department}.").format(
-                        department=appeal.department or "—"
-                    )
-                )
-                lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
-            elif target is Status.IN_PROGRESS:
-                lines.append(_("Work has started."))
-                lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
-            elif target is Status.DONE:
-                lines.append(
-                    _("The work is reported done. Is the problem fixed? Please answer below.")
-                )
-                media = await self._before_and_after(appeal.id)
-                buttons = (
-                    (
-                        Button(_("✅ Fixed"), Action(Act.FIXED, str(appeal.id))),
-                        Button(_("❌ Not fixed"), Action(Act.NOT_FIXED, str(appeal.id))),
-                    ),
-                )
-            elif target is Status.CLOSED:
-                lines.append(
-                    _("There was no answer about the result, so the appeal is closed as fixed.")
-                )
-            elif target is Status.REJECTED:
-                lines.append(_("The appeal was rejected."))
-            elif target is Status.DUPLICATE and duplicate_of is not None:
-                original = await self._uow.appeals.get(duplicate_of)
-                if original is not None:
-                    lines.append(
-                        _(
-                            "The same problem is already handled under appeal {original} "
-                            "(status: {status}); the work is done there."
-                        ).format(original=original.number, status=status_label(original.status))
-                    )
+        chats = await self._chats(appeal)
+        for account in chats:
+            with self._translator.use(account.locale):
+                reply = await self._status_reply(appeal, target, note, duplicate_of)
+            await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+        if not chats and target in CALL_BACK_STATUSES:
+            await self._ask_call_back(appeal, target, note)
+
+    async def _ask_call_back(self, appeal: AppealState, target: Status, note: str | None) -> None:
+        """A phone appeal nobody can be told about in a messenger: operators call back."""
+        with self._translator.use(self._config.staff_locale):
+            text = _(
+                "☎️ {number} came by phone and its caller has no chat with the bot: please call "
+                "them back and tell them it is «{status}»."
+            ).format(number=appeal.number, status=status_label(target))
             if note:
-                lines.append(_("Operator's note: {note}").format(note=note))
-            reply = Reply("\n".join(lines), buttons, media=media)
-        await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+                text += "\n" + _("Operator's note: {note}").format(note=note)
+            reply = Reply(text)
+        await self.to_staff(appeal.id, [reply])
+
+    async def _status_reply(
+        self, appeal: AppealState, target: Status, note: str | None, duplicate_of: int | None
+    ) -> Reply:
+        """The push about a status change, in the current locale."""
+        lines = [
+            _("Appeal {number}: {status}").format(number=appeal.number, status=status_label(target))
+        ]
+        # Viber shows only the latest message's keyboard: every push keeps a way back.
+        buttons: tuple[tuple[Button, ...], ...] = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
+        media: tuple[MediaItem, ...] = ()
+        if target is Status.ACCEPTED:
+            lines.append(
+                _("It was accepted and passed to: {department}.").format(
+                    department=appeal.department or "—"
+                )
+            )
+            lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
+        elif target is Status.IN_PROGRESS:
+            lines.append(_("Work has started."))
+            lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
+        elif target is Status.DONE:
+            lines.append(_("The work is reported done. Is the problem fixed? Please answer below."))
+            media = await self._before_and_after(appeal.id)
+            buttons = (
+                (
+                    Button(_("✅ Fixed"), Action(Act.FIXED, str(appeal.id))),
+                    Button(_("❌ Not fixed"), Action(Act.NOT_FIXED, str(appeal.id))),
+                ),
+            )
+        elif target is Status.CLOSED:
+            lines.append(
+                _("There was no answer about the result, so the appeal is closed as fixed.")
+            )
+        elif target is Status.REJECTED:
+            lines.append(_("The appeal was rejected."))
+        elif target is Status.DUPLICATE and duplicate_of is not None:
+            original = await self._uow.appeals.get(duplicate_of)
+            if original is not None:
+                lines.append(
+                    _(
+                        "The same problem is already handled under appeal {original} "
+                        "(status: {status}); the work is done there."
+                    ).format(original=original.number, status=status_label(original.status))
+                )
+        if note:
+            lines.append(_("Operator's note: {note}").format(note=note))
+        return Reply("\n".join(lines), buttons, media=media)
 
     async def _before_and_after(self, appeal_id: int) -> tuple[MediaItem, ...]:
         """The resident's first photo beside the completion photo, where the channel can show
@@ -236,9 +268,9 @@ class Lifecycle:
 
     async def relay_to_resident(self, appeal_id: int, text: str, operator: ActorRef) -> AppealState:
         appeal = await self.get(appeal_id)
-        account = await self._uow.accounts.by_id(appeal.account_id)
-        if account is None:
-            raise AppealNotFoundError(appeal_id)
+        chats = await self._chats(appeal)
+        if not chats:
+            raise NoChatError(appeal.number)
         text = text.strip()[:NOTE_MAX]
         await self._uow.appeals.add_event(
             appeal.id,
@@ -249,14 +281,15 @@ class Lifecycle:
             actor_name=operator.name,
             note=text,
         )
-        with self._translator.use(account.locale):
-            reply = Reply(
-                _("💬 Operator of {centre} about appeal {number}:\n{text}").format(
-                    centre=self._config.centre_phone, number=appeal.number, text=text
-                ),
-                ((Button(_("↩️ Answer"), Action(Act.REPLY, str(appeal.id))),),),
-            )
-        await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+        for account in chats:
+            with self._translator.use(account.locale):
+                reply = Reply(
+                    _("💬 Operator of {centre} about appeal {number}:\n{text}").format(
+                        centre=self._config.centre_phone, number=appeal.number, text=text
+                    ),
+                    ((Button(_("↩️ Answer"), Action(Act.REPLY, str(appeal.id))),),),
+                )
+            await self._to_account(account.channel, account.external_id, [reply], appeal.id)
         return appeal
 
     async def relay_to_staff(self, appeal_id: int, text: str, resident: ActorRef) -> AppealState:
@@ -305,8 +338,20 @@ class Lifecycle:
         return await self._uow.categories.departments()
 
     async def reveal_phone(self, appeal_id: int, operator: ActorRef) -> tuple[AppealState, str]:
+        """The resident's number for one operator, recorded; marked when nothing proves it is
+        really theirs (a Viber contact) or when a caller gave it on the phone."""
         appeal = await self.get(appeal_id)
-        phone = await self._uow.accounts.phone_of(appeal.resident_id) or "—"
+        contact = await self._uow.identity.appeal_contact(appeal.id)
+        if contact is None:
+            phone = "—"
+        elif contact.by_phone:
+            phone = _("{phone} (given by the caller on the phone)").format(phone=contact.phone)
+        elif not contact.verified:
+            phone = _("{phone} (UNVERIFIED: claimed on {channel}, not proven)").format(
+                phone=contact.phone, channel=contact.channel.capitalize()
+            )
+        else:
+            phone = contact.phone
         await self._uow.appeals.add_event(
             appeal.id,
             at=self._clock(),

@@ -381,9 +381,17 @@ class Dialog:
             turn.say(_("This does not look like a phone number."))
             self._ask_phone(turn)
             return
-        await turn.residents.register(turn.account, phone)
+        registered = await turn.residents.register(turn.account, phone, verified=contact.verified)
         await turn.state.clear()
         turn.say(_("Thank you! Your number {phone} is saved.").format(phone=phone))
+        if registered.attached_calls:
+            turn.say(
+                ngettext(
+                    "Your appeal made by phone, {numbers}, is now in «My appeals».",
+                    "Your appeals made by phone, {numbers}, are now in «My appeals».",
+                    len(registered.attached_calls),
+                ).format(numbers=", ".join(registered.attached_calls))
+            )
         self._menu(turn)
 
     # -- the appeal form -------------------------------------------------------------------
