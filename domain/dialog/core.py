@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
 from domain.clock import Clock
-from domain.dialog import feedback
+from domain.dialog import feedback, linking
 from domain.dialog.events import Inbound
 from domain.dialog.replies import Button, Reply, Request, rows
 from domain.dialog.state import DialogState
@@ -22,6 +22,7 @@ from domain.draft import Draft
 from domain.entities import Account, AppealDetail
 from domain.geo import Bounds
 from domain.i18n import N_, Translator, gettext, ngettext
+from domain.identity import IdentityService
 from domain.lifecycle import Lifecycle, LifecycleConfig
 from domain.services import AppealService, IncompleteDraftError, ResidentService, normalize_phone
 from domain.statuses import status_label
@@ -90,6 +91,7 @@ class Turn:
     residents: ResidentService
     appeals: AppealService
     lifecycle: Lifecycle
+    identity: IdentityService
     replies: list[Reply] = field(default_factory=list)
 
     def say(
@@ -141,6 +143,7 @@ class Dialog:
                 residents=residents,
                 appeals=AppealService(uow, self._clock, self._config.number_prefix, lifecycle),
                 lifecycle=lifecycle,
+                identity=IdentityService(uow, self._translator, self._clock),
             )
             await self._route(turn)
             return turn.replies
@@ -171,6 +174,10 @@ class Dialog:
         current = await turn.state.get_state()
         if current in feedback.FEEDBACK_STATES:
             await self._feedback_input(turn, current or "")
+            return
+        if current in linking.LINKING_STATES:
+            if await linking.on_input(turn):
+                self._menu(turn)
             return
         handler = self._inputs.get(current or "")
         if handler is None:
@@ -214,6 +221,8 @@ class Dialog:
             await self._start_appeal(turn)
         elif command == "my":
             await self._my_appeals(turn, 0)
+        elif command in linking.COMMANDS:
+            await self._linking(turn, Act(command))
         else:
             turn.say(_("Unknown command. Please choose what to do:"))
             self._menu(turn)
@@ -228,8 +237,11 @@ class Dialog:
             elif not await feedback.start(turn, action):
                 self._menu(turn)
             return True
+        if action.act in linking.ACTS:
+            await self._linking(turn, action.act)
+            return True
         if action.act is Act.MENU:
-            if current in feedback.FEEDBACK_STATES:
+            if current in feedback.FEEDBACK_STATES or current in linking.LINKING_STATES:
                 await turn.state.clear()
             if current in self._inputs:
                 turn.say(_("Your appeal is not submitted yet; continue or cancel it."))
@@ -247,6 +259,15 @@ class Dialog:
             await self._appeal_detail(turn, action.int_arg())
             return True
         return False
+
+    async def _linking(self, turn: Turn, act: Act) -> None:
+        current = await turn.state.get_state()
+        if current in self._inputs:
+            turn.say(_("Please finish or cancel the appeal you are filing first."))
+            await self._reprompt(turn)
+            return
+        if not await linking.start(turn, act):
+            self._menu(turn)
 
     async def _reprompt(self, turn: Turn) -> None:
         current = await turn.state.get_state()
@@ -303,7 +324,9 @@ class Dialog:
         await turn.state.clear()
         if current in self._inputs:
             turn.say(_("The appeal was cancelled; nothing was sent."))
-        elif current in feedback.FEEDBACK_STATES:
+        elif current in feedback.FEEDBACK_STATES or current in linking.LINKING_STATES:
+            if current in linking.LINKING_STATES:
+                await turn.identity.cancel_code(turn.account)
             turn.say(_("Cancelled."))
         else:
             turn.say(_("Nothing to cancel."))
@@ -393,6 +416,9 @@ class Dialog:
                 ).format(numbers=", ".join(registered.attached_calls))
             )
         self._menu(turn)
+        if not contact.verified:
+            # Last, so that on Viber (which shows the latest keyboard only) its button shows.
+            await linking.offer(turn, await turn.identity.fresh(turn.account))
 
     # -- the appeal form -------------------------------------------------------------------
 
