@@ -8,6 +8,7 @@ from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.calls import CallRepository
 from storage.database import Sessions
 from storage.identity import IdentityRepository
 from storage.repositories import (
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.outbox = OutboxRepository(session)
         self.identity = IdentityRepository(session)
+        self.calls = CallRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

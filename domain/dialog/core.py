@@ -14,16 +14,17 @@ from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
 from domain.clock import Clock
-from domain.dialog import feedback, linking
+from domain.dialog import call, feedback, linking
 from domain.dialog.events import Inbound
 from domain.dialog.replies import Button, Reply, Request, rows
 from domain.dialog.state import DialogState
-from domain.draft import Draft
+from domain.draft import CallInfo, Draft
 from domain.entities import Account, AppealDetail
 from domain.geo import Bounds
 from domain.i18n import N_, Translator, gettext, ngettext
 from domain.identity import IdentityService
 from domain.lifecycle import Lifecycle, LifecycleConfig
+from domain.phone_appeals import PhoneAppealService
 from domain.services import AppealService, IncompleteDraftError, ResidentService, normalize_phone
 from domain.statuses import status_label
 from fsm_states.appeal import AppealForm, Registration, state_id
@@ -92,6 +93,7 @@ class Turn:
     appeals: AppealService
     lifecycle: Lifecycle
     identity: IdentityService
+    calls: PhoneAppealService
     replies: list[Reply] = field(default_factory=list)
 
     def say(
@@ -119,6 +121,7 @@ class Dialog:
             S_MEDIA: self._prompt_media,
             S_DESCRIPTION: self._prompt_description,
             S_REVIEW: self._prompt_review,
+            call.S_CALLER: self._prompt_caller,
         }
         self._inputs: dict[str, Step] = {
             S_CATEGORY: self._on_category,
@@ -127,10 +130,37 @@ class Dialog:
             S_MEDIA: self._on_media,
             S_DESCRIPTION: self._on_description,
             S_REVIEW: self._on_review,
+            call.S_CALLER: self._on_caller,
         }
 
     async def handle(self, event: Inbound, state: DialogState, uow: UnitOfWork) -> list[Reply]:
         """Advance one resident's dialog by one event and say what to show them."""
+        return await self._turn(event, state, uow, self._route)
+
+    async def start_call(
+        self, event: Inbound, info: CallInfo, state: DialogState, uow: UnitOfWork
+    ) -> list[Reply]:
+        """An operator took a call (the staff chat's /call): walk them through the form in
+        their private chat with the bot. `event` is the operator, in that private chat."""
+
+        async def begin(turn: Turn) -> None:
+            if await turn.state.get_state() in self._inputs:
+                turn.say(_("You are already filing an appeal here; finish or /cancel it first."))
+                await self._reprompt(turn)
+                return
+            draft = Draft(call=info)
+            turn.say(call.started_text(draft))
+            await self._goto(turn, draft, S_CATEGORY)
+
+        return await self._turn(event, state, uow, begin)
+
+    async def _turn(
+        self,
+        event: Inbound,
+        state: DialogState,
+        uow: UnitOfWork,
+        body: Callable[[Turn], Awaitable[None]],
+    ) -> list[Reply]:
         residents = ResidentService(uow, self._clock)
         account = await residents.identify(event.channel, event.user_id, event.display_name)
         with self._translator.use(account.locale or event.locale_hint) as locale:
@@ -144,8 +174,11 @@ class Dialog:
                 appeals=AppealService(uow, self._clock, self._config.number_prefix, lifecycle),
                 lifecycle=lifecycle,
                 identity=IdentityService(uow, self._translator, self._clock),
+                calls=PhoneAppealService(
+                    uow, self._clock, self._config.number_prefix, lifecycle, self._translator
+                ),
             )
-            await self._route(turn)
+            await body(turn)
             return turn.replies
 
     # -- routing ---------------------------------------------------------------------------
@@ -159,7 +192,7 @@ class Dialog:
         if event.command == "help" or (action and action.act is Act.HELP):
             self._help(turn)
             return
-        if not turn.account.registered:
+        if not turn.account.registered and not await self._filing_call(turn):
             await self._registration(turn)
             return
         if event.command is not None:
@@ -260,6 +293,12 @@ class Dialog:
             return True
         return False
 
+    async def _filing_call(self, turn: Turn) -> bool:
+        """An operator filing a phone appeal needs no phone of their own."""
+        if await turn.state.get_state() not in self._inputs:
+            return False
+        return (await self._draft(turn)).call is not None
+
     async def _linking(self, turn: Turn, act: Act) -> None:
         current = await turn.state.get_state()
         if current in self._inputs:
@@ -271,7 +310,7 @@ class Dialog:
 
     async def _reprompt(self, turn: Turn) -> None:
         current = await turn.state.get_state()
-        if current == S_PHONE or not turn.account.registered:
+        if current == S_PHONE or not (turn.account.registered or await self._filing_call(turn)):
             self._ask_phone(turn)
             return
         if current in feedback.FEEDBACK_STATES:
@@ -298,6 +337,8 @@ class Dialog:
         if draft.editing and next_state != S_SUBCATEGORY:
             draft.editing = False
             next_state = S_REVIEW
+        if next_state == S_REVIEW and call.needs_name(draft):
+            next_state = call.S_CALLER
         await self._goto(turn, draft, next_state)
 
     def _nav(self, *, back: bool = True) -> tuple[Button, ...]:
@@ -655,6 +696,7 @@ class Dialog:
             place = draft.address or "—"
         lines = [
             _("Step 5 of 5. Please check your appeal:"),
+            *call.review_lines(draft),
             "",
             _("Category: {category}").format(category=category_text or "—"),
             _("Place: {place}").format(place=place),
@@ -683,12 +725,19 @@ class Dialog:
             )
             return
         try:
-            submitted = await turn.appeals.submit(turn.account, draft)
+            if draft.call is not None:
+                submitted = await turn.calls.submit(draft, turn.account.channel)
+            else:
+                submitted = await turn.appeals.submit(turn.account, draft)
         except IncompleteDraftError:
             turn.say(_("Some part of the appeal is missing; let's fill it in."))
             await self._goto(turn, draft, self._first_missing(draft))
             return
         await turn.state.clear()
+        if draft.call is not None:
+            turn.say(call.filed_text(submitted.number, self._local_time(submitted.due_at)))
+            self._menu(turn)
+            return
         turn.say(
             _(
                 "✅ Your appeal is registered.\n\nNumber: {number}\nCategory: {category}\n"
@@ -700,6 +749,15 @@ class Dialog:
             )
         )
         self._menu(turn)
+
+    async def _prompt_caller(self, turn: Turn, draft: Draft) -> None:
+        call.prompt_name(turn, self._nav())
+
+    async def _on_caller(self, turn: Turn, draft: Draft) -> None:
+        if call.on_name(turn, draft):
+            await self._goto(turn, draft, S_REVIEW)
+        else:
+            call.prompt_name(turn, self._nav())
 
     @staticmethod
     def _first_missing(draft: Draft) -> str:
@@ -732,7 +790,8 @@ class Dialog:
             S_SUBCATEGORY: S_CATEGORY,
             S_MEDIA: S_LOCATION,
             S_DESCRIPTION: S_MEDIA,
-            S_REVIEW: S_DESCRIPTION,
+            S_REVIEW: call.S_CALLER if draft.call is not None else S_DESCRIPTION,
+            call.S_CALLER: S_DESCRIPTION,
         }
         if current == S_CATEGORY:
             await self._cancel(turn)
