@@ -68,6 +68,13 @@ class RequestOutcome(StrEnum):
     TOO_MANY = "too_many"
 
 
+class OperatorLinkOutcome(StrEnum):
+    LINKED = "linked"
+    NOT_FOUND = "not_found"
+    SAME = "same"
+    NO_RESIDENT = "no_resident"
+
+
 class CodeOutcome(StrEnum):
     LINKED = "linked"
     WRONG = "wrong"
@@ -188,8 +195,66 @@ class IdentityService:
                 "🔗 Your account is now linked with {channel}: appeals filed there and here are "
                 "shown in both. Not you? Send /unlink."
             ).format(channel=channel_name(account.channel))
-        await self._send(target, Reply(text))
+            menu = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
+        await self._send(target, Reply(text, menu))
         return CodeResult(CodeOutcome.LINKED, target=target)
+
+    async def operator_link(
+        self, first_number: str, second_number: str, operator_id: str, operator_name: str
+    ) -> OperatorLinkOutcome:
+        """An operator called the resident and confirmed that both appeals are theirs: their
+        owners become one resident (a phone appeal waiting for its number joins the other's).
+        Recorded on every account involved and in both appeals' history."""
+        first_id = await self._uow.appeals.id_by_number(first_number)
+        second_id = await self._uow.appeals.id_by_number(second_number)
+        first = await self._uow.appeals.get(first_id) if first_id else None
+        second = await self._uow.appeals.get(second_id) if second_id else None
+        if first is None or second is None:
+            return OperatorLinkOutcome.NOT_FOUND
+        owners = [a.resident_id for a in (first, second) if a.resident_id is not None]
+        if not owners:
+            return OperatorLinkOutcome.NO_RESIDENT
+        if len(owners) == 2 and owners[0] == owners[1]:
+            return OperatorLinkOutcome.SAME
+        into = owners[0]
+        accounts = [a for owner in set(owners) for a in await self._uow.identity.accounts_of(owner)]
+        if len(owners) == 2:
+            await self._uow.identity.merge(owners[1], into)
+        for appeal in (first, second):
+            if appeal.resident_id is None:
+                await self._uow.identity.give_appeal(appeal.id, into)
+        now = self._clock()
+        note = f"{first.number} + {second.number}"
+        for account in accounts:
+            await self._uow.identity.record(
+                LinkEvent.OPERATOR_LINKED.value,
+                account.id,
+                at=now,
+                actor_kind="operator",
+                actor_id=operator_id,
+                actor_name=operator_name,
+                note=note,
+            )
+            with self._translator.use(account.locale):
+                text = _(
+                    "🔗 After your call, an operator of the contact centre linked appeals "
+                    "{first} and {second} as yours: both are now in «My appeals». Not right? "
+                    "Send /unlink."
+                ).format(first=first.number, second=second.number)
+                # Viber shows the latest message's keyboard only: keep a way back.
+                menu = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
+            await self._send(account, Reply(text, menu))
+        for appeal in (first, second):
+            await self._uow.appeals.add_event(
+                appeal.id,
+                at=now,
+                kind="link",
+                actor_kind="operator",
+                actor_id=operator_id,
+                actor_name=operator_name,
+                note=note,
+            )
+        return OperatorLinkOutcome.LINKED
 
     async def cancel_code(self, account: Account) -> None:
         await self._uow.identity.close_pending(account.id, CodeStatus.CANCELLED)

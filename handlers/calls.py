@@ -1,5 +1,10 @@
-"""The staff chat's /call: an operator takes a phone appeal, and the bot walks them through the
-form in their private chat with it. Kept apart from the staff router (one job per module)."""
+"""The staff chat's phone-desk commands, kept apart from the staff router (one job per module):
+
+- /call +380…: an operator takes a phone appeal, and the bot walks them through the form in
+  their private chat with it;
+- /link <number> <number>: after calling the resident back and confirming that both appeals
+  are theirs, an operator makes their owners one resident (recorded).
+"""
 
 from __future__ import annotations
 
@@ -15,16 +20,38 @@ from domain.dialog.core import Dialog
 from domain.dialog.events import Channel, Inbound
 from domain.dialog.replies import Reply
 from domain.draft import CallInfo
-from domain.i18n import gettext
+from domain.i18n import N_, gettext
+from domain.identity import IdentityService, OperatorLinkOutcome
 from domain.services import normalize_phone
 from handlers.staff import StaffRuntime
 
 _ = gettext
 
 
-def _is_call(message: Message) -> bool:
+def _command(message: Message) -> str:
     head = (message.text or "").split(maxsplit=1)[0] if message.text else ""
-    return head.split("@", 1)[0].lower() == "/call"
+    return head.split("@", 1)[0].lower()
+
+
+def _is_call(message: Message) -> bool:
+    return _command(message) == "/call"
+
+
+def _is_link(message: Message) -> bool:
+    return _command(message) == "/link"
+
+
+_LINK_ANSWERS = {
+    OperatorLinkOutcome.LINKED: N_(
+        "🔗 Linked by {name}: appeals {first} and {second} now belong to one resident, who is "
+        "told so in their chats and can undo it with /unlink."
+    ),
+    OperatorLinkOutcome.NOT_FOUND: N_("No appeal with one of these numbers."),
+    OperatorLinkOutcome.SAME: N_("These appeals already belong to one resident."),
+    OperatorLinkOutcome.NO_RESIDENT: N_(
+        "Neither appeal has a resident in a messenger yet: nothing to link."
+    ),
+}
 
 
 def create_router(rt: StaffRuntime, dialog: Dialog) -> Router:
@@ -77,5 +104,35 @@ def create_router(rt: StaffRuntime, dialog: Dialog) -> Router:
         info = CallInfo(phone=phone, operator_id=str(user.id), operator_name=user.full_name)
         replies = await dialog.start_call(private, info, FSMContext(fsm_storage, key), turn.uow)
         turn.pending.add(*render(user.id, replies))
+
+    @router.message(F.chat.id == rt.chat_id, F.from_user, _is_link)
+    async def on_link(message: Message, bot: Bot, turn: TelegramTurn) -> None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return
+        with rt.translator.use(rt.locale):
+            if not await rt.is_operator(bot, user.id):
+                text = _("Only operators of the contact centre can do this.")
+            else:
+                numbers = (message.text or "").split()[1:]
+                if len(numbers) != 2 or numbers[0] == numbers[1]:
+                    text = _("Usage: /link 1580-2026-000123 1580-2026-000456")
+                else:
+                    identity = IdentityService(turn.uow, rt.translator, rt.clock)
+                    outcome = await identity.operator_link(
+                        numbers[0], numbers[1], str(user.id), user.full_name
+                    )
+                    text = gettext(_LINK_ANSWERS[outcome]).format(
+                        name=user.full_name, first=numbers[0], second=numbers[1]
+                    )
+            turn.pending.add(
+                *render(
+                    rt.chat_id,
+                    [Reply(text)],
+                    private=False,
+                    thread_id=message.message_thread_id,
+                    reply_to=message.message_id,
+                )
+            )
 
     return router

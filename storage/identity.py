@@ -148,6 +148,27 @@ class IdentityRepository:
             row.resident_id = resident_id
         await self._session.flush()
 
+    async def merge(self, from_resident: int, into_resident: int) -> None:
+        """Every account and appeal of one resident becomes another's (an operator confirmed
+        by phone that they are one person)."""
+        if from_resident == into_resident:
+            return
+        await self._session.execute(
+            update(ChannelAccount)
+            .where(ChannelAccount.resident_id == from_resident)
+            .values(resident_id=into_resident)
+        )
+        await self._session.execute(
+            update(Appeal)
+            .where(Appeal.resident_id == from_resident)
+            .values(resident_id=into_resident)
+        )
+
+    async def give_appeal(self, appeal_id: int, resident_id: int) -> None:
+        await self._session.execute(
+            update(Appeal).where(Appeal.id == appeal_id).values(resident_id=resident_id)
+        )
+
     async def separate(self, account_id: int, now: datetime) -> int | None:
         """Give the account a resident of its own again, taking the appeals it filed; the
         rest (including phone appeals) stay. Returns the new resident id."""

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from standins.telegram import FakeUser, TelegramStandIn
 from standins.viber import ViberStandIn
-from storage.models import Appeal, AppealEvent
+from storage.models import AccountEvent, Appeal, AppealEvent
 from tests.e2e import test_viber
 from tests.e2e.conftest import Resident, RunningBot, buttons, texts
 from tests.e2e.test_staff_lifecycle import STAFF_CHAT, Operator, staff_texts, status_of
@@ -174,3 +174,57 @@ async def test_only_operators_take_calls_and_only_from_the_staff_chat(
     assert both.app is not None
     async with both.app.uows() as uow:
         assert (await uow.session.execute(select(Appeal))).first() is None
+
+
+async def test_an_operator_links_a_call_to_a_viber_resident_after_calling_back(
+    tg: TelegramStandIn, viber: ViberStandIn, both: RunningBot, operator: FakeUser
+) -> None:
+    """Viber cannot verify a number, so a Viber resident's phone appeals would wait forever:
+    the operator calls the number back, confirms, and links them (recorded)."""
+    phone = "+380661112233"
+    petro = ViberResident(viber, viber.user(name="Petro", language="en", phone=phone))
+    filed = await test_viber.file_through_viber(viber, petro)
+    viber_number = next(w for w in filed.split() if w.startswith("1580-"))
+    call_number = await take_call(tg, both, operator, phone, "Petro")
+    await petro.press("my")
+    assert [b[2] for b in viber.last_message(petro.user).buttons() if b[2].startswith("ap:")] == [
+        "ap:1"
+    ]
+
+    oksana = tg.user(operator.id, first_name="Oksana", language_code="en")
+    before = len(tg.messages(STAFF_CHAT))
+    await tg.send_text(oksana, f"/link {call_number} {viber_number}", chat=tg.chat(STAFF_CHAT))
+    await both.settle()
+    assert f"Linked by Oksana: appeals {call_number} and {viber_number}" in staff_texts(tg, before)
+    assert f"linked appeals {call_number} and {viber_number} as yours" in petro.new()
+    await petro.press("menu")
+    await petro.press("my")
+    mine = {b[2] for b in viber.last_message(petro.user).buttons() if b[2].startswith("ap:")}
+    assert mine == {"ap:1", "ap:2"}
+    await Operator(tg, operator, both).press(call_number, "s_acc:2")
+    assert f"Appeal {call_number}: Accepted" in petro.new()
+
+    # Asked again: nothing more to do.
+    before = len(tg.messages(STAFF_CHAT))
+    await tg.send_text(oksana, f"/link {viber_number} {call_number}", chat=tg.chat(STAFF_CHAT))
+    await both.settle()
+    assert "already belong to one resident" in staff_texts(tg, before)
+
+    assert both.app is not None
+    async with both.app.uows() as uow:
+        recorded = (
+            await uow.session.execute(
+                select(AccountEvent.kind, AccountEvent.actor_kind, AccountEvent.actor_name).where(
+                    AccountEvent.kind == "operator_linked"
+                )
+            )
+        ).all()
+        history = (
+            await uow.session.execute(
+                select(AppealEvent.appeal_id, AppealEvent.actor_name).where(
+                    AppealEvent.kind == "link"
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in recorded] == [("operator_linked", "operator", "Oksana")]
+    assert sorted(tuple(r) for r in history) == [(1, "Oksana"), (2, "Oksana")]
