@@ -38,7 +38,8 @@ async def take_call(
     assert "cat:emergency" in buttons(first)
     await private.press("cat:emergency")
     await private.say("вул. Лесі Українки, 1, біля під'їзду")
-    await private.press("mskip")
+    await private.send_photo()
+    await private.press("mdone")
     asked = texts(await private.say("Water is pouring from under the asphalt near house 7."))
     assert "The caller's name" in asked
     review = texts(await private.say(caller))
@@ -62,6 +63,8 @@ async def test_a_call_from_a_verified_resident_reaches_her_telegram_through_to_f
     oksana = Operator(tg, operator, both)
     card = oksana.card(number)
     assert "☎️ By phone from Olena Kovalchuk; taken by Oksana at" in (card.text or "")
+    assert "1 photo or video" in (card.text or "")
+    assert "photo" in [m.kind for m in tg.messages(STAFF_CHAT)]
     assert "+380" not in staff_texts(tg)
     revealed = str((await oksana.press(number, "s_tel:1"))["text"])
     assert CALLER_PHONE in revealed
