@@ -174,8 +174,7 @@ class Lifecycle:
     ) -> None:
         chats = await self._chats(appeal)
         for account in chats:
-            with self._translator.use(account.locale):
-                reply = await self._status_reply(appeal, target, note, duplicate_of)
+            reply = await self._status_reply(appeal, target, note, duplicate_of, account.locale)
             await self._to_account(account.channel, account.external_id, [reply], appeal.id)
         if not chats and target in CALL_BACK_STATUSES:
             await self._ask_call_back(appeal, target, note)
@@ -193,52 +192,63 @@ class Lifecycle:
         await self.to_staff(appeal.id, [reply])
 
     async def _status_reply(
-        self, appeal: AppealState, target: Status, note: str | None, duplicate_of: int | None
+        self,
+        appeal: AppealState,
+        target: Status,
+        note: str | None,
+        duplicate_of: int | None,
+        locale: str | None,
     ) -> Reply:
-        """The push about a status change, in the current locale."""
-        lines = [
-            _("Appeal {number}: {status}").format(number=appeal.number, status=status_label(target))
-        ]
-        # Viber shows only the latest message's keyboard: every push keeps a way back.
-        buttons: tuple[tuple[Button, ...], ...] = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
-        media: tuple[MediaItem, ...] = ()
-        if target is Status.ACCEPTED:
-            lines.append(
-                _("It was accepted and passed to: {department}.").format(
-                    department=appeal.department or "—"
+        """The push about a status change, in the recipient's language."""
+        with self._translator.use(locale):
+            lines = [
+                _("Appeal {number}: {status}").format(
+                    number=appeal.number, status=status_label(target)
                 )
-            )
-            lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
-        elif target is Status.IN_PROGRESS:
-            lines.append(_("Work has started."))
-            lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
-        elif target is Status.DONE:
-            lines.append(_("The work is reported done. Is the problem fixed? Please answer below."))
-            media = await self._before_and_after(appeal.id)
-            buttons = (
-                (
-                    Button(_("✅ Fixed"), Action(Act.FIXED, str(appeal.id))),
-                    Button(_("❌ Not fixed"), Action(Act.NOT_FIXED, str(appeal.id))),
-                ),
-            )
-        elif target is Status.CLOSED:
-            lines.append(
-                _("There was no answer about the result, so the appeal is closed as fixed.")
-            )
-        elif target is Status.REJECTED:
-            lines.append(_("The appeal was rejected."))
-        elif target is Status.DUPLICATE and duplicate_of is not None:
-            original = await self._uow.appeals.get(duplicate_of)
-            if original is not None:
+            ]
+            # Viber shows only the latest message's keyboard: every push keeps a way back.
+            buttons: tuple[tuple[Button, ...], ...] = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
+            media: tuple[MediaItem, ...] = ()
+            if target is Status.ACCEPTED:
                 lines.append(
-                    _(
-                        "The same problem is already handled under appeal {original} "
-                        "(status: {status}); the work is done there."
-                    ).format(original=original.number, status=status_label(original.status))
+                    _("It was accepted and passed to: {department}.").format(
+                        department=appeal.department or "—"
+                    )
                 )
-        if note:
-            lines.append(_("Operator's note: {note}").format(note=note))
-        return Reply("\n".join(lines), buttons, media=media)
+                lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
+            elif target is Status.IN_PROGRESS:
+                lines.append(_("Work has started."))
+                lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
+            elif target is Status.DONE:
+                lines.append(
+                    _("The work is reported done. Is the problem fixed? Please answer below.")
+                )
+                media = await self._before_and_after(appeal.id)
+                buttons = (
+                    (
+                        Button(_("✅ Fixed"), Action(Act.FIXED, str(appeal.id))),
+                        Button(_("❌ Not fixed"), Action(Act.NOT_FIXED, str(appeal.id))),
+                    ),
+                )
+            elif target is Status.CLOSED:
+                lines.append(
+                    _("There was no answer about the result, so the appeal is closed as fixed.")
+                )
+            elif target is Status.REJECTED:
+                lines.append(_("The appeal was rejected."))
+            elif target is Status.DUPLICATE and duplicate_of is not None:
+                original = await self._uow.appeals.get(duplicate_of)
+                if original is not None:
+                    lines.append(
+                        _(
+                            "The same problem is already handled under appeal {original} "
+                            "(status: {status}); the work is done there."
+                        ).format(original=original.number, status=status_label(original.status))
+                    )
+            if note:
+                lines.append(_("Operator's note: {note}").format(note=note))
+            reply = Reply("\n".join(lines), buttons, media=media)
+        return reply
 
     async def _before_and_after(self, appeal_id: int) -> tuple[MediaItem, ...]:
         """The resident's first photo beside the completion photo, where the channel can show
