@@ -51,7 +51,7 @@ from domain.dialog.events import Channel
 from domain.geo import Bounds
 from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
-from handlers import resident
+from handlers import calls, resident
 from handlers import staff as staff_handlers
 from storage.database import Sessions, create_engine, create_session_factory
 from storage.fsm import SQLAlchemyStorage
@@ -184,7 +184,9 @@ def create_dispatcher(
         dispatcher.update.outer_middleware(StaffGateMiddleware(staff.membership))
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter))
     if staff is not None:
-        # First, so that staff buttons pressed anywhere get the operators' check.
+        # First, so that staff buttons pressed anywhere get the operators' check; /call
+        # before the staff router, which takes every other command in the staff chat.
+        dispatcher.include_router(calls.create_router(staff, dialog))
         dispatcher.include_router(staff_handlers.create_router())
     dispatcher.include_router(resident.create_router())
     dispatcher.errors.register(_on_error)

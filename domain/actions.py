@@ -33,6 +33,11 @@ class Act(StrEnum):
     FIXED = "fx"
     NOT_FIXED = "nf"
     REPLY = "rp"
+    # Linking accounts by a one-time code, and undoing it.
+    LINK = "link"
+    UNLINK = "unlink"
+    # A phone appeal: the caller gave no name.
+    CALLER_SKIP = "cskip"
     # Operators' buttons on a staff card (arg: appeal id).
     STAFF_ACCEPT = "s_acc"
     STAFF_START = "s_go"

@@ -30,11 +30,13 @@ from domain.lifecycle import (
     ActorRef,
     AppealNotFoundError,
     Lifecycle,
+    NoChatError,
     NoteRequiredError,
     PhotoRequiredError,
 )
 from domain.numbering import parse_number
 from domain.pending import PendingAction, PendingChange, PendingKind, PendingStore
+from domain.phone_appeals import no_chat_text
 from domain.staff import (
     ACT_TARGETS,
     actor_label,
@@ -384,7 +386,11 @@ class Desk:
             return DeskResult(say=[Reply(stale.toast or "")])
         note = note[:NOTE_MAX] if note else None
         push = await self._lifecycle.status_push(appeal, target, note, duplicate_of)
-        resident_text = push[1].text if push else "—"
+        resident_text = (
+            push.text
+            if push is not None
+            else _("(The caller has no chat with the bot: the staff chat will be asked to call.)")
+        )
         action = await self._put(
             who,
             appeal.id,
@@ -444,7 +450,10 @@ class Desk:
     async def _offer_relay(self, appeal_id: int, who: Operator, text: str) -> DeskResult:
         """Text replied to a card: show the operator the message the resident will get."""
         appeal = await self._lifecycle.get(appeal_id)
-        preview = await self._lifecycle.relay_preview(appeal.id, text)
+        try:
+            preview = await self._lifecycle.relay_preview(appeal.id, text)
+        except NoChatError as exc:
+            return DeskResult(say=[Reply(no_chat_text(str(exc)))])
         action = await self._put(
             who,
             appeal.id,
@@ -511,9 +520,12 @@ class Desk:
                 action.appeal_id, Status.DONE, who, note=action.note, media=media
             )
         if action.kind is PendingKind.CONFIRM_RELAY and action.note:
-            appeal = await self._lifecycle.relay_to_resident(
-                action.appeal_id, action.note, who.actor
-            )
+            try:
+                appeal = await self._lifecycle.relay_to_resident(
+                    action.appeal_id, action.note, who.actor
+                )
+            except NoChatError as exc:
+                return DeskResult(toast=no_chat_text(str(exc)), alert=True)
             return DeskResult(
                 toast=_("✉️ Sent to the resident of {number}.").format(number=appeal.number)
             )

@@ -9,6 +9,37 @@ from domain.dialog.events import GeoPoint, MediaItem, MediaKind
 
 
 @dataclass(slots=True)
+class CallInfo:
+    """A phone appeal an operator is filing for a caller (set only by the staff's /call)."""
+
+    phone: str
+    operator_id: str
+    operator_name: str
+    caller_name: str | None = None
+    # The caller did not want to give a name: asked once, not again.
+    name_skipped: bool = False
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "phone": self.phone,
+            "operator_id": self.operator_id,
+            "operator_name": self.operator_name,
+            "caller_name": self.caller_name,
+            "name_skipped": self.name_skipped,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> CallInfo:
+        return cls(
+            phone=str(data["phone"]),
+            operator_id=str(data["operator_id"]),
+            operator_name=str(data["operator_name"]),
+            caller_name=data.get("caller_name"),
+            name_skipped=bool(data.get("name_skipped", False)),
+        )
+
+
+@dataclass(slots=True)
 class Draft:
     category: str | None = None
     subcategory: str | None = None
@@ -20,6 +51,7 @@ class Draft:
     description: str | None = None
     # Set when the resident came from the review to change one step: finishing it returns there.
     editing: bool = False
+    call: CallInfo | None = None
 
     @property
     def category_code(self) -> str | None:
@@ -42,11 +74,13 @@ class Draft:
             "albums": self.albums[-20:],
             "description": self.description,
             "editing": self.editing,
+            "call": self.call.to_data() if self.call else None,
         }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Draft:
         location = data.get("location")
+        call = data.get("call")
         return cls(
             category=data.get("category"),
             subcategory=data.get("subcategory"),
@@ -59,4 +93,5 @@ class Draft:
             albums=list(data.get("albums", [])),
             description=data.get("description"),
             editing=bool(data.get("editing", False)),
+            call=CallInfo.from_data(call) if call else None,
         )

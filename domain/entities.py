@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from domain.dialog.events import Channel, MediaKind
 from domain.statuses import Status
+
+
+class AppealChannel(StrEnum):
+    """How an appeal came: through a messenger, or by phone (an operator filed it)."""
+
+    TELEGRAM = "telegram"
+    VIBER = "viber"
+    PHONE = "phone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +25,9 @@ class Account:
     external_id: str
     resident_id: int | None
     locale: str | None
+    phone: str | None = None
+    # True only when the platform vouched for the number (Telegram's own contact).
+    phone_verified: bool = False
 
     @property
     def registered(self) -> bool:
@@ -92,8 +104,10 @@ class AppealState:
     id: int
     number: str
     status: Status
-    resident_id: int
-    account_id: int
+    # None: a phone appeal waiting for its caller to verify the number in a messenger.
+    resident_id: int | None
+    # None: a phone appeal (pushes go to every chat of the resident, if any).
+    account_id: int | None
     category_id: int
     department: str | None
     due_at: datetime
@@ -122,6 +136,18 @@ class StaffView:
     media: tuple[StoredMedia, ...]
     duplicate_of: str | None
     last_event: HistoryEntry | None
+    # Set for an appeal an operator took by phone.
+    origin: CallOrigin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallOrigin:
+    """Who called and which operator took the call (the caller's phone is not here: it is
+    shown only through a recorded reveal)."""
+
+    caller_name: str | None
+    operator_name: str | None
+    taken_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

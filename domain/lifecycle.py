@@ -48,6 +48,10 @@ class PhotoRequiredError(ValueError):
     pass
 
 
+class NoChatError(LookupError):
+    """The appeal came by phone and its caller has no chat with the bot (yet)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ActorRef:
     kind: Actor
@@ -67,6 +71,9 @@ class LifecycleConfig:
     # A done appeal the resident does not answer about is closed after this long.
     confirm_window: timedelta
 
+
+# A phone appeal without a chat: the staff chat is asked to call back on these.
+CALL_BACK_STATUSES = frozenset({Status.DONE, Status.REJECTED, Status.DUPLICATE})
 
 # Outbox kinds: neutral replies to a person or the staff chat, and the staff card itself.
 KIND_REPLIES = "replies"
@@ -152,23 +159,59 @@ class Lifecycle:
         await self.refresh_card(updated)
         return updated
 
+    async def _chats(self, appeal: AppealState) -> list[Account]:
+        """Where the resident hears about this appeal: the account it was filed from; for a
+        phone appeal, every account of its resident (none while it waits for the number)."""
+        if appeal.account_id is not None:
+            account = await self._uow.accounts.by_id(appeal.account_id)
+            return [account] if account is not None else []
+        if appeal.resident_id is None:
+            return []
+        return await self._uow.identity.accounts_of(appeal.resident_id)
+
     async def _push_status(
         self, appeal: AppealState, target: Status, note: str | None, duplicate_of: int | None
     ) -> None:
-        push = await self.status_push(appeal, target, note, duplicate_of)
-        if push is not None:
-            account, reply = push
+        chats = await self._chats(appeal)
+        for account in chats:
+            reply = await self._status_reply(appeal, target, note, duplicate_of, account.locale)
             await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+        if not chats and target in CALL_BACK_STATUSES:
+            await self._ask_call_back(appeal, target, note)
+
+    async def _ask_call_back(self, appeal: AppealState, target: Status, note: str | None) -> None:
+        """A phone appeal nobody can be told about in a messenger: operators call back."""
+        with self._translator.use(self._config.staff_locale):
+            text = _(
+                "☎️ {number} came by phone and its caller has no chat with the bot: please call "
+                "them back and tell them it is «{status}»."
+            ).format(number=appeal.number, status=status_label(target))
+            if note:
+                text += "\n" + _("Operator's note: {note}").format(note=note)
+            reply = Reply(text)
+        await self.to_staff(appeal.id, [reply])
 
     async def status_push(
         self, appeal: AppealState, target: Status, note: str | None, duplicate_of: int | None
-    ) -> tuple[Account, Reply] | None:
-        """What the resident gets when the appeal becomes `target` (in their language); the
-        desk shows the same text to the operator before a rejection or duplicate is sent."""
-        account = await self._uow.accounts.by_id(appeal.account_id)
-        if account is None:
+    ) -> Reply | None:
+        """What the resident gets when the appeal becomes `target`, in the language of their
+        first chat; the desk shows it to the operator before a rejection or duplicate is sent.
+        None when nobody can be told in a messenger (a phone appeal: operators call back)."""
+        chats = await self._chats(appeal)
+        if not chats:
             return None
-        with self._translator.use(account.locale):
+        return await self._status_reply(appeal, target, note, duplicate_of, chats[0].locale)
+
+    async def _status_reply(
+        self,
+        appeal: AppealState,
+        target: Status,
+        note: str | None,
+        duplicate_of: int | None,
+        locale: str | None,
+    ) -> Reply:
+        """The push about a status change, in the recipient's language."""
+        with self._translator.use(locale):
             lines = [
                 _("Appeal {number}: {status}").format(
                     number=appeal.number, status=status_label(target)
@@ -215,7 +258,8 @@ class Lifecycle:
                     )
             if note:
                 lines.append(_("Operator's note: {note}").format(note=note))
-            return account, Reply("\n".join(lines), buttons, media=media)
+            reply = Reply("\n".join(lines), buttons, media=media)
+        return reply
 
     async def _before_and_after(self, appeal_id: int) -> tuple[MediaItem, ...]:
         """The resident's first photo beside the completion photo, where the channel can show
@@ -245,9 +289,9 @@ class Lifecycle:
 
     async def relay_to_resident(self, appeal_id: int, text: str, operator: ActorRef) -> AppealState:
         appeal = await self.get(appeal_id)
-        account = await self._uow.accounts.by_id(appeal.account_id)
-        if account is None:
-            raise AppealNotFoundError(appeal_id)
+        chats = await self._chats(appeal)
+        if not chats:
+            raise NoChatError(appeal.number)
         text = text.strip()[:NOTE_MAX]
         await self._uow.appeals.add_event(
             appeal.id,
@@ -258,8 +302,9 @@ class Lifecycle:
             actor_name=operator.name,
             note=text,
         )
-        reply = self.relay_reply(account, appeal, text)
-        await self._to_account(account.channel, account.external_id, [reply], appeal.id)
+        for account in chats:
+            reply = self.relay_reply(account, appeal, text)
+            await self._to_account(account.channel, account.external_id, [reply], appeal.id)
         return appeal
 
     def relay_reply(self, account: Account, appeal: AppealState, text: str) -> Reply:
@@ -273,11 +318,13 @@ class Lifecycle:
             )
 
     async def relay_preview(self, appeal_id: int, text: str) -> Reply:
+        """The operator's message as the resident would get it; NoChatError when the appeal
+        has no chat to send it to."""
         appeal = await self.get(appeal_id)
-        account = await self._uow.accounts.by_id(appeal.account_id)
-        if account is None:
-            raise AppealNotFoundError(appeal_id)
-        return self.relay_reply(account, appeal, text.strip()[:NOTE_MAX])
+        chats = await self._chats(appeal)
+        if not chats:
+            raise NoChatError(appeal.number)
+        return self.relay_reply(chats[0], appeal, text.strip()[:NOTE_MAX])
 
     async def appeal_of_staff_message(self, chat_id: int, message_id: int) -> int | None:
         """The appeal a staff-chat message of the bot (its card, a relay) belongs to."""
@@ -334,8 +381,20 @@ class Lifecycle:
         return await self._uow.categories.departments()
 
     async def reveal_phone(self, appeal_id: int, operator: ActorRef) -> tuple[AppealState, str]:
+        """The resident's number for one operator, recorded; marked when nothing proves it is
+        really theirs (a Viber contact) or when a caller gave it on the phone."""
         appeal = await self.get(appeal_id)
-        phone = await self._uow.accounts.phone_of(appeal.resident_id) or "—"
+        contact = await self._uow.identity.appeal_contact(appeal.id)
+        if contact is None:
+            phone = "—"
+        elif contact.by_phone:
+            phone = _("{phone} (given by the caller on the phone)").format(phone=contact.phone)
+        elif not contact.verified:
+            phone = _("{phone} (UNVERIFIED: claimed on {channel}, not proven)").format(
+                phone=contact.phone, channel=contact.channel.capitalize()
+            )
+        else:
+            phone = contact.phone
         await self._uow.appeals.add_event(
             appeal.id,
             at=self._clock(),

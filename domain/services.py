@@ -38,6 +38,13 @@ class Submitted:
     category: CategoryInfo
 
 
+@dataclass(frozen=True, slots=True)
+class Registered:
+    resident_id: int
+    # Numbers of phone appeals that waited for this verified number and are now the resident's.
+    attached_calls: tuple[str, ...]
+
+
 def normalize_phone(raw: str) -> str | None:
     """E.164-style `+<digits>`; None when it cannot be a phone number."""
     digits = re.sub(r"\D", "", raw)
@@ -56,8 +63,22 @@ class ResidentService:
             channel, user_id, display_name=display_name, now=self._clock()
         )
 
-    async def register(self, account: Account, phone: str) -> int:
-        return await self._uow.accounts.register_phone(account.id, phone, self._clock())
+    async def register(self, account: Account, phone: str, *, verified: bool) -> Registered:
+        """Keep the number on this account only. A verified number also brings the phone
+        appeals that waited for it; a claimed one brings nothing (anyone can claim)."""
+        now = self._clock()
+        resident_id = await self._uow.identity.register_phone(
+            account.id, phone, verified=verified, now=now
+        )
+        await self._uow.identity.record(
+            "phone_verified" if verified else "phone_claimed",
+            account.id,
+            at=now,
+            actor_kind="resident",
+            actor_id=str(account.id),
+        )
+        attached = await self._uow.identity.attach_calls(phone, resident_id) if verified else []
+        return Registered(resident_id, tuple(attached))
 
     async def set_locale(self, account: Account, locale: str) -> None:
         await self._uow.accounts.set_locale(account.id, locale)
@@ -101,6 +122,7 @@ class AppealService:
             number=number,
             resident_id=account.resident_id,
             account_id=account.id,
+            channel=account.channel,
             category_id=category.id,
             location=draft.location,
             address=draft.address,

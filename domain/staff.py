@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
 from domain.dialog.replies import Button
-from domain.entities import HistoryEntry, StaffView
+from domain.entities import CallOrigin, HistoryEntry, StaffView
 from domain.i18n import gettext, ngettext
 from domain.statuses import OPEN_STATUSES, Status, operator_targets, status_label
 
@@ -139,12 +139,24 @@ def _card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo, descri
         _("Filed: {date}").format(date=_local(view.created_at, tz)),
         _("Due by: {date}").format(date=_local(appeal.due_at, tz)),
     ]
+    if view.origin is not None:
+        lines.insert(2, origin_line(view.origin, tz))
     if view.duplicate_of:
         lines.append(_("Duplicate of {number}").format(number=view.duplicate_of))
     if view.last_event is not None:
         last = event_line(view.last_event, tz)
         lines.append(_("Last: {event}").format(event=last[:300]))
     return "\n".join(lines)
+
+
+def origin_line(origin: CallOrigin, tz: ZoneInfo) -> str:
+    """A phone appeal says so, with the caller's name and who took the call (never the
+    caller's number: that is a recorded reveal)."""
+    return _("☎️ By phone from {caller}; taken by {operator} at {time}").format(
+        caller=origin.caller_name or _("a caller who gave no name"),
+        operator=origin.operator_name or _("operator"),
+        time=_local(origin.taken_at, tz),
+    )
 
 
 def department_key(department: str) -> str:

@@ -29,8 +29,33 @@ async def _on_connection(engine: AsyncEngine, action: str, revision: str) -> Non
         else:
             command.downgrade(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying, dropping and renaming it; with rows pointing at
+            # it the drop breaks foreign keys. They are switched off for the migration (the
+            # pragma is ignored inside a transaction, hence on the bare connection before it)
+            # and checked at the end.
+            await connection.run_sync(_foreign_keys, on=False)
+        try:
+            async with connection.begin():
+                await connection.run_sync(run)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                await connection.run_sync(_foreign_keys, on=True)
+
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Outside SQLAlchemy's transaction (which begins with BEGIN IMMEDIATE on SQLite)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -57,12 +57,13 @@ class Base(DeclarativeBase):
 
 
 class Resident(Base):
-    """A person, known by the phone number they shared; may reach us through several channels."""
+    """A person: the owner of appeals. Each messenger account starts as its own resident;
+    accounts share one only after a proof (a one-time code, or an operator's call), never
+    because they gave the same phone number."""
 
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -82,6 +83,10 @@ class ChannelAccount(Base):
     display_name: Mapped[str | None] = mapped_column(String(128))
     subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The number this account gave. Verified (set) only when the platform vouches for it:
+    # Telegram's own contact. On Viber a contact card proves nothing, so it stays claimed.
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Category(Base):
@@ -114,9 +119,18 @@ class Appeal(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
-    # The account it was filed from: where status pushes go.
-    account_id: Mapped[int] = mapped_column(ForeignKey("channel_accounts.id"), index=True)
+    # None for a phone appeal whose caller has no verified account yet.
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    # The account it was filed from: where status pushes go. None for a phone appeal (its
+    # pushes go to every chat of its resident).
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("channel_accounts.id"), index=True)
+    # How it came: telegram, viber, or phone (taken by an operator).
+    channel: Mapped[str] = mapped_column(String(16))
+    # Phone appeals: the number and name the caller gave, and the operator who took the call.
+    caller_phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    taken_by_id: Mapped[str | None] = mapped_column(String(64))
+    taken_by_name: Mapped[str | None] = mapped_column(String(128))
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     latitude: Mapped[float | None] = mapped_column(Float)
@@ -257,3 +271,39 @@ class StaffPendingAction(Base):
     media_kind: Mapped[str | None] = mapped_column(String(8))
     media_ref: Mapped[str | None] = mapped_column(String(512))
     media_unique_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class LinkCode(Base):
+    """A one-time code sent into a verified chat so that another account can prove it is the
+    same person. Only its hash is kept."""
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The account that asked (and types the code) and the verified one the code went to.
+    requester_id: Mapped[int] = mapped_column(ForeignKey("channel_accounts.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("channel_accounts.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # pending, used, exhausted (too many wrong attempts), expired, cancelled.
+    status: Mapped[str] = mapped_column(String(12))
+
+
+class AccountEvent(Base):
+    """Append-only record of identity changes: phones given, codes asked and typed (every
+    attempt), links and unlinks, and who did them."""
+
+    __tablename__ = "account_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(24))
+    account_id: Mapped[int] = mapped_column(ForeignKey("channel_accounts.id"), index=True)
+    other_account_id: Mapped[int | None] = mapped_column(ForeignKey("channel_accounts.id"))
+    link_code_id: Mapped[int | None] = mapped_column(ForeignKey("link_codes.id"))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -17,9 +17,11 @@ from domain.categories import CategorySpec
 from domain.dialog.events import Channel, GeoPoint, MediaKind
 from domain.entities import (
     Account,
+    AppealChannel,
     AppealDetail,
     AppealState,
     AppealSummary,
+    CallOrigin,
     CategoryInfo,
     HistoryEntry,
     NewMedia,
@@ -37,7 +39,6 @@ from storage.models import (
     ChannelAccount,
     OutboxMessage,
     ProcessedUpdate,
-    Resident,
     StaffMessage,
     StaffTopic,
 )
@@ -55,6 +56,8 @@ def _account(row: ChannelAccount) -> Account:
         external_id=row.external_id,
         resident_id=row.resident_id,
         locale=row.locale,
+        phone=row.phone,
+        phone_verified=row.phone_verified_at is not None,
     )
 
 
@@ -89,10 +92,6 @@ class AccountRepository:
         row = await self._session.get(ChannelAccount, account_id)
         return _account(row) if row else None
 
-    async def phone_of(self, resident_id: int) -> str | None:
-        row = await self._session.get(Resident, resident_id)
-        return row.phone if row else None
-
     async def set_subscribed(self, channel: Channel, external_id: str, subscribed: bool) -> None:
         await self._session.execute(
             update(ChannelAccount)
@@ -110,25 +109,6 @@ class AccountRepository:
         await self._session.execute(
             update(ChannelAccount).where(ChannelAccount.id == account_id).values(locale=locale)
         )
-
-    async def register_phone(self, account_id: int, phone: str, now: datetime) -> int:
-        """Link the account to the resident with this phone, creating the resident if new."""
-        # Insert-or-nothing, then read: two accounts sharing a phone at the same moment (the
-        # same person on Telegram and Viber) end up with one resident, not a constraint error.
-        await self._session.execute(
-            _insert(self._session)(Resident)
-            .values(phone=phone, created_at=now)
-            .on_conflict_do_nothing(index_elements=["phone"])
-        )
-        resident_id = (
-            await self._session.execute(select(Resident.id).where(Resident.phone == phone))
-        ).scalar_one()
-        await self._session.execute(
-            update(ChannelAccount)
-            .where(ChannelAccount.id == account_id)
-            .values(resident_id=resident_id)
-        )
-        return resident_id
 
 
 def _category(row: Category, has_children: bool) -> CategoryInfo:
@@ -265,6 +245,7 @@ class AppealRepository:
         number: str,
         resident_id: int,
         account_id: int,
+        channel: Channel,
         category_id: int,
         location: GeoPoint | None,
         address: str | None,
@@ -278,6 +259,7 @@ class AppealRepository:
             number=number,
             resident_id=resident_id,
             account_id=account_id,
+            channel=channel.value,
             category_id=category_id,
             status=Status.NEW.value,
             latitude=location.latitude if location else None,
@@ -540,6 +522,9 @@ class AppealRepository:
             media=tuple(await self.media(appeal_id)),
             duplicate_of=duplicate_of,
             last_event=history[-1] if history else None,
+            origin=CallOrigin(appeal.caller_name, appeal.taken_by_name, appeal.created_at)
+            if appeal.channel == AppealChannel.PHONE
+            else None,
         )
 
     async def set_card(

@@ -8,7 +8,9 @@ from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.calls import CallRepository
 from storage.database import Sessions
+from storage.identity import IdentityRepository
 from storage.pending_actions import PendingActionRepository
 from storage.repositories import (
     AccountRepository,
@@ -35,6 +37,8 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.outbox = OutboxRepository(session)
         self.pending = PendingActionRepository(session)
+        self.identity = IdentityRepository(session)
+        self.calls = CallRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

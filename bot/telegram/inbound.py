@@ -37,9 +37,8 @@ def from_message(message: Message) -> Inbound:
             return build(command=command)
         return build(text=message.text)
     if message.contact is not None:
-        contact = ContactShare(
-            phone=message.contact.phone_number, is_own=message.contact.user_id == user.id
-        )
+        own = message.contact.user_id == user.id
+        contact = ContactShare(phone=message.contact.phone_number, is_own=own, verified=own)
         return build(contact=contact)
     location = message.location or (message.venue.location if message.venue else None)
     if location is not None:

@@ -200,9 +200,10 @@ class ViberWebhook:
             else:
                 fields = {"text": text}
         elif isinstance(message, ContactMessage) and message.contact is not None:
-            # Viber's share-phone button sends the sender's own number; Viber offers no way to
-            # tell it from a forwarded contact card, so the button is the only one we ask for.
-            fields = {"contact": ContactShare(str(message.contact.phone_number), is_own=True)}
+            # Viber offers no way to tell the share-phone button from a forwarded contact
+            # card: the number is taken as the sender's claim, never as verified.
+            phone = str(message.contact.phone_number)
+            fields = {"contact": ContactShare(phone, is_own=True, verified=False)}
         elif isinstance(message, LocationMessage) and message.location is not None:
             location = message.location
             fields = {"location": GeoPoint(float(location.latitude), float(location.longitude))}

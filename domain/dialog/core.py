@@ -14,15 +14,17 @@ from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
 from domain.clock import Clock
-from domain.dialog import feedback
+from domain.dialog import call, feedback, linking
 from domain.dialog.events import Inbound
 from domain.dialog.replies import Button, Reply, Request, rows
 from domain.dialog.state import DialogState
-from domain.draft import Draft
+from domain.draft import CallInfo, Draft
 from domain.entities import Account, AppealDetail
 from domain.geo import Bounds
 from domain.i18n import N_, Translator, gettext, ngettext
+from domain.identity import IdentityService
 from domain.lifecycle import Lifecycle, LifecycleConfig
+from domain.phone_appeals import PhoneAppealService
 from domain.services import AppealService, IncompleteDraftError, ResidentService, normalize_phone
 from domain.statuses import status_label
 from fsm_states.appeal import AppealForm, Registration, state_id
@@ -90,6 +92,8 @@ class Turn:
     residents: ResidentService
     appeals: AppealService
     lifecycle: Lifecycle
+    identity: IdentityService
+    calls: PhoneAppealService
     replies: list[Reply] = field(default_factory=list)
 
     def say(
@@ -117,6 +121,7 @@ class Dialog:
             S_MEDIA: self._prompt_media,
             S_DESCRIPTION: self._prompt_description,
             S_REVIEW: self._prompt_review,
+            call.S_CALLER: self._prompt_caller,
         }
         self._inputs: dict[str, Step] = {
             S_CATEGORY: self._on_category,
@@ -125,10 +130,37 @@ class Dialog:
             S_MEDIA: self._on_media,
             S_DESCRIPTION: self._on_description,
             S_REVIEW: self._on_review,
+            call.S_CALLER: self._on_caller,
         }
 
     async def handle(self, event: Inbound, state: DialogState, uow: UnitOfWork) -> list[Reply]:
         """Advance one resident's dialog by one event and say what to show them."""
+        return await self._turn(event, state, uow, self._route)
+
+    async def start_call(
+        self, event: Inbound, info: CallInfo, state: DialogState, uow: UnitOfWork
+    ) -> list[Reply]:
+        """An operator took a call (the staff chat's /call): walk them through the form in
+        their private chat with the bot. `event` is the operator, in that private chat."""
+
+        async def begin(turn: Turn) -> None:
+            if await turn.state.get_state() in self._inputs:
+                turn.say(_("You are already filing an appeal here; finish or /cancel it first."))
+                await self._reprompt(turn)
+                return
+            draft = Draft(call=info)
+            turn.say(call.started_text(draft))
+            await self._goto(turn, draft, S_CATEGORY)
+
+        return await self._turn(event, state, uow, begin)
+
+    async def _turn(
+        self,
+        event: Inbound,
+        state: DialogState,
+        uow: UnitOfWork,
+        body: Callable[[Turn], Awaitable[None]],
+    ) -> list[Reply]:
         residents = ResidentService(uow, self._clock)
         account = await residents.identify(event.channel, event.user_id, event.display_name)
         with self._translator.use(account.locale or event.locale_hint) as locale:
@@ -141,8 +173,12 @@ class Dialog:
                 residents=residents,
                 appeals=AppealService(uow, self._clock, self._config.number_prefix, lifecycle),
                 lifecycle=lifecycle,
+                identity=IdentityService(uow, self._translator, self._clock),
+                calls=PhoneAppealService(
+                    uow, self._clock, self._config.number_prefix, lifecycle, self._translator
+                ),
             )
-            await self._route(turn)
+            await body(turn)
             return turn.replies
 
     # -- routing ---------------------------------------------------------------------------
@@ -156,7 +192,7 @@ class Dialog:
         if event.command == "help" or (action and action.act is Act.HELP):
             self._help(turn)
             return
-        if not turn.account.registered:
+        if not turn.account.registered and not await self._filing_call(turn):
             await self._registration(turn)
             return
         if event.command is not None:
@@ -171,6 +207,10 @@ class Dialog:
         current = await turn.state.get_state()
         if current in feedback.FEEDBACK_STATES:
             await self._feedback_input(turn, current or "")
+            return
+        if current in linking.LINKING_STATES:
+            if await linking.on_input(turn):
+                self._menu(turn)
             return
         handler = self._inputs.get(current or "")
         if handler is None:
@@ -214,6 +254,8 @@ class Dialog:
             await self._start_appeal(turn)
         elif command == "my":
             await self._my_appeals(turn, 0)
+        elif command in linking.COMMANDS:
+            await self._linking(turn, Act(command))
         else:
             turn.say(_("Unknown command. Please choose what to do:"))
             self._menu(turn)
@@ -228,8 +270,11 @@ class Dialog:
             elif not await feedback.start(turn, action):
                 self._menu(turn)
             return True
+        if action.act in linking.ACTS:
+            await self._linking(turn, action.act)
+            return True
         if action.act is Act.MENU:
-            if current in feedback.FEEDBACK_STATES:
+            if current in feedback.FEEDBACK_STATES or current in linking.LINKING_STATES:
                 await turn.state.clear()
             if current in self._inputs:
                 turn.say(_("Your appeal is not submitted yet; continue or cancel it."))
@@ -248,9 +293,24 @@ class Dialog:
             return True
         return False
 
+    async def _filing_call(self, turn: Turn) -> bool:
+        """An operator filing a phone appeal needs no phone of their own."""
+        if await turn.state.get_state() not in self._inputs:
+            return False
+        return (await self._draft(turn)).call is not None
+
+    async def _linking(self, turn: Turn, act: Act) -> None:
+        current = await turn.state.get_state()
+        if current in self._inputs:
+            turn.say(_("Please finish or cancel the appeal you are filing first."))
+            await self._reprompt(turn)
+            return
+        if not await linking.start(turn, act):
+            self._menu(turn)
+
     async def _reprompt(self, turn: Turn) -> None:
         current = await turn.state.get_state()
-        if current == S_PHONE or not turn.account.registered:
+        if current == S_PHONE or not (turn.account.registered or await self._filing_call(turn)):
             self._ask_phone(turn)
             return
         if current in feedback.FEEDBACK_STATES:
@@ -277,6 +337,8 @@ class Dialog:
         if draft.editing and next_state != S_SUBCATEGORY:
             draft.editing = False
             next_state = S_REVIEW
+        if next_state == S_REVIEW and call.needs_name(draft):
+            next_state = call.S_CALLER
         await self._goto(turn, draft, next_state)
 
     def _nav(self, *, back: bool = True) -> tuple[Button, ...]:
@@ -303,7 +365,9 @@ class Dialog:
         await turn.state.clear()
         if current in self._inputs:
             turn.say(_("The appeal was cancelled; nothing was sent."))
-        elif current in feedback.FEEDBACK_STATES:
+        elif current in feedback.FEEDBACK_STATES or current in linking.LINKING_STATES:
+            if current in linking.LINKING_STATES:
+                await turn.identity.cancel_code(turn.account)
             turn.say(_("Cancelled."))
         else:
             turn.say(_("Nothing to cancel."))
@@ -381,10 +445,21 @@ class Dialog:
             turn.say(_("This does not look like a phone number."))
             self._ask_phone(turn)
             return
-        await turn.residents.register(turn.account, phone)
+        registered = await turn.residents.register(turn.account, phone, verified=contact.verified)
         await turn.state.clear()
         turn.say(_("Thank you! Your number {phone} is saved.").format(phone=phone))
+        if registered.attached_calls:
+            turn.say(
+                ngettext(
+                    "Your appeal made by phone, {numbers}, is now in «My appeals».",
+                    "Your appeals made by phone, {numbers}, are now in «My appeals».",
+                    len(registered.attached_calls),
+                ).format(numbers=", ".join(registered.attached_calls))
+            )
         self._menu(turn)
+        if not contact.verified:
+            # Last, so that on Viber (which shows the latest keyboard only) its button shows.
+            await linking.offer(turn, await turn.identity.fresh(turn.account))
 
     # -- the appeal form -------------------------------------------------------------------
 
@@ -621,6 +696,7 @@ class Dialog:
             place = draft.address or "—"
         lines = [
             _("Step 5 of 5. Please check your appeal:"),
+            *call.review_lines(draft),
             "",
             _("Category: {category}").format(category=category_text or "—"),
             _("Place: {place}").format(place=place),
@@ -649,12 +725,19 @@ class Dialog:
             )
             return
         try:
-            submitted = await turn.appeals.submit(turn.account, draft)
+            if draft.call is not None:
+                submitted = await turn.calls.submit(draft, turn.account.channel)
+            else:
+                submitted = await turn.appeals.submit(turn.account, draft)
         except IncompleteDraftError:
             turn.say(_("Some part of the appeal is missing; let's fill it in."))
             await self._goto(turn, draft, self._first_missing(draft))
             return
         await turn.state.clear()
+        if draft.call is not None:
+            turn.say(call.filed_text(submitted.number, self._local_time(submitted.due_at)))
+            self._menu(turn)
+            return
         turn.say(
             _(
                 "✅ Your appeal is registered.\n\nNumber: {number}\nCategory: {category}\n"
@@ -666,6 +749,15 @@ class Dialog:
             )
         )
         self._menu(turn)
+
+    async def _prompt_caller(self, turn: Turn, draft: Draft) -> None:
+        call.prompt_name(turn, self._nav())
+
+    async def _on_caller(self, turn: Turn, draft: Draft) -> None:
+        if call.on_name(turn, draft):
+            await self._goto(turn, draft, S_REVIEW)
+        else:
+            call.prompt_name(turn, self._nav())
 
     @staticmethod
     def _first_missing(draft: Draft) -> str:
@@ -698,7 +790,8 @@ class Dialog:
             S_SUBCATEGORY: S_CATEGORY,
             S_MEDIA: S_LOCATION,
             S_DESCRIPTION: S_MEDIA,
-            S_REVIEW: S_DESCRIPTION,
+            S_REVIEW: call.S_CALLER if draft.call is not None else S_DESCRIPTION,
+            call.S_CALLER: S_DESCRIPTION,
         }
         if current == S_CATEGORY:
             await self._cancel(turn)

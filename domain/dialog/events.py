@@ -38,6 +38,9 @@ class ContactShare:
     phone: str
     # False when someone forwards another person's contact instead of sharing their own.
     is_own: bool
+    # True only when the platform vouches that the number is the sender's (Telegram: the
+    # contact's user id is the sender's). A Viber contact never proves it.
+    verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)

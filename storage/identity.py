@@ -1,0 +1,286 @@
+"""Who is who: phones on accounts, residents shared by linked accounts, link codes, and the
+record of every identity change. Accounts are never joined by phone alone: nothing here looks a
+resident up by a claimed number."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.dialog.events import Channel
+from domain.entities import Account, AppealChannel
+from storage.models import AccountEvent, Appeal, ChannelAccount, LinkCode, Resident
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCode:
+    id: int
+    requester_id: int
+    target_id: int
+    code_hash: str
+    expires_at: datetime
+    attempts: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppealContact:
+    """The number behind an appeal and how much it can be trusted."""
+
+    phone: str
+    channel: str
+    verified: bool
+    # A phone appeal: the number the caller gave the operator.
+    by_phone: bool
+
+
+def _account(row: ChannelAccount) -> Account:
+    return Account(
+        id=row.id,
+        channel=Channel(row.channel),
+        external_id=row.external_id,
+        resident_id=row.resident_id,
+        locale=row.locale,
+        phone=row.phone,
+        phone_verified=row.phone_verified_at is not None,
+    )
+
+
+def _code(row: LinkCode) -> StoredCode:
+    return StoredCode(
+        id=row.id,
+        requester_id=row.requester_id,
+        target_id=row.target_id,
+        code_hash=row.code_hash,
+        expires_at=row.expires_at,
+        attempts=row.attempts,
+        status=row.status,
+    )
+
+
+class IdentityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _new_resident(self, now: datetime) -> int:
+        resident = Resident(created_at=now)
+        self._session.add(resident)
+        await self._session.flush()
+        return resident.id
+
+    async def register_phone(
+        self, account_id: int, phone: str, *, verified: bool, now: datetime
+    ) -> int:
+        """Keep the number on this account (verified or only claimed) and give the account a
+        resident of its own if it has none. Never joins it to anyone else's."""
+        row = await self._session.get(ChannelAccount, account_id)
+        if row is None:
+            raise LookupError(account_id)
+        if row.resident_id is None:
+            row.resident_id = await self._new_resident(now)
+        row.phone = phone
+        row.phone_verified_at = now if verified else None
+        await self._session.flush()
+        return row.resident_id
+
+    async def account(self, account_id: int) -> Account | None:
+        row = await self._session.get(ChannelAccount, account_id)
+        return _account(row) if row else None
+
+    async def verified_owner(self, phone: str) -> Account | None:
+        """The account that verified this number most recently: numbers change hands, and
+        the latest proof is the current owner."""
+        query = (
+            select(ChannelAccount)
+            .where(ChannelAccount.phone == phone, ChannelAccount.phone_verified_at.is_not(None))
+            .order_by(ChannelAccount.phone_verified_at.desc(), ChannelAccount.id.desc())
+            .limit(1)
+        )
+        row = (await self._session.execute(query)).scalar_one_or_none()
+        return _account(row) if row else None
+
+    async def accounts_of(self, resident_id: int) -> list[Account]:
+        query = (
+            select(ChannelAccount)
+            .where(ChannelAccount.resident_id == resident_id)
+            .order_by(ChannelAccount.id)
+        )
+        return [_account(row) for row in (await self._session.execute(query)).scalars()]
+
+    async def attach_calls(self, phone: str, resident_id: int) -> list[str]:
+        """Phone appeals that waited for this (now verified) number: they become the
+        resident's. Returns their numbers."""
+        query = select(Appeal.id, Appeal.number).where(
+            Appeal.channel == AppealChannel.PHONE.value,
+            Appeal.caller_phone == phone,
+            Appeal.resident_id.is_(None),
+        )
+        rows = (await self._session.execute(query)).all()
+        if rows:
+            await self._session.execute(
+                update(Appeal)
+                .where(Appeal.id.in_([row[0] for row in rows]))
+                .values(resident_id=resident_id)
+            )
+        return [row[1] for row in rows]
+
+    async def join(self, account_id: int, resident_id: int) -> None:
+        """Make the account (and the appeals of its resident) part of another resident."""
+        row = await self._session.get(ChannelAccount, account_id)
+        if row is None or row.resident_id == resident_id:
+            return
+        old = row.resident_id
+        # Every account of the old resident comes along: they were already proven the same.
+        if old is not None:
+            await self._session.execute(
+                update(ChannelAccount)
+                .where(ChannelAccount.resident_id == old)
+                .values(resident_id=resident_id)
+            )
+            await self._session.execute(
+                update(Appeal).where(Appeal.resident_id == old).values(resident_id=resident_id)
+            )
+        else:
+            row.resident_id = resident_id
+        await self._session.flush()
+
+    async def merge(self, from_resident: int, into_resident: int) -> None:
+        """Every account and appeal of one resident becomes another's (an operator confirmed
+        by phone that they are one person)."""
+        if from_resident == into_resident:
+            return
+        await self._session.execute(
+            update(ChannelAccount)
+            .where(ChannelAccount.resident_id == from_resident)
+            .values(resident_id=into_resident)
+        )
+        await self._session.execute(
+            update(Appeal)
+            .where(Appeal.resident_id == from_resident)
+            .values(resident_id=into_resident)
+        )
+
+    async def give_appeal(self, appeal_id: int, resident_id: int) -> None:
+        await self._session.execute(
+            update(Appeal).where(Appeal.id == appeal_id).values(resident_id=resident_id)
+        )
+
+    async def separate(self, account_id: int, now: datetime) -> int | None:
+        """Give the account a resident of its own again, taking the appeals it filed; the
+        rest (including phone appeals) stay. Returns the new resident id."""
+        row = await self._session.get(ChannelAccount, account_id)
+        if row is None or row.resident_id is None:
+            return None
+        old = row.resident_id
+        fresh = await self._new_resident(now)
+        row.resident_id = fresh
+        await self._session.execute(
+            update(Appeal)
+            .where(Appeal.resident_id == old, Appeal.account_id == account_id)
+            .values(resident_id=fresh)
+        )
+        await self._session.flush()
+        return fresh
+
+    async def record(
+        self,
+        kind: str,
+        account_id: int,
+        *,
+        at: datetime,
+        actor_kind: str,
+        actor_id: str | None = None,
+        actor_name: str | None = None,
+        other_account_id: int | None = None,
+        link_code_id: int | None = None,
+        note: str | None = None,
+    ) -> None:
+        self._session.add(
+            AccountEvent(
+                at=at,
+                kind=kind,
+                account_id=account_id,
+                other_account_id=other_account_id,
+                link_code_id=link_code_id,
+                actor_kind=actor_kind,
+                actor_id=actor_id,
+                actor_name=(actor_name or "")[:128] or None,
+                note=note,
+            )
+        )
+        await self._session.flush()
+
+    async def events(self, account_id: int) -> list[tuple[str, int | None]]:
+        """(kind, link code id) of the account's recorded identity events, oldest first."""
+        query = (
+            select(AccountEvent.kind, AccountEvent.link_code_id)
+            .where(AccountEvent.account_id == account_id)
+            .order_by(AccountEvent.id)
+        )
+        return [(kind, code) for kind, code in (await self._session.execute(query)).all()]
+
+    async def appeal_contact(self, appeal_id: int) -> AppealContact | None:
+        appeal = await self._session.get(Appeal, appeal_id)
+        if appeal is None:
+            return None
+        if appeal.caller_phone is not None:
+            return AppealContact(appeal.caller_phone, appeal.channel, False, True)
+        if appeal.account_id is None:
+            return None
+        row = await self._session.get(ChannelAccount, appeal.account_id)
+        if row is None or row.phone is None:
+            return None
+        return AppealContact(row.phone, row.channel, row.phone_verified_at is not None, False)
+
+    # -- link codes ----------------------------------------------------------------------
+
+    async def add_code(
+        self, requester_id: int, target_id: int, code_hash: str, now: datetime, expires: datetime
+    ) -> int:
+        row = LinkCode(
+            requester_id=requester_id,
+            target_id=target_id,
+            code_hash=code_hash,
+            created_at=now,
+            expires_at=expires,
+            attempts=0,
+            status="pending",
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def pending_code(self, requester_id: int) -> StoredCode | None:
+        query = (
+            select(LinkCode)
+            .where(LinkCode.requester_id == requester_id, LinkCode.status == "pending")
+            .order_by(LinkCode.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        row = (await self._session.execute(query)).scalar_one_or_none()
+        return _code(row) if row else None
+
+    async def codes_since(self, account_ids: Sequence[int], since: datetime) -> int:
+        """Codes asked for by or sent to these accounts since then (a flood limit)."""
+        query = select(func.count(LinkCode.id)).where(
+            (LinkCode.requester_id.in_(account_ids)) | (LinkCode.target_id.in_(account_ids)),
+            LinkCode.created_at >= since,
+        )
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def update_code(self, code_id: int, *, attempts: int, status: str) -> None:
+        await self._session.execute(
+            update(LinkCode).where(LinkCode.id == code_id).values(attempts=attempts, status=status)
+        )
+
+    async def close_pending(self, requester_id: int, status: str) -> None:
+        await self._session.execute(
+            update(LinkCode)
+            .where(LinkCode.requester_id == requester_id, LinkCode.status == "pending")
+            .values(status=status)
+        )
