@@ -320,7 +320,16 @@ class Desk:
             return await self._offer_done(appeal_id, who, text, photo)
         if text and text.strip():
             return await self._offer_relay(appeal_id, who, text)
-        return DeskResult()
+        return DeskResult(
+            say=[
+                Reply(
+                    _(
+                        "A reply to a card can be text (a message to the resident) or a photo "
+                        "(of the completed work); this was neither, so nothing was done."
+                    )
+                )
+            ]
+        )
 
     async def _appeal_of(self, who: Operator, message_id: int) -> int | None:
         return await self._lifecycle.appeal_of_staff_message(who.chat_id, message_id)

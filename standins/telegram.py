@@ -538,7 +538,12 @@ class TelegramStandIn(Served):
         return await self.deliver(self._message_update(message))
 
     async def send_sticker(
-        self, user: FakeUser, *, emoji: str = "👍", chat: FakeChat | None = None
+        self,
+        user: FakeUser,
+        *,
+        emoji: str = "👍",
+        chat: FakeChat | None = None,
+        reply_to: int | SentMessage | None = None,
     ) -> Delivery:
         """``user`` sends a sticker."""
         sticker = self._state.register_file(
@@ -554,7 +559,7 @@ class TelegramStandIn(Served):
                 "set_name": "StandInStickers",
             },
         )
-        message = self._user_message(user, {"sticker": sticker.media}, chat=chat, reply_to=None)
+        message = self._user_message(user, {"sticker": sticker.media}, chat=chat, reply_to=reply_to)
         return await self.deliver(self._message_update(message))
 
     async def send_album(

@@ -137,6 +137,11 @@ async def test_photo_to_a_card_that_is_not_in_progress_is_not_used(
     before = len(tg.messages(STAFF_CHAT))
     await oksana.reply_photo(number)
     assert "only an appeal in progress can be marked done" in staff_texts(tg, before)
+    # A sticker replied to the card is neither a message nor a completion photo.
+    before = len(tg.messages(STAFF_CHAT))
+    await tg.send_sticker(oksana.user, chat=staff_chat(tg), reply_to=oksana.card(number))
+    await desk.settle()
+    assert "this was neither, so nothing was done" in staff_texts(tg, before)
     assert await status_of(desk, number) == "new"
     assert olena._new() == []
 
