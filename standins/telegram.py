@@ -48,7 +48,15 @@ from standins._telegram_wire import (
     read_request,
 )
 
-__all__ = ["ApiCall", "Delivery", "FakeChat", "FakeUser", "SentMessage", "TelegramStandIn"]
+__all__ = [
+    "ApiCall",
+    "Delivery",
+    "FakeChat",
+    "FakeUser",
+    "Hold",
+    "SentMessage",
+    "TelegramStandIn",
+]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram accepts uploads up to 50 MB; leave room for the rest of the form.
@@ -62,6 +70,18 @@ _FAULT_DESCRIPTIONS = {
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
+
+
+@dataclass
+class Hold:
+    """Calls of one method wait until :meth:`release` (Telegram answering slowly);
+    ``entered`` is set once the first held call has arrived."""
+
+    entered: asyncio.Event
+    released: asyncio.Event
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @dataclass(frozen=True)
@@ -107,6 +127,7 @@ class TelegramStandIn(Served):
         self.bot_id = self._state.bot_id
         self._methods = BotApiMethods(self._state)
         self._faults: dict[str, deque[_Fault]] = {}
+        self._holds: dict[str, Hold] = {}
         self._runner: web.AppRunner | None = None
         self._http: ClientSession | None = None
 
@@ -209,6 +230,16 @@ class TelegramStandIn(Served):
         queue = self._faults.setdefault(entry[0], deque())
         queue.extend([_Fault(status, description, retry_after)] * times)
 
+    def hold(self, method: str) -> Hold:
+        """Make calls of ``method`` wait until the returned hold is released."""
+        entry = self._methods.lookup(method)
+        if entry is None:
+            msg = f"the stand-in does not serve {method!r}"
+            raise ValueError(msg)
+        hold = Hold(asyncio.Event(), asyncio.Event())
+        self._holds[entry[0]] = hold
+        return hold
+
     # ------------------------------------------------------------- HTTP endpoints
 
     async def _handle_api(self, request: web.Request) -> web.Response:
@@ -233,6 +264,10 @@ class TelegramStandIn(Served):
         params: dict[str, Any] = raw
         try:
             params = decode_params(raw, uploads)
+            hold = self._holds.get(name)
+            if hold is not None:
+                hold.entered.set()
+                await hold.released.wait()
             fault = self._next_fault(name)
             if fault is not None:
                 raise ApiError(fault.status, fault.description, retry_after=fault.retry_after)

@@ -302,3 +302,24 @@ async def test_cards_cost_as_few_messages_as_telegram_allows(
     await oksana.press(one, f"s_acc:{number_id(one)}")
     assert tg.calls_of("editMessageCaption")
     assert all(len(c.params["caption"]) <= 1024 for c in tg.calls_of("editMessageCaption"))
+
+
+async def test_a_slow_membership_check_holds_no_resident(
+    tg: TelegramStandIn, desk: RunningBot, operators: tuple[FakeUser, FakeUser]
+) -> None:
+    olena = Resident(tg, tg.user(5213, language_code="en"))
+    number = await file_appeal(olena, desk)
+    oksana = Operator(tg, operators[0], desk)
+    ivan = tg.user(903, first_name="Ivan")
+    staff_chat(tg).add_member(ivan)
+    slow = tg.hold("getChatMember")
+    press = asyncio.create_task(tg.press_button(ivan, oksana.card(number), "s_acc:1"))
+    await slow.entered.wait()
+    # Telegram has not answered about Ivan yet; a resident is served meanwhile.
+    andriy = Resident(tg, tg.user(5214, language_code="en"))
+    answered = await andriy.say("/start")
+    assert answered
+    assert not press.done()
+    slow.release()
+    delivery = await press
+    assert str((await tg.wait_for_callback_answer(delivery))["text"]) == f"{number}: Accepted"
