@@ -62,6 +62,10 @@ class Act(StrEnum):
     STAFF_DROP = "s_no"
 
 
+# The argument of a button under a notice the resident keeps (a status push, a linking
+# notice): pressing it sends a new message instead of editing that notice away.
+KEEP = "keep"
+
 STAFF_ACTS = frozenset(act for act in Act if act.value.startswith("s_"))
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from domain.actions import Act, Action
+from domain.actions import KEEP, Act, Action
 from domain.clock import Clock
 from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Button, Reply
@@ -232,7 +232,8 @@ class Lifecycle:
                 )
             ]
             # Viber shows only the latest message's keyboard: every push keeps a way back.
-            buttons: tuple[tuple[Button, ...], ...] = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
+            menu = Button(_("🏠 Menu"), Action(Act.MENU, KEEP))
+            buttons: tuple[tuple[Button, ...], ...] = ((menu,),)
             media: tuple[MediaItem, ...] = ()
             if target is Status.ACCEPTED:
                 lines.append(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.actions import Act, Action
+from domain.actions import KEEP, Act, Action
 from domain.clock import Clock
 from domain.dialog import call, conversation, feedback, linking, urgent
 from domain.dialog.events import Inbound
@@ -203,7 +203,18 @@ class Dialog:
                 ),
             )
             await body(turn)
-            return turn.finish()
+            return self._in_place(event, turn.finish())
+
+    @staticmethod
+    def _in_place(event: Inbound, replies: list[Reply]) -> list[Reply]:
+        """A press on the dialog's own screens replaces that screen; a press under a notice
+        the resident keeps (a push, an operator's message) leaves it and answers below."""
+        action = event.action
+        if action is None or not replies or replies[0].media:
+            return replies
+        if action.arg == KEEP or action.act in (Act.FIXED, Act.NOT_FIXED, Act.REPLY):
+            return replies
+        return [replace(replies[0], in_place=True), *replies[1:]]
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -989,7 +1000,7 @@ class Dialog:
     async def _appeal_detail(self, turn: Turn, appeal_id: int | None) -> None:
         detail = await turn.appeals.detail(turn.account, appeal_id) if appeal_id else None
         if detail is None:
-            turn.say(_("Appeal not found."))
+            turn.lead(_("Appeal not found."))
             await self._my_appeals(turn, 0)
             return
         turn.say(
