@@ -148,7 +148,7 @@ DIALOG: list[Step] = [
     lambda tg, u: tg.send_text(u, "/start"),
     lambda tg, u: tg.send_contact(u, f"+38050{u.id % 10_000_000:07d}"),
     _press("new"),
-    _press("cat:emergency"),
+    _press("cat:other"),
     lambda tg, u: tg.send_location(u, *LUTSK),
     lambda tg, u: tg.send_photo(u),
     _press("mdone"),

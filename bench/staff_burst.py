@@ -81,7 +81,7 @@ async def staff_burst(appeals: int = 8) -> BurstResult:
                 async def prepare(user: FakeUser) -> None:
                     await tg.send_text(user, "/start")
                     await tg.send_contact(user, f"+38050{user.id % 10_000_000:07d}")
-                    for data in ("new", "cat:emergency"):
+                    for data in ("new", "cat:other"):
                         await tg.press_button(user, tg.last_message(user.id), data, check=False)
                     await tg.send_location(user, *LUTSK)
                     await tg.send_photo(user)

@@ -36,6 +36,15 @@ class Act(StrEnum):
     # Linking accounts by a one-time code, and undoing it.
     LINK = "link"
     UNLINK = "unlink"
+    # The resident's conversation: what they typed was for the operator (arg: appeal id), or
+    # for the step they are on; start an appeal with what they typed in the menu; a draft
+    # waits: go on with it, or start again; the emergency numbers were read: go on.
+    TO_OPERATOR = "toop"
+    TO_STEP = "tostep"
+    START_WITH_TEXT = "newtx"
+    DRAFT_CONTINUE = "dcont"
+    DRAFT_RESTART = "drst"
+    URGENT_GO = "urgo"
     # A phone appeal: the caller gave no name.
     CALLER_SKIP = "cskip"
     # Operators' buttons on a staff card (arg: appeal id).
@@ -52,6 +61,10 @@ class Act(StrEnum):
     STAFF_CONFIRM = "s_ok"
     STAFF_DROP = "s_no"
 
+
+# The argument of a button under a notice the resident keeps (a status push, a linking
+# notice): pressing it sends a new message instead of editing that notice away.
+KEEP = "keep"
 
 STAFF_ACTS = frozenset(act for act in Act if act.value.startswith("s_"))
 

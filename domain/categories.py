@@ -23,6 +23,10 @@ class CategorySpec:
     sla_hours: int
     department: str
     children: tuple[CategorySpec, ...] = field(default_factory=tuple)
+    # The department's name in English, where the city gave one (Ukrainian is the default).
+    department_en: str | None = None
+    # A danger to life or health: the dialog shows the emergency numbers before anything else.
+    urgent: bool = False
 
     def name(self, locale: str) -> str:
         return self.names.get(locale) or self.names["uk"]
@@ -45,7 +49,22 @@ def _spec(raw: object, where: str, parent: CategorySpec | None) -> CategorySpec:
     department = raw.get("department", parent.department if parent else None)
     if not isinstance(department, str) or not department.strip():
         raise CategoryFileError(f"{where} ({code}): department is required")
-    spec = CategorySpec(code=code, names=dict(names), sla_hours=sla, department=department)
+    # A sub-category inherits the English name only together with the department itself.
+    inherited_en = parent.department_en if parent and "department" not in raw else None
+    department_en = raw.get("department_en", inherited_en)
+    if department_en is not None and (not isinstance(department_en, str) or not department_en):
+        raise CategoryFileError(f"{where} ({code}): department_en must be a non-empty string")
+    urgent = raw.get("urgent", parent.urgent if parent else False)
+    if not isinstance(urgent, bool):
+        raise CategoryFileError(f"{where} ({code}): urgent must be true or false")
+    spec = CategorySpec(
+        code=code,
+        names=dict(names),
+        sla_hours=sla,
+        department=department,
+        department_en=department_en,
+        urgent=urgent,
+    )
     children_raw = raw.get("sub", [])
     if parent is not None and children_raw:
         raise CategoryFileError(f"{where} ({code}): only one level of sub-categories is allowed")
@@ -54,7 +73,15 @@ def _spec(raw: object, where: str, parent: CategorySpec | None) -> CategorySpec:
     children = tuple(
         _spec(child, f"{where}.sub[{i}]", spec) for i, child in enumerate(children_raw)
     )
-    return CategorySpec(code, spec.names, spec.sla_hours, spec.department, children)
+    return CategorySpec(
+        code,
+        spec.names,
+        spec.sla_hours,
+        spec.department,
+        children,
+        department_en=spec.department_en,
+        urgent=spec.urgent,
+    )
 
 
 def parse_categories(text: str) -> list[CategorySpec]:

@@ -39,6 +39,10 @@ class CallInfo:
         )
 
 
+def _media_data(media: list[MediaItem]) -> list[list[object]]:
+    return [[m.kind.value, m.file_ref, m.unique_id, m.size] for m in media]
+
+
 @dataclass(slots=True)
 class Draft:
     category: str | None = None
@@ -52,6 +56,14 @@ class Draft:
     # Set when the resident came from the review to change one step: finishing it returns there.
     editing: bool = False
     call: CallInfo | None = None
+    # The emergency numbers were shown for this draft's category.
+    urgent_shown: bool = False
+    # The operator's message (its event id) the resident was last asked about mid-step, so
+    # that "is this for the operator?" comes once per operator's message.
+    relay_seen: int = 0
+    # What the resident sent while that question waits: replayed into the step or relayed.
+    held_text: str | None = None
+    held_media: list[MediaItem] = field(default_factory=list)
 
     @property
     def category_code(self) -> str | None:
@@ -70,11 +82,15 @@ class Draft:
             if self.location
             else None,
             "address": self.address,
-            "media": [[m.kind.value, m.file_ref, m.unique_id, m.size] for m in self.media],
+            "media": _media_data(self.media),
             "albums": self.albums[-20:],
             "description": self.description,
             "editing": self.editing,
             "call": self.call.to_data() if self.call else None,
+            "urgent_shown": self.urgent_shown,
+            "relay_seen": self.relay_seen,
+            "held_text": self.held_text,
+            "held_media": _media_data(self.held_media),
         }
 
     @classmethod
@@ -94,4 +110,11 @@ class Draft:
             description=data.get("description"),
             editing=bool(data.get("editing", False)),
             call=CallInfo.from_data(call) if call else None,
+            urgent_shown=bool(data.get("urgent_shown", False)),
+            relay_seen=int(data.get("relay_seen", 0)),
+            held_text=data.get("held_text"),
+            held_media=[
+                MediaItem(MediaKind(kind), ref, uid, size)
+                for kind, ref, uid, size in data.get("held_media", [])
+            ],
         )

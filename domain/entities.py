@@ -43,6 +43,8 @@ class CategoryInfo:
     department: str
     parent_id: int | None
     has_children: bool
+    urgent: bool = False
+    department_en: str | None = None
 
     def name(self, locale: str) -> str:
         return self.names.get(locale) or self.names.get("uk") or self.code
@@ -161,3 +163,15 @@ class OutboxItem:
     attempts: int
     progress: int
     next_attempt_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorMessage:
+    """The latest operator's message an account received about an open appeal."""
+
+    event_id: int
+    appeal_id: int
+    number: str
+    at: datetime
+    # The resident has written to the operator about this appeal since.
+    answered: bool

@@ -46,6 +46,14 @@ class Translator:
                 return short
         return self.default_locale
 
+    def supported(self, hint: str | None) -> str | None:
+        """The supported locale a platform's language hint names, or None for any other."""
+        if hint:
+            short = hint.split("-")[0].lower()
+            if short in self._catalogues:
+                return short
+        return None
+
     @contextmanager
     def use(self, locale: str | None) -> Iterator[str]:
         resolved = self.resolve(locale)

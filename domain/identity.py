@@ -16,7 +16,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from domain.actions import Act, Action
+from domain.actions import KEEP, Act, Action
 from domain.clock import Clock
 from domain.dialog.replies import Button, Reply
 from domain.entities import Account
@@ -195,7 +195,7 @@ class IdentityService:
                 "🔗 Your account is now linked with {channel}: appeals filed there and here are "
                 "shown in both. Not you? Send /unlink."
             ).format(channel=channel_name(account.channel))
-            menu = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
+            menu = ((Button(_("🏠 Menu"), Action(Act.MENU, KEEP)),),)
         await self._send(target, Reply(text, menu))
         return CodeResult(CodeOutcome.LINKED, target=target)
 
@@ -242,7 +242,7 @@ class IdentityService:
                     "Send /unlink."
                 ).format(first=first.number, second=second.number)
                 # Viber shows the latest message's keyboard only: keep a way back.
-                menu = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
+                menu = ((Button(_("🏠 Menu"), Action(Act.MENU, KEEP)),),)
             await self._send(account, Reply(text, menu))
         for appeal in (first, second):
             await self._uow.appeals.add_event(
@@ -283,7 +283,7 @@ class IdentityService:
                     "Your account is no longer linked with {channel}: each shows only its own "
                     "appeals."
                 ).format(channel=channel_name(account.channel))
-            await self._send(other, Reply(text, ((Button(_("🏠 Menu"), Action(Act.MENU)),),)))
+            await self._send(other, Reply(text, ((Button(_("🏠 Menu"), Action(Act.MENU, KEEP)),),)))
         return others
 
     async def _record(

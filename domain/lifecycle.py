@@ -12,11 +12,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from domain.actions import Act, Action
+from domain.actions import KEEP, Act, Action
 from domain.clock import Clock
 from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Button, Reply
-from domain.entities import Account, AppealState, HistoryEntry, NewMedia, StoredMedia
+from domain.entities import (
+    Account,
+    AppealState,
+    HistoryEntry,
+    NewMedia,
+    OperatorMessage,
+    StoredMedia,
+)
 from domain.i18n import Translator, gettext
 from domain.statuses import (
     NOTE_REQUIRED,
@@ -34,6 +41,9 @@ if TYPE_CHECKING:
 _ = gettext
 
 NOTE_MAX = 2000
+# What a resident types outside any step within this long after an operator's message about an
+# open appeal is taken as their answer to it.
+OPERATOR_THREAD = timedelta(hours=24)
 
 
 class AppealNotFoundError(LookupError):
@@ -211,20 +221,23 @@ class Lifecycle:
         locale: str | None,
     ) -> Reply:
         """The push about a status change, in the recipient's language."""
-        with self._translator.use(locale):
+        resolved = self._translator.resolve(locale)
+        department = appeal.department or "—"
+        if appeal.department and target is Status.ACCEPTED:
+            department = await self._uow.categories.department_name(appeal.department, resolved)
+        with self._translator.use(resolved):
             lines = [
                 _("Appeal {number}: {status}").format(
                     number=appeal.number, status=status_label(target)
                 )
             ]
             # Viber shows only the latest message's keyboard: every push keeps a way back.
-            buttons: tuple[tuple[Button, ...], ...] = ((Button(_("🏠 Menu"), Action(Act.MENU)),),)
+            menu = Button(_("🏠 Menu"), Action(Act.MENU, KEEP))
+            buttons: tuple[tuple[Button, ...], ...] = ((menu,),)
             media: tuple[MediaItem, ...] = ()
             if target is Status.ACCEPTED:
                 lines.append(
-                    _("It was accepted and passed to: {department}.").format(
-                        department=appeal.department or "—"
-                    )
+                    _("It was accepted and passed to: {department}.").format(department=department)
                 )
                 lines.append(_("Due by: {date}").format(date=self.local_time(appeal.due_at)))
             elif target is Status.IN_PROGRESS:
@@ -335,7 +348,10 @@ class Lifecycle:
         entries = await self._uow.appeals.history(appeal_id)
         return next((e for e in reversed(entries) if e.kind == "status"), None)
 
-    async def relay_to_staff(self, appeal_id: int, text: str, resident: ActorRef) -> AppealState:
+    async def relay_to_staff(
+        self, appeal_id: int, text: str, resident: ActorRef, media: Sequence[NewMedia] = ()
+    ) -> AppealState:
+        """The resident's words (and photos) to the operators, in the card's thread."""
         appeal = await self.get(appeal_id)
         text = text.strip()[:NOTE_MAX]
         await self._uow.appeals.add_event(
@@ -344,16 +360,27 @@ class Lifecycle:
             kind="relay_in",
             actor_kind=resident.kind.value,
             actor_id=resident.id,
-            note=text,
+            note=text or None,
         )
+        if media:
+            await self._uow.appeals.add_media(appeal.id, media, "answer")
         with self._translator.use(self._config.staff_locale):
             reply = Reply(
                 _("💬 The resident answers on {number}:\n{text}").format(
-                    number=appeal.number, text=text
-                )
+                    number=appeal.number, text=text or "📷"
+                ),
+                media=tuple(MediaItem(m.kind, m.file_ref) for m in media),
             )
         await self.to_staff(appeal.id, [reply])
         return appeal
+
+    async def last_operator_message(self, account: Account) -> OperatorMessage | None:
+        """The operator's latest message to this account about an open appeal, if recent."""
+        if account.resident_id is None:
+            return None
+        return await self._uow.conversation.last_operator_message(
+            account.id, account.resident_id, self._clock() - OPERATOR_THREAD
+        )
 
     async def route(self, appeal_id: int, department: str, operator: ActorRef) -> AppealState:
         """Pass an open appeal to another department; recorded, and shown on the card."""

@@ -9,6 +9,8 @@ class Registration(StatesGroup):
 
 class AppealForm(StatesGroup):
     category = State()
+    # An urgent category: the emergency numbers, read before the dialog goes on.
+    urgent = State()
     subcategory = State()
     location = State()
     media = State()

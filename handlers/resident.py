@@ -25,6 +25,7 @@ def create_router() -> Router:
     async def on_button(query: CallbackQuery, state: FSMContext, turn: TelegramTurn) -> None:
         # Stop the button's spinner first; the dialog's answer follows as messages.
         turn.pending.add(AnswerCallbackQuery(callback_query_id=query.id))
-        await turn.run(from_callback(query), query.from_user.id, state)
+        origin = query.message.message_id if query.message is not None else None
+        await turn.run(from_callback(query), query.from_user.id, state, origin)
 
     return router

@@ -98,6 +98,10 @@ class Category(Base):
     names: Mapped[dict[str, str]] = mapped_column(JSON)
     sla_hours: Mapped[int] = mapped_column(Integer)
     department: Mapped[str] = mapped_column(String(200))
+    # The department's English name, when the categories file gives one.
+    department_en: Mapped[str | None] = mapped_column(String(200))
+    # Shows the emergency numbers before the dialog goes on (see domain/dialog/urgent.py).
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
     # Removed from the file: kept for the appeals that point at it, no longer offered.
     active: Mapped[bool] = mapped_column(Boolean, default=True)

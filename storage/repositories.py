@@ -120,6 +120,8 @@ def _category(row: Category, has_children: bool) -> CategoryInfo:
         department=row.department,
         parent_id=row.parent_id,
         has_children=has_children,
+        urgent=bool(row.urgent),
+        department_en=row.department_en,
     )
 
 
@@ -157,6 +159,8 @@ class CategoryRepository:
             row.names = dict(spec.names)
             row.sla_hours = spec.sla_hours
             row.department = spec.department
+            row.department_en = spec.department_en
+            row.urgent = spec.urgent
             row.position = position
             row.active = True
             seen.add(spec.code)
@@ -214,6 +218,20 @@ class CategoryRepository:
             .order_by(Category.department)
         )
         return list((await self._session.execute(query)).scalars())
+
+    async def department_name(self, department: str, locale: str) -> str:
+        """A department as the resident reads it: its English name where the categories file
+        gives one, otherwise as stored (Ukrainian)."""
+        if locale == "uk":
+            return department
+        query = (
+            select(Category.department_en)
+            .where(Category.department == department, Category.department_en.is_not(None))
+            .order_by(Category.active.desc(), Category.id)
+            .limit(1)
+        )
+        translated = (await self._session.execute(query)).scalar_one_or_none()
+        return translated or department
 
     async def by_id(self, category_id: int) -> CategoryInfo | None:
         row = await self._session.get(Category, category_id)

@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.calls import CallRepository
+from storage.conversation import ConversationRepository
 from storage.database import Sessions
 from storage.identity import IdentityRepository
 from storage.pending_actions import PendingActionRepository
@@ -39,6 +40,7 @@ class UnitOfWork:
         self.pending = PendingActionRepository(session)
         self.identity = IdentityRepository(session)
         self.calls = CallRepository(session)
+        self.conversation = ConversationRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

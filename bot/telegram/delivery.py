@@ -36,9 +36,18 @@ class PendingCalls:
     """Bot API calls collected while an update is handled, sent once it is committed."""
 
     calls: list[tuple[TelegramMethod[Any], AfterSent | None]] = field(default_factory=list)
+    # Sent in place of a call that failed (keyed by the call's id): a new message instead of
+    # an edit Telegram refused.
+    fallbacks: dict[int, list[TelegramMethod[Any]]] = field(default_factory=dict)
 
     def add(self, *calls: TelegramMethod[Any]) -> None:
         self.calls.extend((call, None) for call in calls)
+
+    def add_or(self, call: TelegramMethod[Any], fallback: list[TelegramMethod[Any]]) -> None:
+        """Send `call`; should it fail, send `fallback` instead."""
+        self.calls.append((call, None))
+        if fallback:
+            self.fallbacks[id(call)] = fallback
 
     def add_then(self, call: TelegramMethod[Any], then: AfterSent) -> None:
         """Send `call`, then hand its result to `then` (not called when sending failed)."""
@@ -46,10 +55,14 @@ class PendingCalls:
 
     async def flush(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
         calls, self.calls = self.calls, []
+        fallbacks, self.fallbacks = self.fallbacks, {}
         for call, then in calls:
             result = await send_for_result(bot, call, limiter)
             if then is not None and result is not None:
                 await then(result)
+            if result is None:
+                for instead in fallbacks.get(id(call), []):
+                    await send_for_result(bot, instead, limiter)
 
 
 def limit_key(chat_id: int | str) -> tuple[str, bool]:

@@ -56,7 +56,7 @@ def from_message(message: Message) -> Inbound:
         note = message.video_note
         media = MediaItem(MediaKind.VIDEO, note.file_id, note.file_unique_id, note.file_size)
     if media is not None:
-        return build(media=(media,), media_group_id=message.media_group_id)
+        return build(media=(media,), media_group_id=message.media_group_id, caption=message.caption)
     return build(other=_kind_of(message))
 
 

@@ -13,7 +13,7 @@ from aiogram.types import TelegramObject, Update
 from bot.once import Duplicate, handle_once
 from bot.outbox.limits import RateLimiter
 from bot.telegram.delivery import PendingCalls
-from bot.telegram.render import render
+from bot.telegram.render import render, render_press
 from domain.clock import Clock
 from domain.dialog.core import Dialog
 from domain.dialog.events import Channel, Inbound
@@ -30,9 +30,18 @@ class TelegramTurn:
         self.pending = pending
         self._dialog = dialog
 
-    async def run(self, event: Inbound, chat_id: int, state: FSMContext) -> None:
+    async def run(
+        self, event: Inbound, chat_id: int, state: FSMContext, origin: int | None = None
+    ) -> None:
+        """`origin`: the message whose button was pressed (answered by editing it)."""
         replies = await self._dialog.handle(event, state, self.uow)
-        self.pending.add(*render(chat_id, replies))
+        if origin is None:
+            self.pending.add(*render(chat_id, replies))
+            return
+        answer = render_press(chat_id, replies, origin)
+        if answer.edit is not None:
+            self.pending.add_or(answer.edit, answer.fallback)
+        self.pending.add(*answer.rest)
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):

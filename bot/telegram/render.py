@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from aiogram.methods import SendMediaGroup, SendMessage, SendPhoto, SendVideo, TelegramMethod
+from aiogram.methods import (
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendVideo,
+    TelegramMethod,
+)
 from aiogram.types import (
     FSInputFile,
     InlineKeyboardButton,
@@ -159,3 +168,52 @@ def render(
         else:
             calls.append(SendMessage(chat_id=chat_id, text=text, **common))
     return calls
+
+
+@dataclass(slots=True)
+class InPlace:
+    """The answer to a button press: the edit of the message that carried the button, what
+    to send instead should Telegram refuse the edit, and the messages that follow."""
+
+    edit: TelegramMethod[Any] | None = None
+    fallback: list[TelegramMethod[Any]] = field(default_factory=list)
+    rest: list[TelegramMethod[Any]] = field(default_factory=list)
+
+
+def render_press(
+    chat_id: int, replies: list[Reply], origin: int, local_files: LocalFiles | None = None
+) -> InPlace:
+    """Answer a press in a private chat by editing the pressed message where the dialog
+    allows (`Reply.in_place`), so a step costs no new message; otherwise the pressed
+    message's keyboard goes (its step is finished) and the replies follow as new messages.
+
+    A reply keyboard (share location) cannot be put on by an edit: the pressed message keeps
+    the step's inline buttons (Back, Cancel), and the prompt comes with the location button.
+    """
+    first = replies[0] if replies else None
+    if first is None or not first.in_place or first.media:
+        return InPlace(
+            EditMessageReplyMarkup(chat_id=chat_id, message_id=origin),
+            [],
+            render(chat_id, replies, local_files=local_files),
+        )
+    rest = replies[1:]
+    if first.request is None:
+        edit = EditMessageText(
+            chat_id=chat_id,
+            message_id=origin,
+            text=fit(first.text),
+            reply_markup=inline_keyboard(first) if first.buttons else None,
+        )
+        return InPlace(
+            edit,
+            render(chat_id, [first], local_files=local_files),
+            render(chat_id, rest, local_files=local_files),
+        )
+    markup = EditMessageReplyMarkup(
+        chat_id=chat_id,
+        message_id=origin,
+        reply_markup=inline_keyboard(first) if first.buttons else None,
+    )
+    prompt = replace(first, buttons=())
+    return InPlace(markup, [], render(chat_id, [prompt, *rest], local_files=local_files))

@@ -209,6 +209,8 @@ class ViberWebhook:
             fields = {"location": GeoPoint(float(location.latitude), float(location.longitude))}
         elif isinstance(message, PictureMessage | VideoMessage):
             fields = await self._download(message)
+            if getattr(message, "text", None):
+                fields["caption"] = str(message.text)
         elif isinstance(message, StickerMessage):
             fields = {"other": "sticker"}
         else:

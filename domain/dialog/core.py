@@ -8,13 +8,13 @@ a step cannot use gets an answer that says what the step needs, followed by the 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.actions import Act, Action
+from domain.actions import KEEP, Act, Action
 from domain.clock import Clock
-from domain.dialog import call, feedback, linking
+from domain.dialog import call, conversation, feedback, linking, urgent
 from domain.dialog.events import Inbound
 from domain.dialog.replies import Button, Reply, Request, rows
 from domain.dialog.state import DialogState
@@ -95,6 +95,9 @@ class Turn:
     identity: IdentityService
     calls: PhoneAppealService
     replies: list[Reply] = field(default_factory=list)
+    # Said at the top of the next message rather than as a message of its own: a step's
+    # confirmation and the next prompt arrive as one.
+    leading: list[str] = field(default_factory=list)
 
     def say(
         self,
@@ -103,7 +106,19 @@ class Turn:
         request: Request | None = None,
         request_label: str = "",
     ) -> None:
+        if self.leading:
+            text = "\n\n".join([*self.leading, text])
+            self.leading.clear()
         self.replies.append(Reply(text, tuple(buttons), request, request_label))
+
+    def lead(self, text: str) -> None:
+        """Put `text` at the top of the next message."""
+        self.leading.append(text)
+
+    def finish(self) -> list[Reply]:
+        if self.leading:
+            self.say(self.leading.pop())
+        return self.replies
 
 
 Step = Callable[[Turn, Draft], Awaitable[None]]
@@ -116,6 +131,7 @@ class Dialog:
         self._clock = clock
         self._prompts: dict[str, Step] = {
             S_CATEGORY: self._prompt_category,
+            urgent.S_URGENT: self._prompt_urgent,
             S_SUBCATEGORY: self._prompt_subcategory,
             S_LOCATION: self._prompt_location,
             S_MEDIA: self._prompt_media,
@@ -125,6 +141,7 @@ class Dialog:
         }
         self._inputs: dict[str, Step] = {
             S_CATEGORY: self._on_category,
+            urgent.S_URGENT: self._on_urgent,
             S_SUBCATEGORY: self._on_subcategory,
             S_LOCATION: self._on_location,
             S_MEDIA: self._on_media,
@@ -163,6 +180,13 @@ class Dialog:
     ) -> list[Reply]:
         residents = ResidentService(uow, self._clock)
         account = await residents.identify(event.channel, event.user_id, event.display_name)
+        detected = self._translator.supported(event.locale_hint)
+        if account.locale is None and detected is not None:
+            # Kept from the first contact on, so that pushes, an operator's messages and the
+            # timers' notices (sent without any event of the resident's) speak the same
+            # language as the dialog, until the resident chooses one.
+            await residents.set_locale(account, detected)
+            account = replace(account, locale=detected)
         with self._translator.use(account.locale or event.locale_hint) as locale:
             lifecycle = Lifecycle(uow, self._translator, self._clock, self._config.lifecycle)
             turn = Turn(
@@ -179,7 +203,18 @@ class Dialog:
                 ),
             )
             await body(turn)
-            return turn.replies
+            return self._in_place(event, turn.finish())
+
+    @staticmethod
+    def _in_place(event: Inbound, replies: list[Reply]) -> list[Reply]:
+        """A press on the dialog's own screens replaces that screen; a press under a notice
+        the resident keeps (a push, an operator's message) leaves it and answers below."""
+        action = event.action
+        if action is None or not replies or replies[0].media:
+            return replies
+        if action.arg == KEEP or action.act in (Act.FIXED, Act.NOT_FIXED, Act.REPLY):
+            return replies
+        return [replace(replies[0], in_place=True), *replies[1:]]
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -214,17 +249,53 @@ class Dialog:
             return
         handler = self._inputs.get(current or "")
         if handler is None:
+            offer = None if action is not None else await conversation.outside_steps(turn)
             if action is not None:
-                turn.say(_("This button belongs to a finished step."))
-            else:
-                turn.say(_("I did not understand that. Please choose what to do:"))
-            self._menu(turn)
+                turn.lead(_("This button belongs to a finished step."))
+            elif offer is None:
+                turn.lead(_("I did not understand that. Please choose what to do:"))
+            self._menu(turn, *((offer,) if offer else ()))
             return
         draft = await self._draft(turn)
         if action is not None and action.act in (Act.BACK, Act.CANCEL):
             await (self._back(turn, draft) if action.act is Act.BACK else self._cancel(turn))
             return
+        if action is not None and await self._draft_action(turn, draft, action):
+            return
+        if await conversation.ask_which(turn, draft):
+            return
         await handler(turn, draft)
+
+    async def _draft_action(self, turn: Turn, draft: Draft, action: Action) -> bool:
+        """Buttons about the draft as a whole rather than about its current step."""
+        if action.act is Act.DRAFT_CONTINUE:
+            await self._reprompt(turn)
+            return True
+        if action.act is Act.DRAFT_RESTART:
+            turn.lead(_("The unfinished appeal is discarded; let's start again."))
+            await self._goto(turn, Draft(relay_seen=draft.relay_seen), S_CATEGORY)
+            return True
+        if action.act is Act.TO_OPERATOR:
+            held_text, held_media = draft.held_text or "", tuple(draft.held_media)
+            appeal = await feedback.own_appeal(turn, action.int_arg())
+            if appeal is None or not (held_text or held_media):
+                turn.say(_("This button is no longer valid."))
+            else:
+                draft.held_text, draft.held_media = None, []
+                if not await conversation.relay(turn, appeal.id, held_text, held_media):
+                    return True
+            await self._goto(turn, draft, await turn.state.get_state() or S_CATEGORY)
+            return True
+        if action.act is Act.TO_STEP:
+            if not conversation.held_event(turn, draft):
+                turn.say(_("This button is no longer valid."))
+                await self._reprompt(turn)
+                return True
+            await turn.state.set_data(draft.to_data())
+            handler = self._inputs[await turn.state.get_state() or S_CATEGORY]
+            await handler(turn, draft)
+            return True
+        return False
 
     async def _feedback_input(self, turn: Turn, current: str) -> None:
         action = turn.event.action
@@ -240,9 +311,11 @@ class Dialog:
 
     async def _command(self, turn: Turn, command: str) -> None:
         if command == "start":
+            if await self._draft_waits(turn):
+                return
             await turn.state.clear()
             name = turn.event.display_name or ""
-            turn.say(
+            turn.lead(
                 _("Hello, {name}! This is the bot of the city contact centre {phone}.").format(
                     name=name, phone=self._config.contact_centre_phone
                 )
@@ -284,6 +357,17 @@ class Dialog:
             return True
         if action.act is Act.NEW_APPEAL:
             await self._start_appeal(turn)
+            return True
+        if action.act is Act.START_WITH_TEXT:
+            text = await conversation.free_text(turn) if current is None else None
+            if text is None:
+                await self._start_appeal(turn)
+                return True
+            draft = Draft()
+            if DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
+                draft.description = text
+                turn.lead(_("Your text will be the appeal's description."))
+            await self._goto(turn, draft, S_CATEGORY)
             return True
         if action.act is Act.MY_APPEALS:
             await self._my_appeals(turn, action.int_arg() or 0)
@@ -337,6 +421,9 @@ class Dialog:
         if draft.editing and next_state != S_SUBCATEGORY:
             draft.editing = False
             next_state = S_REVIEW
+        if next_state == S_DESCRIPTION and draft.description:
+            # The resident already wrote it (a photo's caption, the text that began the appeal).
+            next_state = S_REVIEW
         if next_state == S_REVIEW and call.needs_name(draft):
             next_state = call.S_CALLER
         await self._goto(turn, draft, next_state)
@@ -346,9 +433,10 @@ class Dialog:
         buttons.append(Button(_("✖️ Cancel"), Action(Act.CANCEL)))
         return tuple(buttons)
 
-    def _menu(self, turn: Turn) -> None:
+    def _menu(self, turn: Turn, *first: tuple[Button, ...]) -> None:
         turn.say(
             _("Main menu. What would you like to do?"),
+            *first,
             (Button(_("📝 New appeal"), Action(Act.NEW_APPEAL)),),
             (Button(_("📋 My appeals"), Action(Act.MY_APPEALS)),),
             (
@@ -425,15 +513,15 @@ class Dialog:
         await turn.state.set_state(S_PHONE)
         if contact is None:
             if turn.event.command == "start":
-                turn.say(
+                turn.lead(
                     _("Welcome to the city contact centre {phone}!").format(
                         phone=self._config.contact_centre_phone
                     )
                 )
             elif turn.event.command not in (None, "cancel"):
-                turn.say(_("First, please share your phone number."))
+                turn.lead(_("First, please share your phone number."))
             elif turn.event.command is None:
-                turn.say(_("Please share your phone number using the button below."))
+                turn.lead(_("Please share your phone number using the button below."))
             self._ask_phone(turn)
             return
         phone = normalize_phone(contact.phone)
@@ -447,9 +535,11 @@ class Dialog:
             return
         registered = await turn.residents.register(turn.account, phone, verified=contact.verified)
         await turn.state.clear()
+        # Its own message: on Telegram a message without buttons is what takes the
+        # share-phone keyboard away; the menu follows.
         turn.say(_("Thank you! Your number {phone} is saved.").format(phone=phone))
         if registered.attached_calls:
-            turn.say(
+            turn.lead(
                 ngettext(
                     "Your appeal made by phone, {numbers}, is now in «My appeals».",
                     "Your appeals made by phone, {numbers}, are now in «My appeals».",
@@ -464,12 +554,29 @@ class Dialog:
     # -- the appeal form -------------------------------------------------------------------
 
     async def _start_appeal(self, turn: Turn) -> None:
-        current = await turn.state.get_state()
-        if current in self._inputs:
-            turn.say(_("You are already filing an appeal; let's continue."))
-            await self._reprompt(turn)
+        if await self._draft_waits(turn):
             return
         await self._goto(turn, Draft(), S_CATEGORY)
+
+    async def _draft_waits(self, turn: Turn) -> bool:
+        """An unfinished appeal is never dropped silently: ask to continue or start again."""
+        current = await turn.state.get_state()
+        if current not in self._inputs:
+            return False
+        draft = await self._draft(turn)
+        if draft.call is not None:
+            turn.lead(_("You are already filing an appeal; let's continue."))
+            await self._reprompt(turn)
+            return True
+        if draft.category is None and not draft.description:
+            # Nothing chosen yet: nothing to lose, start over.
+            return False
+        turn.say(
+            _("You have an appeal that is not submitted yet. Continue it, or start again?"),
+            (Button(_("▶️ Continue"), Action(Act.DRAFT_CONTINUE)),),
+            (Button(_("🔄 Start again"), Action(Act.DRAFT_RESTART)),),
+        )
+        return True
 
     async def _prompt_category(self, turn: Turn, draft: Draft) -> None:
         categories = await turn.appeals.root_categories()
@@ -492,7 +599,28 @@ class Dialog:
             return
         draft.category = category.code
         draft.subcategory = None
-        if category.has_children:
+        if category.urgent and draft.call is None:
+            # An operator taking a call knows the numbers; a resident is told them first.
+            draft.urgent_shown = True
+            await self._goto(turn, draft, urgent.S_URGENT)
+        elif category.has_children:
+            await self._goto(turn, draft, S_SUBCATEGORY)
+        else:
+            await self._advance(turn, draft, S_LOCATION)
+
+    async def _prompt_urgent(self, turn: Turn, draft: Draft) -> None:
+        category = await turn.appeals.category(draft.category_code)
+        urgent.prompt(turn, category.name(turn.locale) if category else "—", self._nav())
+
+    async def _on_urgent(self, turn: Turn, draft: Draft) -> None:
+        action = turn.event.action
+        if action is None or action.act is not Act.URGENT_GO:
+            await self._wrong_input(
+                turn, draft, _("Press «Go on with the appeal» when nobody is in danger.")
+            )
+            return
+        category = await turn.appeals.category(draft.category)
+        if draft.subcategory is None and category is not None and category.has_children:
             await self._goto(turn, draft, S_SUBCATEGORY)
         else:
             await self._advance(turn, draft, S_LOCATION)
@@ -522,6 +650,10 @@ class Dialog:
             await self._prompt_subcategory(turn, draft)
             return
         draft.subcategory = child.code
+        if child.urgent and not draft.urgent_shown and draft.call is None:
+            draft.urgent_shown = True
+            await self._goto(turn, draft, urgent.S_URGENT)
+            return
         await self._advance(turn, draft, S_LOCATION)
 
     async def _prompt_location(self, turn: Turn, draft: Draft) -> None:
@@ -571,7 +703,28 @@ class Dialog:
             turn.say(_("📍 Address saved: {address}").format(address=address))
             await self._advance(turn, draft, S_MEDIA)
             return
+        if event.media:
+            # Not lost: the media step will have it.
+            room = max(self._config.max_media - len(draft.media), 0)
+            draft.media.extend(event.media[:room])
+            self._take_caption(turn, draft)
+            await turn.state.set_data(draft.to_data())
+            if event.media_group_id is None or event.media_group_id not in draft.albums:
+                if event.media_group_id is not None:
+                    draft.albums.append(event.media_group_id)
+                    await turn.state.set_data(draft.to_data())
+                turn.lead(_("📷 Kept for step 3. Now, where is it?"))
+                await self._prompt_location(turn, draft)
+            return
         await self._wrong_input(turn, draft, _("This step needs a location or a typed address."))
+
+    def _take_caption(self, turn: Turn, draft: Draft) -> None:
+        """A photo's caption is the description, when there is none yet and it fits."""
+        caption = (turn.event.caption or "").strip()
+        if draft.description or not DESCRIPTION_MIN <= len(caption) <= DESCRIPTION_MAX:
+            return
+        draft.description = caption
+        turn.lead(_("The photo's caption will be the description."))
 
     async def _prompt_media(self, turn: Turn, draft: Draft) -> None:
         buttons = [Button(_("✅ Done"), Action(Act.MEDIA_DONE))] if draft.media else []
@@ -618,6 +771,7 @@ class Dialog:
         room = self._config.max_media - len(draft.media)
         accepted = list(event.media[: max(room, 0)])
         draft.media.extend(accepted)
+        self._take_caption(turn, draft)
         await turn.state.set_data(draft.to_data())
         if len(accepted) < len(event.media):
             # Within an album only the first refused item says so, not every one.
@@ -735,10 +889,10 @@ class Dialog:
             return
         await turn.state.clear()
         if draft.call is not None:
-            turn.say(call.filed_text(submitted.number, self._local_time(submitted.due_at)))
+            turn.lead(call.filed_text(submitted.number, self._local_time(submitted.due_at)))
             self._menu(turn)
             return
-        turn.say(
+        turn.lead(
             _(
                 "✅ Your appeal is registered.\n\nNumber: {number}\nCategory: {category}\n"
                 "Due by: {due}\n\nYou will get a message here whenever its status changes."
@@ -772,11 +926,11 @@ class Dialog:
         kind = turn.event.other
         if kind is not None:
             what = gettext(_OTHER_INPUT.get(kind, _UNKNOWN_INPUT))
-            turn.say(_("I can't use {what} here. {need}").format(what=what, need=need))
+            turn.lead(_("I can't use {what} here. {need}").format(what=what, need=need))
         elif turn.event.action is not None:
-            turn.say(_("This button belongs to another step. {need}").format(need=need))
+            turn.lead(_("This button belongs to another step. {need}").format(need=need))
         else:
-            turn.say(need)
+            turn.lead(need)
         current = await turn.state.get_state()
         await self._prompts[current or S_CATEGORY](turn, draft)
 
@@ -846,7 +1000,7 @@ class Dialog:
     async def _appeal_detail(self, turn: Turn, appeal_id: int | None) -> None:
         detail = await turn.appeals.detail(turn.account, appeal_id) if appeal_id else None
         if detail is None:
-            turn.say(_("Appeal not found."))
+            turn.lead(_("Appeal not found."))
             await self._my_appeals(turn, 0)
             return
         turn.say(

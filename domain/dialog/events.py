@@ -60,6 +60,8 @@ class Inbound:
     contact: ContactShare | None = None
     media: tuple[MediaItem, ...] = field(default_factory=tuple)
     media_group_id: str | None = None
+    # The text sent with a photo or video.
+    caption: str | None = None
     # A photo or video came but could not be kept: "too_big" or "unavailable".
     media_error: str | None = None
     # Something the dialog has no use for (a sticker, a voice note, a document...).

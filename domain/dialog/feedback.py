@@ -35,7 +35,7 @@ def resident_actor(turn: Turn) -> ActorRef:
     return ActorRef(Actor.RESIDENT, str(turn.account.id))
 
 
-async def _own_appeal(turn: Turn, appeal_id: int | None) -> AppealState | None:
+async def own_appeal(turn: Turn, appeal_id: int | None) -> AppealState | None:
     """The appeal if it is this resident's; nobody learns anything about anyone else's."""
     if appeal_id is None or turn.account.resident_id is None:
         return None
@@ -47,7 +47,7 @@ async def _own_appeal(turn: Turn, appeal_id: int | None) -> AppealState | None:
 
 async def start(turn: Turn, action: Action) -> bool:
     """Handle FIXED / NOT_FIXED / REPLY; False when the appeal is not the resident's."""
-    appeal = await _own_appeal(turn, action.int_arg())
+    appeal = await own_appeal(turn, action.int_arg())
     if appeal is None:
         turn.say(_("Appeal not found."))
         return False
@@ -100,7 +100,7 @@ def prompt_answer(turn: Turn, number: str) -> None:
 
 async def reprompt(turn: Turn, current: str) -> None:
     data = await turn.state.get_data()
-    appeal = await _own_appeal(turn, data.get("appeal_id"))
+    appeal = await own_appeal(turn, data.get("appeal_id"))
     number = appeal.number if appeal else "—"
     if current == S_REOPEN:
         prompt_reopen(turn, number)
@@ -111,16 +111,16 @@ async def reprompt(turn: Turn, current: str) -> None:
 async def on_input(turn: Turn, current: str) -> bool:
     """A message in a feedback step; True when the step is finished."""
     data = await turn.state.get_data()
-    appeal = await _own_appeal(turn, data.get("appeal_id"))
+    appeal = await own_appeal(turn, data.get("appeal_id"))
     if appeal is None:
         await turn.state.clear()
         turn.say(_("Appeal not found."))
         return True
     event = turn.event
     if current == S_ANSWER:
-        text = (event.text or "").strip()
-        if not text:
-            turn.say(_("Please write your answer as text."))
+        text = ((event.text if event.text is not None else event.caption) or "").strip()
+        if not text and not event.media:
+            turn.say(_("Please write your answer, or send a photo."))
             prompt_answer(turn, appeal.number)
             return False
         if len(text) > TEXT_MAX:
@@ -130,9 +130,12 @@ async def on_input(turn: Turn, current: str) -> bool:
                 )
             )
             return False
-        await turn.lifecycle.relay_to_staff(appeal.id, text, resident_actor(turn))
+        items = [
+            NewMedia(m.kind, turn.account.channel, m.file_ref, m.unique_id) for m in event.media
+        ]
+        await turn.lifecycle.relay_to_staff(appeal.id, text, resident_actor(turn), items)
         await turn.state.clear()
-        turn.say(_("Your answer is sent to the operator."))
+        turn.lead(_("Your answer is sent to the operator."))
         return True
     if appeal.status is not Status.DONE:
         await turn.state.clear()

@@ -33,6 +33,9 @@ class Reply:
     request_label: str = ""
     # Shown before the text (as an album where the channel has them).
     media: tuple[MediaItem, ...] = field(default_factory=tuple)
+    # The answer to a button press: where a channel can edit the message that carried the
+    # button, this reply replaces it instead of arriving as a new message.
+    in_place: bool = False
 
     def all_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]

@@ -106,6 +106,7 @@ async def file_quick_appeal(who: Transcript, address: str = "вул. Лесі У
         await who.register()
     await who.press(Act.NEW_APPEAL)
     await who.press(Act.CATEGORY, "emergency")
+    await who.press(Act.URGENT_GO)
     await who.text(address)
     await who.press(Act.MEDIA_SKIP)
     await who.text("Something is badly broken here, please fix.")
@@ -180,6 +181,7 @@ async def test_album_gets_one_reply_and_the_limit_holds(olena: Transcript) -> No
     await olena.register()
     await olena.press(Act.NEW_APPEAL)
     await olena.press(Act.CATEGORY, "emergency")
+    await olena.press(Act.URGENT_GO)
     await olena.location(*LUTSK)
     first = await olena.photo(group="album-1")
     assert "Album received" in olena.texts()
@@ -207,9 +209,11 @@ async def test_back_cancel_and_change_from_review(
     await olena.press(Act.BACK)
     assert await olena.state() == AppealForm.category.state
     await olena.press(Act.CATEGORY, "emergency")
+    await olena.press(Act.URGENT_GO)
     await olena.press(Act.BACK)  # from location back to category (no sub-categories)
     assert await olena.state() == AppealForm.category.state
     await olena.press(Act.CATEGORY, "emergency")
+    await olena.press(Act.URGENT_GO)
     await olena.text("вул. Ковельська, 10")
     await olena.press(Act.BACK)
     assert await olena.state() == AppealForm.location.state
@@ -291,8 +295,13 @@ async def test_new_appeal_mid_form_keeps_the_draft(olena: Transcript) -> None:
     await olena.register()
     await olena.press(Act.NEW_APPEAL)
     await olena.press(Act.CATEGORY, "emergency")
+    await olena.press(Act.URGENT_GO)
     await olena.text("вул. Соборності, 5")
     await olena.press(Act.NEW_APPEAL)
-    assert "already filing" in olena.texts()
+    assert "not submitted yet" in olena.texts()
+    assert {"dcont", "drst"} <= set(olena.actions())
     assert await olena.state() == AppealForm.media.state
+    assert (await olena.data())["address"] == "вул. Соборності, 5"
+    await olena.press(Act.DRAFT_CONTINUE)
+    assert "Step 3 of 5" in olena.texts()
     assert (await olena.data())["address"] == "вул. Соборності, 5"

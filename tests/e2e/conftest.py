@@ -122,9 +122,14 @@ class Resident:
         """Tap the newest button carrying this action id."""
         for message in reversed(self.tg.messages(self.chat_id)):
             if data in {d for _, d in message.buttons()}:
+                before = (message.text, message.reply_markup)
                 delivery = await self.tg.press_button(self.user, message, data)
                 assert delivery.status == 200
-                return self._new()
+                fresh = self._new()
+                # The bot answers a press on its own screens by editing that message.
+                if (message.text, message.reply_markup) != before and message not in fresh:
+                    return [message, *fresh]
+                return fresh
         raise AssertionError(f"no button {data!r} in chat {self.chat_id}")
 
     async def share_phone(self, phone: str = "+380501234567") -> list[SentMessage]:

@@ -79,6 +79,8 @@ async def file_appeal(
     await resident.register()
     await resident.press("new")
     await resident.press(f"cat:{category[0]}")
+    if category[0] == "emergency":
+        await resident.press("urgo")
     if len(category) > 1:
         await resident.press(f"sub:{category[1]}")
     await resident.send_location(*LUTSK)

@@ -186,7 +186,7 @@ async def test_linking_with_the_code_from_the_verified_chat_and_unlinking(
     assert "Unlinked" in texts(await olena.say("/unlink"))
     await both.settle()
     assert "no longer linked with Telegram" in olena_viber.new()
-    await olena_viber.press("menu")
+    await olena_viber.press("menu:keep")
     assert "You have no appeals yet." in await olena_viber.press("my")
     assert "Appeal not found." in await olena_viber.say("ap:1")
 

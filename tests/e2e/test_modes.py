@@ -26,7 +26,7 @@ async def test_long_polling(tg: TelegramStandIn, settings: Settings, clock: Fake
     try:
         olena = Resident(tg, tg.user(7001, language_code="en"))
         await tg.send_text(olena.user, "/start")
-        replies = await tg.wait_for_messages(olena.chat_id, 2, timeout=10)
+        replies = await tg.wait_for_messages(olena.chat_id, 1, timeout=10)
         assert "Welcome" in texts(replies)
         assert tg.webhook_url is None
         assert {c.method for c in tg.calls} >= {"deleteWebhook", "setMyCommands", "getUpdates"}
@@ -61,6 +61,7 @@ async def test_dialog_state_in_redis_survives_a_restart(
         await olena.register()
         await olena.press("new")
         await olena.press("cat:emergency")
+        await olena.press("urgo")
         client = aioredis.from_url(REDIS_URL)
         stored = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
         await client.aclose()

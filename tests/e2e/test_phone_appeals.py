@@ -204,7 +204,7 @@ async def test_an_operator_links_a_call_to_a_viber_resident_after_calling_back(
     await both.settle()
     assert f"Linked by Oksana: appeals {call_number} and {viber_number}" in staff_texts(tg, before)
     assert f"linked appeals {call_number} and {viber_number} as yours" in petro.new()
-    await petro.press("menu")
+    await petro.press("menu:keep")
     await petro.press("my")
     mine = {b[2] for b in viber.last_message(petro.user).buttons() if b[2].startswith("ap:")}
     assert mine == {"ap:1", "ap:2"}

@@ -90,6 +90,7 @@ async def test_album_is_one_step_and_one_reply(tg: TelegramStandIn, running: Run
     await taras.register()
     await taras.press("new")
     await taras.press("cat:emergency")
+    await taras.press("urgo")
     await taras.send_location(*LUTSK)
     before = len(tg.messages(taras.chat_id))
     # Telegram sends an album as separate updates at once; they must not race on the draft.
@@ -156,6 +157,7 @@ async def test_wrong_input_gets_a_clear_reply(tg: TelegramStandIn, running: Runn
     await olena.press("new")
     assert "can't use a sticker" in texts(await olena.send_sticker())
     await olena.press("cat:emergency")
+    await olena.press("urgo")
     sticker = await olena.send_sticker()
     assert "needs a location or a typed address" in texts(sticker)
     outside = await olena.send_location(50.4501, 30.5234)
@@ -171,7 +173,8 @@ async def test_wrong_input_gets_a_clear_reply(tg: TelegramStandIn, running: Runn
     await tg.press_button(olena.user, last, "submit:../../etc", check=False)
     assert "no longer valid" in texts(olena._new())
     await tg.press_button(olena.user, last, "ap:999", check=False)
-    assert "Appeal not found" in texts(olena._new())
+    # Answered in place: the pressed message now says so.
+    assert "Appeal not found" in (last.text or "") + texts(olena._new())
     assert await rows(running, Appeal) == 0
 
 
@@ -226,6 +229,7 @@ async def test_duplicate_webhook_delivery_is_handled_once(
     await olena.register()
     await olena.press("new")
     await olena.press("cat:emergency")
+    await olena.press("urgo")
     await olena.say("вул. Градний узвіз, 1")
     await olena.press("mskip")
     await olena.say("Gas smell near the entrance, please check.")
@@ -268,6 +272,7 @@ async def test_quick_messages_are_handled_in_order(
     await olena.register()
     await olena.press("new")
     await olena.press("cat:emergency")
+    await olena.press("urgo")
     await olena.send_location(*LUTSK)
     # Five photos sent one after another without waiting (not an album): each is counted.
     await asyncio.gather(*(tg.send_photo(olena.user) for _ in range(5)))

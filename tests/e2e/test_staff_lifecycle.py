@@ -43,7 +43,8 @@ async def test_whole_life_of_an_appeal(
     assert "s_go:1" in {d for _, d in oksana.card(number).buttons()}
     pushed = texts(olena._new())
     assert f"Appeal {number}: Accepted" in pushed
-    assert "КП «Луцькводоканал»" in pushed
+    # The resident's language (English, detected at first contact), the department's too.
+    assert "Lutskvodokanal (water utility)" in pushed
     assert "Due by:" in pushed
 
     await oksana.press(number, "s_go:1")
@@ -398,6 +399,6 @@ async def test_operator_routes_an_appeal_to_another_department(
     assert "Department: КП «Луцькводоканал»" in (oksana.card(number).text or "")
     # Accepting keeps the department the operator chose, and the resident hears where it went.
     await oksana.press(number, "s_acc:1")
-    assert "КП «Луцькводоканал»" in texts(olena._new())
+    assert "Lutskvodokanal (water utility)" in texts(olena._new())
     forged = await tg.press_button(operators[0], choice, "s_dept:1.0000000000", check=False)
     assert (await tg.wait_for_callback_answer(forged))["show_alert"] is True

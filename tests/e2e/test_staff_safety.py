@@ -274,6 +274,7 @@ async def test_cards_cost_as_few_messages_as_telegram_allows(
         await resident.register()
         await resident.press("new")
         await resident.press("cat:emergency")
+        await resident.press("urgo")
         await resident.send_location(*LUTSK)
         for _ in range(photos):
             await resident.send_photo()

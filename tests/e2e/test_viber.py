@@ -299,6 +299,7 @@ async def test_media_that_fails_or_is_too_big_is_explained(
     await olena.press("share-phone")
     await olena.press("new")
     await olena.press("cat:emergency")
+    await olena.press("urgo")
     await viber.send_location(olena.user, *LUTSK)
     olena.new()
     gone = viber.media("gone.jpg", b"", status=404)

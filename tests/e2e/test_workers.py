@@ -92,6 +92,7 @@ async def file_appeal(resident: Resident) -> str:
     await resident.share_phone(f"+38067{resident.user.id:07d}")
     await resident.press("new")
     await resident.press("cat:emergency")
+    await resident.press("urgo")
     await resident.send_location(*LUTSK)
     # Quick photos from one resident may land on either worker; they must count 1, 2, 3.
     await asyncio.gather(*(resident.tg.send_photo(resident.user) for _ in range(3)))
