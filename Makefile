@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint typecheck locales extract-messages migrate clean
+.PHONY: run test bench lint typecheck locales extract-messages migrate clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
+# The sandbox's browser tests drive Debian's Chromium through Playwright (Playwright's own
+# browser download is not used). Installed here when missing and we may; otherwise those tests
+# skip with the reason, or fail with REQUIRE_SERVICES=1.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	      || echo "Chromium could not be installed (browser tests need it)"; \
+	  else echo "Chromium is missing: apt-get install chromium (browser tests need it)"; fi; }
+
 # The suite runs twice: on the embedded default, then on PostgreSQL + Redis (127.0.0.1; see
 # README). Unreachable services skip that leg's tests loudly; REQUIRE_SERVICES=1 fails instead.
-test: $(STAMP) locales lint typecheck
+test: $(STAMP) locales lint typecheck chromium
 	@echo "== test leg 1: SQLite, dialog state in the database =="
 	$(BIN)/pytest -q
 	@echo "== test leg 2: PostgreSQL + Redis =="

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from bot.app import ConfigurationError, build_application, run
 from bot.config import Settings
 from bot.workers import run_workers
+from sandbox.web import serve as serve_sandbox
 
 
 async def _main(settings: Settings) -> None:
@@ -27,6 +28,13 @@ def main() -> int:
     )
     try:
         settings = Settings()
+        if (
+            settings.telegram_bot_token is None
+            or not settings.telegram_bot_token.get_secret_value()
+        ):
+            # No bot yet: the sandbox, the real bot against the stand-ins (README, first screen).
+            asyncio.run(serve_sandbox(settings))
+            return 0
         if settings.web_workers > 1:
             return run_workers(settings)
         asyncio.run(_main(settings))

@@ -23,6 +23,15 @@ class Signal:
         event, self._event = self._event, asyncio.Event()
         event.set()
 
+    async def next_change(self, seconds: float | None) -> bool:
+        """Wait for the next ``notify``; ``False`` when ``seconds`` passed without one."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def wait_for(self, predicate: Callable[[], bool], seconds: float | None) -> None:
         """Return once ``predicate()`` holds; raise ``TimeoutError`` after ``seconds``."""
         async with asyncio.timeout(seconds):

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, MultipartReader, web
 
-from standins._common import Served
+from standins._common import Served, Signal
 from standins._telegram_html import utf16_len
 from standins._telegram_methods import Answer, BotApiMethods
 from standins._telegram_model import ApiCall, Delivery, FakeChat, FakeUser, SentMessage
@@ -168,6 +168,11 @@ class TelegramStandIn(Served):
             self._runner = None
 
     # ------------------------------------------------------------- configuration
+
+    @property
+    def changed(self) -> Signal:
+        """Notified on every change of chats, messages and answers (for live viewers)."""
+        return self._state.changed
 
     @property
     def blocked_users(self) -> set[int]:
@@ -490,8 +495,11 @@ class TelegramStandIn(Served):
             content["media_group_id"] = media_group_id
         return content
 
-    def _photo_content(self, caption: str | None, media_group_id: str | None) -> dict[str, Any]:
-        return self._with_caption({"photo": self._state.register_photo()}, caption, media_group_id)
+    def _photo_content(
+        self, caption: str | None, media_group_id: str | None, data: bytes | None = None
+    ) -> dict[str, Any]:
+        photo = self._state.register_photo(data)
+        return self._with_caption({"photo": photo}, caption, media_group_id)
 
     def _video_content(self, caption: str | None, media_group_id: str | None) -> dict[str, Any]:
         thumbnail = self._state.register_file(
@@ -519,9 +527,11 @@ class TelegramStandIn(Served):
         media_group_id: str | None = None,
         chat: FakeChat | None = None,
         reply_to: int | SentMessage | None = None,
+        data: bytes | None = None,
     ) -> Delivery:
-        """``user`` sends a photo (three PhotoSizes with fresh file ids)."""
-        content = self._photo_content(caption, media_group_id)
+        """``user`` sends a photo (three PhotoSizes with fresh file ids); ``data`` is the
+        original's bytes (synthesized when not given)."""
+        content = self._photo_content(caption, media_group_id, data)
         message = self._user_message(user, content, chat=chat, reply_to=reply_to)
         return await self.deliver(self._message_update(message))
 

@@ -234,6 +234,11 @@ class ViberStandIn(Served):
     # ------------------------------------------------------------- configuration
 
     @property
+    def changed(self) -> Signal:
+        """Notified on every message either way (for live viewers)."""
+        return self._changed
+
+    @property
     def api_url(self) -> str:
         """``{base_url}/pa``: the stand-in's counterpart of https://chatapi.viber.com/pa."""
         return f"{self.base_url}/pa"

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.config import PROJECT_ROOT
 from standins.telegram import TelegramStandIn
 from storage.models import Appeal, AppealEvent, AppealMedia
 from storage.models import Resident as ResidentRow
@@ -291,22 +286,6 @@ async def test_my_appeals_over_telegram(tg: TelegramStandIn, running: RunningBot
     assert "Appeal 1580-2026-000001" in texts(detail)
     assert "Status: New" in texts(detail)
     assert "No cold water on the 4th floor." in texts(detail)
-
-
-def test_started_without_a_token_says_what_to_set(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
-    result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "main.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
-    assert "Traceback" not in result.stderr
 
 
 async def test_one_phone_from_two_accounts_at_once_stays_two_residents(
