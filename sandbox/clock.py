@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 class SandboxClock:
     """A `domain.clock.Clock` that runs with real time and can jump ahead (never back, so
-    nothing the bot stored lies in the future); `pinned` stops it for replays."""
+    nothing the bot stored lies in the future). `pinned` stops it: during one person's action
+    (so a transcript knows the exact moment every text was written) and during replays."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
@@ -21,7 +22,6 @@ class SandboxClock:
     def advance(self, delta: timedelta) -> None:
         if delta <= timedelta():
             raise ValueError("the sandbox clock only moves forward")
+        self.offset += delta
         if self.pinned is not None:
             self.pinned += delta
-        else:
-            self.offset += delta

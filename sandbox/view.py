@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sandbox.samples import SAMPLES
 from sandbox.world import OPERATORS, PEOPLE, RESIDENT, STAFF_CHAT, STRANGER, Sandbox
@@ -118,7 +119,7 @@ def snapshot(sandbox: Sandbox) -> dict[str, Any]:
         }
         for chat_id in (RESIDENT.user_id, STAFF_CHAT)
     }
-    now = sandbox.clock()
+    now = sandbox.clock().astimezone(ZoneInfo(sandbox.settings.timezone))
     return {
         "ready": True,
         "generation": sandbox.generation,

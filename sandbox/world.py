@@ -195,18 +195,19 @@ class Sandbox:
     ) -> dict[str, Any]:
         """Do one person's action, wait until the bot has answered, record it."""
         async with self._lock:
-            if at is not None:
-                self.clock.pinned = at
+            moment = at or self.clock()
+            self.clock.pinned = moment
             before = self.views()
-            moment = self.clock()
             try:
-                result = await self._dispatch(action)
-            except ValueError as exc:  # the stand-ins refuse what the messenger would not allow
-                raise ActionError(str(exc)) from exc
-            try:
+                try:
+                    result = await self._dispatch(action)
+                except ValueError as exc:  # the stand-ins refuse what the messenger would not
+                    raise ActionError(str(exc)) from exc
                 await self.settle()
                 self.recorder.record(moment, action, result, before, self.views())
             finally:
+                if at is None:
+                    self.clock.pinned = None
                 self.changed.notify()
             return result
 
@@ -242,9 +243,10 @@ class Sandbox:
             )
             if message is None:
                 raise ActionError("that message is gone")
+            data = self._button_data(message.reply_markup, action)
             # A stranger presses a card they saw (say, forwarded): the bot must refuse them.
             member = chat is None or user.id in chat.members
-            delivery = await tg.press_button(user, message, str(action["data"]), check=member)
+            delivery = await tg.press_button(user, message, data, check=member)
             answer = await tg.wait_for_callback_answer(delivery, timeout=SETTLE_SECONDS)
             return {"answer": {"text": answer.get("text"), "alert": bool(answer.get("show_alert"))}}
         elif kind == "tg.contact":
@@ -252,12 +254,30 @@ class Sandbox:
         elif kind == "tg.location":
             await tg.send_location(user, float(action["lat"]), float(action["lon"]), chat=chat)
         elif kind == "tg.photo":
-            data = sample_png(str(action["sample"]))
+            picture = sample_png(str(action["sample"]))
             caption = action.get("caption") or None
-            await tg.send_photo(user, chat=chat, reply_to=reply, caption=caption, data=data)
+            await tg.send_photo(user, chat=chat, reply_to=reply, caption=caption, data=picture)
         else:
             raise ActionError(f"unknown action {kind!r}")
         return {}
+
+    @staticmethod
+    def _button_data(markup: dict[str, Any] | None, action: dict[str, Any]) -> str:
+        """The pressed button's data. The press is recorded by place too ("button": [row,
+        column]), which a replay goes by: some buttons carry a token that differs each time."""
+        rows = (markup or {}).get("inline_keyboard") or []
+        data = str(action["data"])
+        for r, row in enumerate(rows):
+            for c, button in enumerate(row):
+                if button.get("callback_data") == data:
+                    action["button"] = [r, c]
+                    return data
+        place = action.get("button")
+        if isinstance(place, list) and len(place) == 2:
+            r, c = int(place[0]), int(place[1])
+            if r < len(rows) and c < len(rows[r]) and "callback_data" in rows[r][c]:
+                return str(rows[r][c]["callback_data"])
+        return data
 
     async def _viber_action(self, kind: str, action: dict[str, Any]) -> dict[str, Any]:
         viber, user = self.viber, self.viber_user

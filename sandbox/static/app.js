@@ -256,7 +256,7 @@ function drawAttach() {
 
 function draw() {
   if (!world || !world.ready) return;
-  $("#clock").textContent = world.clock.replace("T", " ");
+  $("#clock").textContent = world.clock.replace("T", " ").replace(/([+-]\d\d:\d\d)$/, " (UTC$1)");
   $("#offset").textContent = world.offset_hours ? `(real time + ${world.offset_hours} h)` : "(real time)";
   $("#steps").textContent = world.steps;
   drawAttach();

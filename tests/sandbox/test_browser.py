@@ -1,8 +1,8 @@
 """The sandbox in a real browser: a resident files an appeal in the Telegram pane, operators
 work it in the staff pane through to done, the resident says «Not fixed» and it reopens; a
 stranger is refused; the clock makes the done appeal close by itself; a Viber resident files
-one too. Screenshots go to the test's tmp dir (SANDBOX_SCREENSHOT=path keeps one for the
-README)."""
+one too. Screenshots and transcripts go to the test's tmp dir; SANDBOX_KEEP=folder keeps a
+screenshot for the README and the transcripts for tests/sandbox/transcripts/."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 from sqlalchemy import select
 
+from sandbox.transcript import load
 from storage.models import Appeal
 from tests.sandbox.conftest import RunningSandbox
 
 pytestmark = pytest.mark.timeout(300)
 
+KEEP = os.environ.get("SANDBOX_KEEP")
 NUMBER = re.compile(r"1580-\d{4}-\d{6}")
 
 
@@ -94,6 +96,11 @@ async def test_whole_appeal_through_the_page(
     shots = tmp_path / "screenshots"
     shots.mkdir()
     await expect(page.locator("#notice")).to_contain_text("never talks to the real Telegram")
+    # Taras opens the bot in Viber meanwhile (his own appeal is the next test's).
+    viber = page.locator("#viber-resident")
+    await viber.locator(".open-chat").click()
+    await viber.locator('.kb button[data-body="/start"]').click()
+    await expect(viber.locator('.kb button[data-kind="share-phone"]')).to_be_visible()
     number = await file_appeal_in_telegram(page, shots)
     desk = staff(page)
     card = desk.locator(".row", has=page.locator('[data-callback="s_acc:1"]'))
@@ -133,10 +140,11 @@ async def test_whole_appeal_through_the_page(
     await say(pane, "Still leaking, the puddle is back this morning.")
     await expect(desk.locator(".msg.bot").last).to_contain_text("Still leaking")
     assert await status_of(sandbox, number) == "reopened"
+    await desk.locator(".messages").evaluate("node => { node.scrollTop = node.scrollHeight; }")
+    await page.evaluate("document.querySelectorAll('.toast').forEach(t => { t.hidden = true; })")
     await page.screenshot(path=shots / "3-reopened.png")
-    keep = os.environ.get("SANDBOX_SCREENSHOT")
-    if keep:
-        shutil.copy(shots / "3-reopened.png", keep)
+    if KEEP:
+        shutil.copy(shots / "3-reopened.png", Path(KEEP) / "sandbox.png")
 
     # Petro: a photo replied to the card without «Done» is confirmed first; then the clock:
     # unanswered, the done appeal closes by itself after the confirm window.
@@ -155,6 +163,15 @@ async def test_whole_appeal_through_the_page(
     await expect(page.locator("#offset")).to_contain_text("96")
     assert await status_of(sandbox, number) == "closed"
     assert len(list(shots.glob("*.png"))) == 3
+
+    # The session as a transcript (SANDBOX_TRANSCRIPT=path keeps it for tests/sandbox/).
+    async with page.expect_download() as download_info:
+        await page.locator("#transcript").click()
+    saved = tmp_path / "transcript.json"
+    await (await download_info.value).save_as(saved)
+    assert len(load(saved.read_text(encoding="utf-8"))) == await steps(page)
+    if KEEP:
+        shutil.copy(saved, Path(KEEP) / "telegram-appeal-done-reopened-closed.json")
 
 
 async def test_viber_resident_and_reset(
@@ -189,6 +206,8 @@ async def test_viber_resident_and_reset(
     saved = tmp_path / "transcript.json"
     await download.save_as(saved)
     assert '"viber.press"' in saved.read_text()
+    if KEEP:
+        shutil.copy(saved, Path(KEEP) / "viber-appeal.json")
     await page.locator("#reset").click()
     await expect(page.locator("body")).to_have_attribute("data-generation", "1")
     await expect(pane.locator(".msg")).to_have_count(0)
