@@ -68,7 +68,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     last = ""
-    with suppress(ConnectionResetError, asyncio.CancelledError):
+    with suppress(ConnectionResetError):  # the page was closed
         while True:
             frame = json.dumps(snapshot(sandbox), ensure_ascii=False)
             if frame != last:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from bot.config import Settings
 from sandbox.web import create_page
@@ -85,6 +85,9 @@ async def browser() -> AsyncIterator[Browser]:
 async def page(browser: Browser, sandbox: RunningSandbox) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport={"width": 1500, "height": 900})
     opened = await context.new_page()
+    # Generous waits: the machine may be busy; a wait ends as soon as its condition holds.
+    opened.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)
     # The page asks before sharing a phone and before a reset, as Telegram does.
     opened.on("dialog", lambda dialog: dialog.accept())
     await opened.goto(sandbox.url)

@@ -33,22 +33,6 @@ def staff(page: Page) -> Locator:
     return page.locator("#staff")
 
 
-async def tap(pane: Locator, data: str) -> None:
-    """Tap the newest inline button with this action id."""
-    await pane.locator(f'[data-callback="{data}"]').last.click()
-
-
-async def say(pane: Locator, text: str) -> None:
-    await pane.locator("input[name=text]").fill(text)
-    await pane.locator(".composer .send").click()
-
-
-async def status_of(sandbox: RunningSandbox, number: str) -> str:
-    async with sandbox.sandbox.app.uows() as uow:
-        query = select(Appeal.status).where(Appeal.number == number)
-        return str((await uow.session.execute(query)).scalar_one())
-
-
 async def steps(page: Page) -> int:
     return int(await page.locator("body").get_attribute("data-steps") or 0)
 
@@ -59,25 +43,51 @@ async def settled(page: Page, count: int) -> None:
     await expect(page.locator("body")).to_have_attribute("data-steps", str(count))
 
 
+async def act(target: Locator) -> None:
+    """Click something that makes a person act, and wait until the page shows the outcome."""
+    before = await steps(target.page)
+    await target.click()
+    await settled(target.page, before + 1)
+
+
+async def tap(pane: Locator, data: str) -> None:
+    """Tap the newest inline button with this action id."""
+    await act(pane.locator(f'[data-callback="{data}"]').last)
+
+
+async def say(pane: Locator, text: str) -> None:
+    await pane.locator("input[name=text]").fill(text)
+    await act(pane.locator(".composer .send"))
+
+
+async def pick(page: Page, what: str) -> None:
+    """A place or a sample picture in the attach dialog (opened by the pane's 📎 or by a
+    location button)."""
+    await act(page.locator(f"#attach {what}"))
+
+
+async def status_of(sandbox: RunningSandbox, number: str) -> str:
+    async with sandbox.sandbox.app.uows() as uow:
+        query = select(Appeal.status).where(Appeal.number == number)
+        return str((await uow.session.execute(query)).scalar_one())
+
+
 async def send_sample(page: Page, pane: Locator, sample: str) -> None:
-    before = await steps(page)
     await pane.locator(".attach").click()
-    await page.locator(f'#attach [data-sample="{sample}"]').click()
-    await settled(page, before + 1)
+    await pick(page, f'[data-sample="{sample}"]')
 
 
 async def file_appeal_in_telegram(page: Page, shots: Path) -> str:
     pane = resident(page)
     await say(pane, "/start")
-    await pane.locator('.kb button[data-kind="contact"]').click()
+    await act(pane.locator('.kb button[data-kind="contact"]'))
     await tap(pane, "new")
     await tap(pane, "cat:water")
     await tap(pane, "sub:pipe_burst")
     # The location step brings a reply keyboard with Telegram's location button.
     await pane.locator('.kb button[data-kind="location"]').click()
-    await page.locator('#attach [data-place="Theatre Square"]').click()
-    await pane.locator(".attach").click()
-    await page.locator('#attach [data-sample="burst-pipe"]').click()
+    await pick(page, '[data-place="Theatre Square"]')
+    await send_sample(page, pane, "burst-pipe")
     await expect(pane.locator(".msg img.photo")).to_have_count(1)
     await tap(pane, "mdone")
     await say(pane, "Water is pouring from under the asphalt near house 7.")
@@ -98,8 +108,8 @@ async def test_whole_appeal_through_the_page(
     await expect(page.locator("#notice")).to_contain_text("never talks to the real Telegram")
     # Taras opens the bot in Viber meanwhile (his own appeal is the next test's).
     viber = page.locator("#viber-resident")
-    await viber.locator(".open-chat").click()
-    await viber.locator('.kb button[data-body="/start"]').click()
+    await act(viber.locator(".open-chat"))
+    await act(viber.locator('.kb button[data-body="/start"]'))
     await expect(viber.locator('.kb button[data-kind="share-phone"]')).to_be_visible()
     number = await file_appeal_in_telegram(page, shots)
     desk = staff(page)
@@ -155,11 +165,11 @@ async def test_whole_appeal_through_the_page(
     )
     await send_sample(page, desk, "repaired")
     assert await status_of(sandbox, number) == "in_progress"
-    await desk.locator('[data-callback^="s_ok:"]').last.click()
+    await act(desk.locator('[data-callback^="s_ok:"]').last)
     await expect(desk.locator('[data-callback^="s_ok:"]')).to_have_count(0)
     assert await status_of(sandbox, number) == "done"
-    await page.locator('[data-advance="72"]').click()
-    await page.locator('[data-advance="24"]').click()
+    await act(page.locator('[data-advance="72"]'))
+    await act(page.locator('[data-advance="24"]'))
     await expect(page.locator("#offset")).to_contain_text("96")
     assert await status_of(sandbox, number) == "closed"
     assert len(list(shots.glob("*.png"))) == 3
@@ -178,23 +188,22 @@ async def test_viber_resident_and_reset(
     page: Page, sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     pane = page.locator("#viber-resident")
-    await pane.locator(".open-chat").click()
-    await pane.locator('.kb button[data-body="/start"]').click()
-    await pane.locator('.kb button[data-kind="share-phone"]').click()
+    await act(pane.locator(".open-chat"))
+    await act(pane.locator('.kb button[data-body="/start"]'))
+    await act(pane.locator('.kb button[data-kind="share-phone"]'))
     await expect(pane.locator(".msg.mine .contact")).to_have_count(1)
     buttons = pane.locator(".kb button")
     await expect(buttons.first).to_be_visible()
-    await pane.locator('.kb button[data-body="new"]').click()
-    await pane.locator('.kb button[data-body="cat:roads"]').click()
-    await pane.locator('.kb button[data-body="sub:pothole"]').click()
+    await act(pane.locator('.kb button[data-body="new"]'))
+    await act(pane.locator('.kb button[data-body="cat:roads"]'))
+    await act(pane.locator('.kb button[data-body="sub:pothole"]'))
     await pane.locator('.kb button[data-kind="location-picker"]').click()
-    await page.locator('#attach [data-place="Lutsk Castle"]').click()
-    await pane.locator(".attach").click()
-    await page.locator('#attach [data-sample="pothole"]').click()
+    await pick(page, '[data-place="Lutsk Castle"]')
+    await send_sample(page, pane, "pothole")
     await expect(pane.locator(".msg.mine img.photo")).to_have_count(1)
-    await pane.locator('.kb button[data-body="mdone"]').click()
+    await act(pane.locator('.kb button[data-body="mdone"]'))
     await say(pane, "A deep pothole at the castle gate.")
-    await pane.locator('.kb button[data-body="submit"]').click()
+    await act(pane.locator('.kb button[data-body="submit"]'))
     await expect(pane.locator(".msg.bot .text").last).to_contain_text(NUMBER)
     await expect(page.locator("#staff .msg.bot").last).to_contain_text("pothole")
     await page.screenshot(path=tmp_path / "viber.png")
