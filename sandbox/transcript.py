@@ -32,8 +32,14 @@ def _telegram_line(raw: dict[str, Any], bot_id: int) -> str:
         if kind in raw:
             body = f"[{kind}] {body}".rstrip()
             break
+    created = raw.get("forum_topic_created")
+    if isinstance(created, dict):
+        body = f"[topic] {created.get('name')}"
+    thread = raw.get("message_thread_id") if raw.get("is_topic_message") else None
+    if thread is not None:
+        body = f"(topic #{thread}) {body}"
     reply = raw.get("reply_to_message")
-    if isinstance(reply, dict) and not raw.get("is_topic_message"):
+    if isinstance(reply, dict) and reply.get("message_id") != thread:
         body = f"(re #{reply.get('message_id')}) {body}"
     rows = (raw.get("reply_markup") or {}).get("inline_keyboard") or []
     data = [

@@ -39,8 +39,15 @@ def _telegram_message(raw: dict[str, Any], tg: TelegramStandIn) -> dict[str, Any
         message["location"] = raw["location"]
     if "contact" in raw:
         message["contact"] = raw["contact"].get("phone_number")
+    thread = raw.get("message_thread_id") if raw.get("is_topic_message") else None
+    if thread is not None:
+        message["thread"] = thread
+    created = raw.get("forum_topic_created")
+    if isinstance(created, dict):
+        message["service"] = f"Topic «{created.get('name', '')}» created"
     reply = raw.get("reply_to_message")
-    if isinstance(reply, dict) and not raw.get("is_topic_message"):
+    # Telegram shows a topic message that replies to nothing as a reply to the topic's start.
+    if isinstance(reply, dict) and reply.get("message_id") != thread:
         message["reply_to"] = {
             "id": reply.get("message_id"),
             "from": (reply.get("from") or {}).get("first_name", ""),
@@ -128,6 +135,10 @@ def snapshot(sandbox: Sandbox) -> dict[str, Any]:
         "resident": {"key": RESIDENT.key, "id": RESIDENT.user_id, "name": RESIDENT.name},
         "staff": {
             "chat": STAFF_CHAT,
+            "topics": [
+                {"id": thread, "name": name}
+                for thread, name in sorted(tg.chat(STAFF_CHAT).topics.items())
+            ],
             "people": [
                 {"key": p.key, "id": p.user_id, "name": p.name, "role": p.role}
                 for p in (*OPERATORS, STRANGER)

@@ -133,7 +133,13 @@ class Sandbox:
         await self._viber.start()
         for person in PEOPLE:
             self._tg.user(person.user_id, first_name=person.name, language_code="uk")
-        self._tg.group(STAFF_CHAT, title="15-80 operators", members=[p.user_id for p in OPERATORS])
+        # A forum, so that the bot opens a topic per category as it does in a real one.
+        self._tg.group(
+            STAFF_CHAT,
+            title="15-80 operators",
+            is_forum=True,
+            members=[p.user_id for p in OPERATORS],
+        )
         self.viber_user = self._viber.user(name="Taras", language="uk")
         app = build_application(
             bot_settings(self.settings, self.data_dir, self._tg, self._viber), clock=self.clock
@@ -236,7 +242,10 @@ class Sandbox:
                 f"Telegram lets only members write in the staff group; {user.first_name} is not one"
             )
         if kind == "tg.text":
-            await tg.send_text(user, str(action["text"]), chat=chat, reply_to=reply)
+            thread = int(action["thread"]) if action.get("thread") else None
+            await tg.send_text(
+                user, str(action["text"]), chat=chat, reply_to=reply, thread_id=thread
+            )
         elif kind == "tg.press":
             message = next(
                 (m for m in tg.messages(chat_id) if m.message_id == int(action["message"])), None
@@ -257,6 +266,13 @@ class Sandbox:
             picture = sample_png(str(action["sample"]))
             caption = action.get("caption") or None
             await tg.send_photo(user, chat=chat, reply_to=reply, caption=caption, data=picture)
+        elif kind == "tg.album":
+            # Sent one after another, as the updates of an album arrive from Telegram.
+            picture = sample_png(str(action["sample"]))
+            count = max(2, min(int(action.get("count", 2)), 10))
+            await tg.send_album(user, ["photo"] * count, chat=chat, data=picture)
+        elif kind == "tg.video":
+            await tg.send_video(user, chat=chat, reply_to=reply)
         else:
             raise ActionError(f"unknown action {kind!r}")
         return {}
@@ -296,6 +312,8 @@ class Sandbox:
             name = str(action["sample"])
             media = viber.media(f"{name}.png", sample_png(name), content_type="image/png")
             await viber.send_picture(user, media=media)
+        elif kind == "viber.video":
+            await viber.send_video(user)
         else:
             raise ActionError(f"unknown action {kind!r}")
         return {}

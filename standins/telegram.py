@@ -615,10 +615,12 @@ class TelegramStandIn(Served):
         caption: str | None = None,
         concurrently: bool = False,
         chat: FakeChat | None = None,
+        data: bytes | None = None,
     ) -> list[Delivery]:
         """``user`` sends an album: one message and one update per item, one media_group_id.
 
-        ``caption`` goes on the first item, as Telegram clients do. With
+        ``caption`` goes on the first item, as Telegram clients do; ``data`` is the bytes
+        of every photo (synthesized when not given). With
         ``concurrently=True`` all updates are released at once (one ``getUpdates``
         batch, or parallel webhook POSTs), which is how albums usually arrive.
         """
@@ -630,7 +632,7 @@ class TelegramStandIn(Served):
         for index, kind in enumerate(kinds):
             item_caption = caption if index == 0 else None
             content = (
-                self._photo_content(item_caption, group_id)
+                self._photo_content(item_caption, group_id, data)
                 if kind == "photo"
                 else self._video_content(item_caption, group_id)
             )

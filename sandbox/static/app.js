@@ -72,13 +72,23 @@ function telegramMessage(message, paneId, viewerId, chatId) {
     class: `msg ${mine ? "mine" : "theirs"}${message.is_bot ? " bot" : ""}`,
     "data-id": message.id,
   });
+  if (message.service) {
+    return el("div", { class: "row service", "data-id": message.id }, el("div", { class: "service" }, message.service));
+  }
   if (!mine) bubble.append(el("div", { class: "sender" }, message.is_bot ? "15-80 bot" : message.from));
+  if (message.thread && paneId === "staff" && !$("#topic").value) {
+    const topic = world.staff.topics.find((t) => t.id === message.thread);
+    if (topic) bubble.append(el("div", { class: "topic" }, `# ${topic.name}`));
+  }
   if (message.reply_to) {
     bubble.append(el("div", { class: "quote" },
       el("b", {}, message.reply_to.from || ""), " ", message.reply_to.text));
   }
   if (message.photo) bubble.append(el("img", { class: "photo", src: message.photo, alt: "photo" }));
-  if (message.attachment) bubble.append(el("div", { class: "attachment" }, `[${message.attachment}]`));
+  if (message.attachment) {
+    const icons = { video: "🎬", document: "📄", sticker: "🙂", voice: "🎤" };
+    bubble.append(el("div", { class: "attachment" }, `${icons[message.attachment] || "📎"} ${message.attachment}`));
+  }
   if (message.location) {
     bubble.append(el("div", { class: "location" },
       `📍 ${message.location.latitude.toFixed(5)}, ${message.location.longitude.toFixed(5)}`));
@@ -155,9 +165,17 @@ function drawTelegram() {
         person.role === "stranger" ? `${person.name} (not a member)` : `${person.name} (operator)`));
     }
   }
+  const topics = $("#topic");
+  for (const topic of world.staff.topics) {
+    if (!topics.querySelector(`option[value="${topic.id}"]`)) {
+      topics.append(el("option", { value: topic.id }, `# ${topic.name}`));
+    }
+  }
+  const shown = Number(topics.value) || null;
   const viewer = staffUser();
-  drawMessages($("#staff .messages"),
-    staff.messages.map((m) => telegramMessage(m, "staff", viewer.id, world.staff.chat)));
+  drawMessages($("#staff .messages"), staff.messages
+    .filter((m) => shown === null || m.thread === shown)
+    .map((m) => telegramMessage(m, "staff", viewer.id, world.staff.chat)));
 }
 
 function replyKeyboard(button) {
@@ -207,6 +225,9 @@ function openAttach(paneId, { photos = true, places = true } = {}) {
   const dialog = $("#attach");
   dialog.querySelectorAll(".samples, .samples + p, .places").forEach((n) => { n.hidden = false; });
   $(".samples", dialog).hidden = !photos;
+  $(".more-media", dialog).hidden = !photos;
+  $(".send-album", dialog).hidden = paneId === "viber-resident";
+  $(".album-sample", dialog).hidden = paneId === "viber-resident";
   $(".places", dialog).hidden = !places;
   dialog.showModal();
 }
@@ -224,6 +245,28 @@ function sendPhoto(sample) {
   if (input.value.trim()) { action.caption = input.value.trim(); input.value = ""; }
   clearReply(attachTarget);
   return act(action, attachTarget);
+}
+
+function sendVideo() {
+  $("#attach").close();
+  if (attachTarget === "viber-resident") return act({ do: "viber.video" }, attachTarget);
+  const staff = attachTarget === "staff";
+  const action = {
+    do: "tg.video", as: staff ? staffUser().key : world.resident.key,
+    chat: staff ? world.staff.chat : world.resident.id,
+  };
+  if (replyTo[attachTarget]) action.reply_to = replyTo[attachTarget];
+  clearReply(attachTarget);
+  return act(action, attachTarget);
+}
+
+function sendAlbum() {
+  $("#attach").close();
+  const staff = attachTarget === "staff";
+  return act({
+    do: "tg.album", as: staff ? staffUser().key : world.resident.key, count: 2,
+    sample: $("#attach .album-sample").value, chat: staff ? world.staff.chat : world.resident.id,
+  }, attachTarget);
 }
 
 function sendPlace(lat, lon) {
@@ -246,6 +289,9 @@ function drawAttach() {
   $(".places", dialog).append(...world.places.map((p) => el("button", {
     type: "button", "data-place": p.name, onclick: () => sendPlace(p.lat, p.lon),
   }, `📍 ${p.name}`)));
+  $(".album-sample", dialog).append(...world.samples.map((s) => el("option", { value: s.name }, s.title)));
+  $(".send-video", dialog).addEventListener("click", sendVideo);
+  $(".send-album", dialog).addEventListener("click", sendAlbum);
   $(".send-coords", dialog).addEventListener("click", () => {
     sendPlace(parseFloat(dialog.querySelector("[name=lat]").value),
       parseFloat(dialog.querySelector("[name=lon]").value));
@@ -282,6 +328,7 @@ function wire() {
     const input = event.target.elements.text;
     if (!input.value.trim()) return;
     const action = { do: "tg.text", as: staffUser().key, chat: world.staff.chat, text: input.value };
+    if ($("#topic").value && !replyTo.staff) action.thread = Number($("#topic").value);
     if (replyTo.staff) action.reply_to = replyTo.staff;
     input.value = "";
     clearReply("staff");
@@ -302,11 +349,13 @@ function wire() {
     $(`#${pane} .cancel-reply`).addEventListener("click", () => clearReply(pane));
   }
   $("#operator").addEventListener("change", () => { clearReply("staff"); draw(); });
+  $("#topic").addEventListener("change", () => draw());
   for (const button of document.querySelectorAll("[data-advance]")) {
     button.addEventListener("click", () => act({ do: "clock", hours: Number(button.dataset.advance) }, "staff"));
   }
   $("#reset").addEventListener("click", async () => {
     if (!confirm("Forget every appeal and chat and start again?")) return;
+    $("#topic").replaceChildren(el("option", { value: "" }, "All topics"));
     clearReply("tg-resident");
     clearReply("staff");
     await fetch("api/reset", { method: "POST" });

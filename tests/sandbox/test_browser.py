@@ -221,3 +221,50 @@ async def test_viber_resident_and_reset(
     await expect(page.locator("body")).to_have_attribute("data-generation", "1")
     await expect(pane.locator(".msg")).to_have_count(0)
     await expect(page.locator("#staff .msg")).to_have_count(0)
+
+
+async def test_album_video_and_forum_topics(
+    page: Page, sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    pane = resident(page)
+    await say(pane, "/start")
+    await act(pane.locator('.kb button[data-kind="contact"]'))
+    await tap(pane, "new")
+    await tap(pane, "cat:roads")
+    await tap(pane, "sub:pothole")
+    await pane.locator('.kb button[data-kind="location"]').click()
+    await page.locator('#attach input[name="lat"]').fill("50.7501")
+    await page.locator('#attach input[name="lon"]').fill("25.3310")
+    await act(page.locator("#attach .send-coords"))
+    await expect(pane.locator(".msg.mine .location")).to_contain_text("50.75010, 25.33100")
+    await pane.locator(".attach").click()
+    await page.select_option("#attach .album-sample", "pothole")
+    await act(page.locator("#attach .send-album"))
+    await expect(pane.locator(".msg.mine img.photo")).to_have_count(2)
+    await pane.locator(".attach").click()
+    await act(page.locator("#attach .send-video"))
+    await expect(pane.locator(".msg.mine .attachment")).to_contain_text("video")
+    await tap(pane, "mdone")
+    await say(pane, "Two potholes in a row, one of them filmed.")
+    await tap(pane, "submit")
+    await expect(pane.locator(".msg.bot .text").last).to_contain_text(NUMBER)
+
+    # The staff chat is a forum: the bot opened the category's topic, sent the album, then
+    # the card.
+    desk = staff(page)
+    await expect(desk.locator(".row.service")).to_have_count(1)
+    await expect(desk.locator(".msg.bot img.photo")).to_have_count(2)
+    await expect(desk.locator(".msg.bot .attachment")).to_contain_text("video")
+    await expect(desk.locator('[data-callback="s_acc:1"]')).to_have_count(1)
+    await expect(page.locator("#topic option")).to_have_count(2)
+    await page.select_option("#topic", index=1)
+    await say(desk, "Who takes this one? I can go after lunch.")
+    await expect(desk.locator(".msg.mine").last).to_contain_text("after lunch")
+    lines = "\n".join(sandbox.sandbox.views()["telegram:-1001580"])
+    assert "(topic #" in lines
+    assert "Oksana: (topic #" in lines
+    await page.screenshot(path=tmp_path / "topics.png")
+    if KEEP:
+        async with page.expect_download() as download_info:
+            await page.locator("#transcript").click()
+        await (await download_info.value).save_as(Path(KEEP) / "telegram-album-video-topic.json")
