@@ -92,7 +92,9 @@ async def _act(request: web.Request) -> web.Response:
         return web.json_response({"error": "the body must be a JSON object"}, status=400)
     try:
         result = await sandbox.perform(action)
-    except (ActionError, KeyError, TypeError) as exc:
+    except KeyError as exc:
+        return web.json_response({"error": f"the action needs {exc}"}, status=400)
+    except (ActionError, TypeError) as exc:
         return web.json_response({"error": str(exc)}, status=400)
     return web.json_response(result)
 
@@ -153,6 +155,8 @@ def create_page(sandbox: Sandbox) -> web.Application:
 
 async def serve(settings: Settings, data_dir: Path | None = None) -> None:
     """Run the sandbox and its page until cancelled."""
+    # Every webhook call of the stand-ins would be a line: only the page's address matters here.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # Beside the embedded default database (data/appeals.db), relative to where it runs.
     sandbox = Sandbox(settings, data_dir or Path("data") / "sandbox")
     await sandbox.reset()

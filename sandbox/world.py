@@ -33,6 +33,27 @@ WEBHOOK_SECRET = "sandbox-webhook-secret"
 SETTLE_SECONDS = 15.0
 
 
+ACTIONS = frozenset(
+    {
+        "clock",
+        "tg.text",
+        "tg.press",
+        "tg.contact",
+        "tg.location",
+        "tg.photo",
+        "tg.album",
+        "tg.video",
+        "viber.open",
+        "viber.text",
+        "viber.press",
+        "viber.contact",
+        "viber.location",
+        "viber.photo",
+        "viber.video",
+    }
+)
+
+
 class ActionError(ValueError):
     """What a person tried cannot happen (Telegram or Viber would not let them)."""
 
@@ -219,6 +240,8 @@ class Sandbox:
 
     async def _dispatch(self, action: dict[str, Any]) -> dict[str, Any]:
         kind = str(action.get("do", ""))
+        if kind not in ACTIONS:
+            raise ActionError(f"unknown action {kind!r}; known: {', '.join(sorted(ACTIONS))}")
         if kind == "clock":
             hours = float(action["hours"])
             self.clock.advance(timedelta(hours=hours))
