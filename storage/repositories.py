@@ -312,6 +312,9 @@ class AppealRepository:
             category_names=dict(names),
             created_at=appeal.created_at,
             due_at=appeal.due_at,
+            address=appeal.address,
+            latitude=appeal.latitude,
+            longitude=appeal.longitude,
         )
 
     async def page_for_resident(
