@@ -16,6 +16,14 @@ async def test_withdrawing_updates_the_card_and_tells_the_staff(
     oksana = Operator(tg, operators[0], desk)
     await oksana.press(number, "s_acc:1")
     card = oksana.card(number)
+    # Oksana opens the departments to route it, and is not quick enough.
+    await oksana.press(number, "s_route:1")
+    route = next(
+        m
+        for m in reversed(tg.messages(STAFF_CHAT))
+        if any(d.startswith("s_dept:") for _, d in m.buttons())
+    )
+    department = next(d for _, d in route.buttons() if d.startswith("s_dept:"))
     before = len(tg.messages(STAFF_CHAT))
     olena._new()
     await olena.say("/my")
@@ -39,6 +47,9 @@ async def test_withdrawing_updates_the_card_and_tells_the_staff(
     said = str((await tg.wait_for_callback_answer(old))["text"])
     assert said.startswith(f"{number} is «Withdrawn» since ")
     assert "(resident)" in said
+    late = await tg.press_button(operators[0], route, department, check=False)
+    said = str((await tg.wait_for_callback_answer(late))["text"])
+    assert said == f"{number} is «Withdrawn»: it cannot be routed any more. The card is updated."
     assert await status_of(desk, number) == "withdrawn"
     assert "Withdrawn" in staff_texts(tg)
 
