@@ -7,10 +7,15 @@ import logging
 import sys
 
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from bot.app import ConfigurationError, build_application, run
 from bot.config import Settings
+from bot.faults import describe
+from bot.redact import Redactor, redact_logs
+from bot.startup import StartupError
 from bot.workers import run_workers
+from storage.database import DatabasePathError
 
 
 async def _main(settings: Settings) -> None:
@@ -21,17 +26,33 @@ async def _main(settings: Settings) -> None:
         await app.close()
 
 
+def _secrets(settings: Settings) -> list[str | None]:
+    return [
+        secret.get_secret_value() if secret is not None else None
+        for secret in (
+            settings.telegram_bot_token,
+            settings.viber_auth_token,
+            settings.webhook_secret,
+        )
+    ]
+
+
 def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         settings = Settings()
+        redact_logs(Redactor(_secrets(settings)))
         if settings.web_workers > 1:
             return run_workers(settings)
         asyncio.run(_main(settings))
-    except ConfigurationError as exc:
+    except (ConfigurationError, StartupError, DatabasePathError) as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        # The database refused at start-up (a read-only file, PostgreSQL down): one sentence.
+        print(f"The database cannot be used: {describe(exc.orig or exc)}", file=sys.stderr)
         return 2
     except ValidationError as exc:
         print(f"Invalid settings: {exc}", file=sys.stderr)

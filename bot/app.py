@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,13 +18,12 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKey
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 from aiogram.types import BotCommand, Chat, ErrorEvent
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from redis.asyncio import Redis
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import PROJECT_ROOT, Settings
+from bot.faults import Fault, classify, describe
 from bot.leader import Leadership
 from bot.maintenance import Maintenance
 from bot.media import MediaStore
@@ -31,10 +31,12 @@ from bot.outbox.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisR
 from bot.outbox.sender import OutboxSender, SenderConfig, Transport
 from bot.outbox.telegram import TelegramTransport
 from bot.outbox.viber import ViberTransport
+from bot.startup import Backoff, telegram_call, until_done
 from bot.telegram.delivery import send
 from bot.telegram.fsm import LockingFSMMiddleware
 from bot.telegram.middleware import UnitOfWorkMiddleware
 from bot.telegram.session import BotApiSession
+from bot.telegram.webhook import TelegramWebhook, update_kind
 from bot.viber.client import ViberClient
 from bot.viber.webhook import ViberWebhook
 from domain.categories import load_categories
@@ -54,6 +56,7 @@ from storage.uow import UnitOfWorkFactory
 logger = logging.getLogger(__name__)
 
 PROCESSED_UPDATES_KEPT = timedelta(days=3)
+URL_SCHEMES = ("http://", "https://")
 
 
 class ConfigurationError(Exception):
@@ -139,6 +142,12 @@ def create_bot(settings: Settings) -> Bot:
             "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather into the environment "
             "or into .env (see .env.example)."
         )
+    if settings.telegram_api_url and not settings.telegram_api_url.startswith(URL_SCHEMES):
+        # Without a scheme aiohttp refuses the URL, and the URL it names holds the token.
+        raise ConfigurationError(
+            "TELEGRAM_API_URL must start with http:// or https:// "
+            "(for example http://127.0.0.1:8081), or be left unset for Telegram's own server."
+        )
     session = (
         BotApiSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if settings.telegram_api_url
@@ -180,16 +189,18 @@ def create_dispatcher(
 
 
 async def _on_error(event: ErrorEvent, bot: Bot, event_chat: Chat | None = None) -> bool:
-    """Transient storage trouble: fail the update so Telegram delivers it again. Anything
-    else would fail the same way every time: log it with the update, apologise, move on."""
+    """A failure that may pass (storage, Redis, network: see bot.faults) fails the update, so
+    that Telegram delivers it again and nothing the resident sent is lost. One that would fail
+    the same way every time is logged, the resident gets an apology, and the update is done.
+    The log names the update by id and kind: never its content (names, phone numbers)."""
     exception = event.exception
-    if isinstance(exception, OperationalError | DBAPIError | TimeoutError):
+    if classify(exception) is Fault.TRANSIENT:
         raise exception
     logger.error(
-        "update %s failed: %r\n%s",
+        "update %d (%s) failed for good: %s",
         event.update.update_id,
-        exception,
-        event.update.model_dump_json(exclude_none=True),
+        update_kind(event.update),
+        describe(exception),
         exc_info=exception,
     )
     if event_chat is not None:
@@ -228,6 +239,10 @@ def create_viber(
         raise ConfigurationError(
             "VIBER_AUTH_TOKEN is set but WEBHOOK_BASE_URL is not: Viber delivers only to a "
             "public HTTPS webhook, so set WEBHOOK_BASE_URL (and WEBHOOK_SECRET)."
+        )
+    if not settings.viber_api_url.startswith(URL_SCHEMES):
+        raise ConfigurationError(
+            "VIBER_API_URL must start with https:// (or http:// for a local stand-in)."
         )
     token = settings.viber_auth_token.get_secret_value()
     client = ViberClient(
@@ -342,9 +357,19 @@ async def sync_categories(uows: UnitOfWorkFactory, path: Path) -> None:
         await uow.commit()
 
 
+def startup_backoff(settings: Settings, *, forever: bool = False) -> Backoff:
+    return Backoff(
+        first=settings.startup_backoff_seconds,
+        within=None if forever else settings.startup_retry_seconds,
+    )
+
+
 async def prepare(app: Application) -> None:
-    """Load the categories file into the database and tell Telegram our commands."""
+    """Load the categories file into the database, check the token (getMe) and tell
+    Telegram our commands; Telegram's calls are retried while it is unreachable."""
     await sync_categories(app.uows, app.settings.categories_file)
+    backoff = startup_backoff(app.settings)
+    await telegram_call("getMe", app.bot.me, backoff)
     async with app.uows() as uow:
         await uow.updates.prune(app.clock() - PROCESSED_UPDATES_KEPT)
         await uow.commit()
@@ -358,8 +383,11 @@ async def prepare(app: Application) -> None:
                 BotCommand(command="help", description=gettext("Help")),
                 BotCommand(command="cancel", description=gettext("Cancel the current step")),
             ]
-        await app.bot.set_my_commands(
-            commands, language_code=None if locale == app.settings.default_locale else locale
+        language = None if locale == app.settings.default_locale else locale
+        await telegram_call(
+            "setMyCommands",
+            partial(app.bot.set_my_commands, commands, language_code=language),
+            backoff,
         )
 
 
@@ -371,11 +399,8 @@ def create_web_app(app: Application) -> web.Application:
             "so that only Telegram can post updates."
         )
     web_app = web.Application()
-    SimpleRequestHandler(
-        dispatcher=app.dispatcher,
-        bot=app.bot,
-        secret_token=app.settings.webhook_secret.get_secret_value(),
-        handle_in_background=False,
+    TelegramWebhook(
+        app.dispatcher, app.bot, app.settings.webhook_secret.get_secret_value()
     ).register(web_app, path=app.settings.webhook_path)
 
     async def health(_request: web.Request) -> web.Response:
@@ -413,17 +438,39 @@ async def serving(
 
 
 async def register_webhooks(app: Application) -> None:
-    await app.bot.set_webhook(
-        webhook_url(app.settings),
-        secret_token=app.settings.webhook_secret.get_secret_value()
-        if app.settings.webhook_secret
-        else None,
-        allowed_updates=app.dispatcher.resolve_used_update_types(),
-        drop_pending_updates=False,
+    """Telegram's webhook, retried with backoff (start-up fails only after
+    STARTUP_RETRY_SECONDS); Viber's in the background until it succeeds, so that a Viber
+    outage degrades Viber only."""
+    await telegram_call(
+        "setWebhook",
+        partial(
+            app.bot.set_webhook,
+            webhook_url(app.settings),
+            secret_token=app.settings.webhook_secret.get_secret_value()
+            if app.settings.webhook_secret
+            else None,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        ),
+        startup_backoff(app.settings),
     )
-    if app.viber is not None:
-        base = (app.settings.webhook_base_url or "").rstrip("/")
-        await app.viber.client.set_webhook(base + app.settings.viber_webhook_path)
+    viber = app.viber
+    if viber is not None:
+        url = (app.settings.webhook_base_url or "").rstrip("/") + app.settings.viber_webhook_path
+        try:
+            await viber.client.set_webhook(url)
+        except Exception as exc:
+            logger.error(
+                "Viber's webhook could not be set (%s): Telegram works, Viber is retried in "
+                "the background",
+                describe(exc),
+            )
+            retry = until_done(
+                "Viber set_webhook",
+                partial(viber.client.set_webhook, url),
+                startup_backoff(app.settings, forever=True),
+            )
+            app.tasks.append(asyncio.create_task(retry, name="viber-webhook"))
 
 
 async def run(app: Application) -> None:
@@ -437,7 +484,11 @@ async def run(app: Application) -> None:
             )
             await asyncio.Event().wait()
     else:
-        await app.bot.delete_webhook(drop_pending_updates=False)
+        await telegram_call(
+            "deleteWebhook",
+            partial(app.bot.delete_webhook, drop_pending_updates=False),
+            startup_backoff(app.settings),
+        )
         logger.info("long polling")
         with suppress(asyncio.CancelledError):
             await app.dispatcher.start_polling(

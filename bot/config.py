@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # First retry delay after a 5xx or network error; doubles up to five minutes.
     outbox_backoff_seconds: float = Field(default=1.0, gt=0)
 
+    # Start-up keeps retrying an unreachable Bot API (getMe, setMyCommands, setWebhook) this
+    # long before it gives up; the first retry waits STARTUP_BACKOFF_SECONDS, then doubles.
+    startup_retry_seconds: float = Field(default=300.0, gt=0)
+    startup_backoff_seconds: float = Field(default=1.0, gt=0)
+
     max_media_per_appeal: int = Field(default=10, ge=1, le=10)
     appeals_page_size: int = Field(default=5, ge=1, le=20)
 

@@ -35,6 +35,7 @@ from viberbot.api.viber_requests import (
     create_request,
 )
 
+from bot.faults import Fault, classify, describe
 from bot.media import MediaStore, MediaTooBigError, MediaUnavailableError
 from bot.once import Duplicate, handle_once
 from bot.outbox.limits import RateLimiter, acquire
@@ -79,19 +80,45 @@ class ViberWebhook:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        if not hmac.compare_digest(
-            signature(self.token, body), request.headers.get(SIGNATURE_HEADER, "")
-        ):
+        given = request.headers.get(SIGNATURE_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(signature(self.token, body).encode(), given):
             return web.Response(status=403, text="bad signature")
         try:
             data = json.loads(body)
+        except ValueError:  # not JSON, or not UTF-8
+            return web.Response(status=400, text="the body is not JSON")
+        if not isinstance(data, dict):
+            return web.Response(status=400, text="the body is not a callback")
+        kind = str(data.get("event", "?"))[:40]
+        try:
             parsed = create_request(data)
         except Exception as exc:  # the SDK raises bare Exception for unknown types
-            logger.warning("Viber callback not understood (%s): %.500s", exc, body)
+            # Its message may quote the callback: name the kind only, never the content.
+            logger.warning("Viber %s callback not understood (%s)", kind, type(exc).__name__)
             return web.json_response({})
         if isinstance(parsed, ViberConversationStartedRequest):
             return web.json_response(self._welcome(parsed))
         token = _event_id(data, body)
+        try:
+            await self._dispatch(parsed, token)
+        except Exception as exc:
+            fault = classify(exc)
+            if fault is Fault.TRANSIENT:
+                # Viber delivers it again (for about an hour); the token makes that a no-op
+                # if this one did commit after all.
+                logger.warning(
+                    "Viber %s %d not handled, Viber will deliver it again: %s",
+                    kind,
+                    token,
+                    describe(exc),
+                )
+                return web.Response(status=503, text="try again later")
+            logger.error(
+                "Viber %s %d failed for good: %s", kind, token, describe(exc), exc_info=exc
+            )
+        return web.json_response({})
+
+    async def _dispatch(self, parsed: object, token: int) -> None:
         if isinstance(parsed, ViberMessageRequest):
             await self._on_message(parsed, token)
         elif isinstance(parsed, ViberSubscribedRequest):
@@ -99,8 +126,7 @@ class ViberWebhook:
         elif isinstance(parsed, ViberUnsubscribedRequest):
             await self._on_unsubscribed(parsed, token)
         else:
-            logger.debug("Viber %s event: %s", data.get("event"), parsed)
-        return web.json_response({})
+            logger.debug("Viber %s event %d", type(parsed).__name__, token)
 
     # -- events ------------------------------------------------------------------------
 
