@@ -20,6 +20,10 @@ from aiogram.methods import SendMessage
 from aiogram.types import BotCommand, Chat, ErrorEvent
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import PROJECT_ROOT, Settings
@@ -156,11 +160,24 @@ def create_bot(settings: Settings) -> Bot:
     return Bot(settings.telegram_bot_token.get_secret_value(), session=session)
 
 
-def create_fsm(settings: Settings, sessions: Sessions) -> tuple[BaseStorage, BaseEventIsolation]:
+def create_redis(url: str) -> Redis:
+    """One client for everything Redis holds. A command on a connection that broke (Redis
+    restarted) is retried on a fresh one, so a short outage costs only the updates that
+    arrived during it (and those are delivered again: see bot.faults)."""
+    return Redis.from_url(
+        url,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+def create_fsm(
+    settings: Settings, sessions: Sessions, redis: Redis | None
+) -> tuple[BaseStorage, BaseEventIsolation]:
     """Dialog state in Redis when configured (several workers), else in the database."""
-    if settings.redis_url:
+    if redis is not None:
         keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
-        storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
+        storage = RedisStorage(redis, key_builder=keys)
         return storage, storage.create_isolation()
     keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
     return SQLAlchemyStorage(sessions, keys), KeyedIsolation()
@@ -273,7 +290,6 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     uows = UnitOfWorkFactory(sessions)
     translator = create_translator(settings)
     dialog = create_dialog(settings, translator, clock)
-    storage, isolation = create_fsm(settings, sessions)
     lifecycle = create_lifecycle_config(settings)
     timezone = ZoneInfo(settings.timezone)
     staff = (
@@ -288,7 +304,8 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         if settings.staff_chat_id is not None
         else None
     )
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = create_redis(settings.redis_url) if settings.redis_url else None
+    storage, isolation = create_fsm(settings, sessions, redis)
     limiter = create_limiter(settings, redis)
     leadership = Leadership(redis, prefix=settings.redis_prefix)
     dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock, staff, limiter)
