@@ -334,6 +334,9 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         config=SenderConfig(
             poll_interval=settings.outbox_poll_seconds,
             backoff_base=settings.outbox_backoff_seconds,
+            max_attempts=settings.outbox_max_attempts,
+            credentials_pause=settings.outbox_credentials_pause_seconds,
+            staff_chat=str(settings.staff_chat_id) if settings.staff_chat_id is not None else None,
         ),
         leading=lambda: leadership.is_leader,
     )

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     telegram_rate_group_per_minute: float = Field(default=20.0, gt=0)
     # First retry delay after a 5xx or network error; doubles up to five minutes.
     outbox_backoff_seconds: float = Field(default=1.0, gt=0)
+    # A notification that keeps failing (5xx, network) is recorded as failed after this many
+    # attempts instead of holding its chat forever.
+    outbox_max_attempts: int = Field(default=10, ge=1)
+    # Telegram refusing the token (401/404, e.g. while it is rotated) pauses all sending for
+    # this long, with an alert in the log; no notification is marked failed.
+    outbox_credentials_pause_seconds: float = Field(default=60.0, gt=0)
 
     # Start-up keeps retrying an unreachable Bot API (getMe, setMyCommands, setWebhook) this
     # long before it gives up; the first retry waits STARTUP_BACKOFF_SECONDS, then doubles.

@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.database import Sessions
+from storage.outbox_queue import OutboxQueue
 from storage.repositories import (
     AccountRepository,
     AppealRepository,
@@ -33,6 +34,7 @@ class UnitOfWork:
         self.updates = ProcessedUpdateRepository(session)
         self.staff = StaffRepository(session)
         self.outbox = OutboxRepository(session)
+        self.outbox_queue = OutboxQueue(session)
 
     async def commit(self) -> None:
         await self.session.commit()
