@@ -461,6 +461,12 @@ async def register_webhooks(app: Application) -> None:
     """Telegram's webhook, retried with backoff (start-up fails only after
     STARTUP_RETRY_SECONDS); Viber's in the background until it succeeds, so that a Viber
     outage degrades Viber only."""
+    await register_telegram(app)
+    if not await register_viber(app):
+        app.tasks.append(asyncio.create_task(register_viber_until_done(app), name="viber-webhook"))
+
+
+async def register_telegram(app: Application) -> None:
     await telegram_call(
         "setWebhook",
         partial(
@@ -474,23 +480,37 @@ async def register_webhooks(app: Application) -> None:
         ),
         startup_backoff(app.settings),
     )
-    viber = app.viber
-    if viber is not None:
-        url = (app.settings.webhook_base_url or "").rstrip("/") + app.settings.viber_webhook_path
-        try:
-            await viber.client.set_webhook(url)
-        except Exception as exc:
-            logger.error(
-                "Viber's webhook could not be set (%s): Telegram works, Viber is retried in "
-                "the background",
-                describe(exc),
-            )
-            retry = until_done(
-                "Viber set_webhook",
-                partial(viber.client.set_webhook, url),
-                startup_backoff(app.settings, forever=True),
-            )
-            app.tasks.append(asyncio.create_task(retry, name="viber-webhook"))
+
+
+def _viber_webhook_url(settings: Settings) -> str:
+    return (settings.webhook_base_url or "").rstrip("/") + settings.viber_webhook_path
+
+
+async def register_viber(app: Application) -> bool:
+    """Set Viber's webhook once; False (and an error in the log) when Viber is unreachable or
+    refuses: Telegram goes on working meanwhile."""
+    if app.viber is None:
+        return True
+    try:
+        await app.viber.client.set_webhook(_viber_webhook_url(app.settings))
+    except Exception as exc:
+        logger.error(
+            "Viber's webhook could not be set (%s): Telegram works, Viber is retried in the "
+            "background",
+            describe(exc),
+        )
+        return False
+    return True
+
+
+async def register_viber_until_done(app: Application) -> None:
+    if app.viber is None:
+        return
+    await until_done(
+        "Viber set_webhook",
+        partial(app.viber.client.set_webhook, _viber_webhook_url(app.settings)),
+        startup_backoff(app.settings, forever=True),
+    )
 
 
 async def run(app: Application) -> None:
