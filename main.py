@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 from pydantic import ValidationError
@@ -19,11 +20,18 @@ from storage.database import DatabasePathError
 
 
 async def _main(settings: Settings) -> None:
+    """Run until SIGTERM or Ctrl-C, then stop taking updates, finish those in hand, and exit
+    within SHUTDOWN_TIMEOUT_SECONDS (plus a little to close)."""
     app = build_application(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await run(app)
+        await run(app, stop)
     finally:
-        await app.close()
+        async with asyncio.timeout(settings.shutdown_timeout_seconds + 5):
+            await app.close()
 
 
 def _secrets(settings: Settings) -> list[str | None]:

@@ -27,6 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import PROJECT_ROOT, Settings
+from bot.durable import DurableReplies
 from bot.faults import Fault, classify, describe
 from bot.leader import Leadership
 from bot.maintenance import Maintenance
@@ -39,6 +40,7 @@ from bot.startup import Backoff, telegram_call, until_done
 from bot.telegram.delivery import send
 from bot.telegram.fsm import LockingFSMMiddleware
 from bot.telegram.middleware import UnitOfWorkMiddleware
+from bot.telegram.retry import RetryTransientMiddleware
 from bot.telegram.session import BotApiSession
 from bot.telegram.webhook import TelegramWebhook, update_kind
 from bot.viber.client import ViberClient
@@ -52,7 +54,7 @@ from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
 from handlers import resident
 from handlers import staff as staff_handlers
-from storage.database import Sessions, create_engine, create_session_factory
+from storage.database import Sessions, create_engine, create_session_factory, is_sqlite
 from storage.fsm import SQLAlchemyStorage
 from storage.isolation import KeyedIsolation
 from storage.uow import UnitOfWorkFactory
@@ -60,6 +62,8 @@ from storage.uow import UnitOfWorkFactory
 logger = logging.getLogger(__name__)
 
 PROCESSED_UPDATES_KEPT = timedelta(days=3)
+# Every update's replies pass through the outbox now: delivered rows are kept this long.
+SENT_OUTBOX_KEPT = timedelta(days=7)
 URL_SCHEMES = ("http://", "https://")
 
 
@@ -84,6 +88,7 @@ class Application:
     maintenance: Maintenance
     leadership: Leadership
     media: MediaStore
+    durable: DurableReplies
     viber: ViberWebhook | None = None
     redis: Redis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -94,6 +99,7 @@ class Application:
         self.tasks.append(asyncio.create_task(self.leadership.run(), name="leadership"))
         self.tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         self.tasks.append(asyncio.create_task(self.maintenance.run(), name="maintenance"))
+        self.tasks.append(asyncio.create_task(self.durable.run(), name="sent-replies"))
 
     async def stop_background(self) -> None:
         for task in self.tasks:
@@ -103,6 +109,10 @@ class Application:
 
     async def close(self) -> None:
         await self.stop_background()
+        try:
+            await self.durable.flush()  # replies sent: do not let the sender send them again
+        except Exception as exc:
+            logger.warning("could not mark sent replies at shutdown: %s", describe(exc))
         await self.dispatcher.storage.close()
         await self.bot.session.close()
         if self.viber is not None:
@@ -178,7 +188,8 @@ def create_fsm(
     if redis is not None:
         keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
         storage = RedisStorage(redis, key_builder=keys)
-        return storage, storage.create_isolation()
+        lock = {"timeout": settings.redis_lock_seconds}
+        return storage, storage.create_isolation(lock_kwargs=lock)
     keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
     return SQLAlchemyStorage(sessions, keys), KeyedIsolation()
 
@@ -191,12 +202,18 @@ def create_dispatcher(
     clock: Clock,
     staff: staff_handlers.StaffRuntime | None,
     limiter: RateLimiter,
+    durable: DurableReplies | None = None,
+    *,
+    polling: bool = False,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    if polling:
+        # No redelivery in long polling: retry here what may pass, before the next update.
+        dispatcher.update.outer_middleware(RetryTransientMiddleware())
     # Registered in aiogram's place (after the user context), then the unit of work inside
     # the per-resident lock.
     dispatcher.update.outer_middleware(LockingFSMMiddleware(storage, isolation))
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter))
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter, durable))
     if staff is not None:
         # First, so that staff buttons pressed anywhere get the operators' check.
         dispatcher.include_router(staff_handlers.create_router(staff))
@@ -248,6 +265,7 @@ def create_viber(
     translator: Translator,
     clock: Clock,
     limiter: RateLimiter,
+    durable: DurableReplies | None = None,
 ) -> ViberWebhook | None:
     """The Viber channel when VIBER_AUTH_TOKEN is set (it needs webhook mode)."""
     if settings.viber_auth_token is None or not settings.viber_auth_token.get_secret_value():
@@ -279,6 +297,7 @@ def create_viber(
         translator=translator,
         clock=clock,
         limiter=limiter,
+        durable=durable,
     )
 
 
@@ -308,7 +327,20 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     storage, isolation = create_fsm(settings, sessions, redis)
     limiter = create_limiter(settings, redis)
     leadership = Leadership(redis, prefix=settings.redis_prefix)
-    dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock, staff, limiter)
+    durable = DurableReplies(
+        uows, lease=settings.reply_lease_seconds, batch=is_sqlite(settings.database_url)
+    )
+    dispatcher = create_dispatcher(
+        storage,
+        isolation,
+        uows,
+        dialog,
+        clock,
+        staff,
+        limiter,
+        durable,
+        polling=not settings.webhook_mode,
+    )
     media = MediaStore(settings.media_dir, settings.media_max_bytes, settings.webhook_base_url)
     transports: dict[Channel, Transport] = {
         Channel.TELEGRAM: TelegramTransport(
@@ -323,7 +355,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         )
     }
     viber = create_viber(
-        settings, dialog, uows, storage, isolation, media, translator, clock, limiter
+        settings, dialog, uows, storage, isolation, media, translator, clock, limiter, durable
     )
     if viber is not None:
         transports[Channel.VIBER] = ViberTransport(viber.client, uows, media, bot)
@@ -341,6 +373,8 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         leading=lambda: leadership.is_leader,
     )
     uows.on_outbox = sender.wake
+    durable.wake_sender = sender.wake
+    sender.busy = durable.busy
     maintenance = Maintenance(
         uows,
         translator,
@@ -364,6 +398,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         maintenance=maintenance,
         leadership=leadership,
         media=media,
+        durable=durable,
         viber=viber,
         redis=redis,
     )
@@ -392,6 +427,7 @@ async def prepare(app: Application) -> None:
     await telegram_call("getMe", app.bot.me, backoff)
     async with app.uows() as uow:
         await uow.updates.prune(app.clock() - PROCESSED_UPDATES_KEPT)
+        await uow.outbox_queue.prune_sent(app.clock() - SENT_OUTBOX_KEPT)
         await uow.commit()
     for locale in ("uk", "en"):
         with app.translator.use(locale):
@@ -445,7 +481,11 @@ async def serving(
     """Serve the webhooks, then register them once the server is listening (Viber calls the
     URL at once and wants a 200). Workers sharing a port (reuse_port) leave registering to
     the process that started them."""
-    runner = web.AppRunner(create_web_app(app))
+    # On stop: no new connections, the updates in hand finish (their replies go out), then
+    # whatever is still running after the timeout is cancelled (Telegram delivers it again).
+    runner = web.AppRunner(
+        create_web_app(app), shutdown_timeout=app.settings.shutdown_timeout_seconds
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
@@ -513,8 +553,10 @@ async def register_viber_until_done(app: Application) -> None:
     )
 
 
-async def run(app: Application) -> None:
-    """Long polling, or the webhook server when WEBHOOK_BASE_URL is set; until cancelled."""
+async def run(app: Application, stop: asyncio.Event | None = None) -> None:
+    """Long polling, or the webhook server when WEBHOOK_BASE_URL is set; until `stop` is set
+    (SIGTERM, Ctrl-C) or the task is cancelled."""
+    stop = stop or asyncio.Event()
     await prepare(app)
     app.start_background()
     if app.settings.webhook_mode:
@@ -522,17 +564,31 @@ async def run(app: Application) -> None:
             logger.info(
                 "webhook mode: listening on %s:%d", app.settings.web_host, app.settings.web_port
             )
-            await asyncio.Event().wait()
-    else:
-        await telegram_call(
-            "deleteWebhook",
-            partial(app.bot.delete_webhook, drop_pending_updates=False),
-            startup_backoff(app.settings),
-        )
-        logger.info("long polling")
+            await stop.wait()
+            logger.info("stopping: finishing the updates in hand")
+        return
+    await telegram_call(
+        "deleteWebhook",
+        partial(app.bot.delete_webhook, drop_pending_updates=False),
+        startup_backoff(app.settings),
+    )
+    logger.info("long polling")
+
+    async def stop_polling() -> None:
+        await stop.wait()
+        logger.info("stopping: finishing the update in hand")
+        await app.dispatcher.stop_polling()
+
+    stopper = asyncio.create_task(stop_polling())
+    try:
         with suppress(asyncio.CancelledError):
+            # One update at a time, each finished before the next getUpdates confirms it:
+            # aiogram's default (a task per update) confirms updates before they are handled.
             await app.dispatcher.start_polling(
                 app.bot,
                 handle_signals=False,
+                handle_as_tasks=False,
                 allowed_updates=app.dispatcher.resolve_used_update_types(),
             )
+    finally:
+        stopper.cancel()

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///data/appeals.db"
     redis_url: str | None = None
+    # A resident's updates are handled one at a time through a lock in Redis; the lock of a
+    # worker that died mid-update frees itself after this long.
+    redis_lock_seconds: float = Field(default=60.0, gt=0)
     # Keys of this deployment in a shared Redis (tests and several cities can share one server).
     redis_prefix: str = "city1580"
 
@@ -81,6 +84,12 @@ class Settings(BaseSettings):
     # long before it gives up; the first retry waits STARTUP_BACKOFF_SECONDS, then doubles.
     startup_retry_seconds: float = Field(default=300.0, gt=0)
     startup_backoff_seconds: float = Field(default=1.0, gt=0)
+
+    # An update's replies are written into the outbox and sent at once by the worker that
+    # handled it; if that worker dies first, the sender delivers them after this long.
+    reply_lease_seconds: float = Field(default=30.0, gt=0)
+    # SIGTERM / Ctrl-C: stop taking updates, let those in hand finish for at most this long.
+    shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
 
     max_media_per_appeal: int = Field(default=10, ge=1, le=10)
     appeals_page_size: int = Field(default=5, ge=1, le=20)

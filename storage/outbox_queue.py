@@ -10,7 +10,9 @@ go ahead of new cards, so that operators see their own presses at once while car
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, case, delete, exists, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +67,65 @@ class OutboxQueue:
             .order_by(row.id)
         )
         return [_outbox_item(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def pending_before(
+        self, channel: Channel, chat: str, *, exclude: Collection[int] = ()
+    ) -> bool:
+        """Whether the chat has undelivered rows (other than `exclude`)."""
+        row = OutboxMessage
+        query = select(row.id).where(
+            row.status == PENDING, row.channel == channel.value, row.chat == chat
+        )
+        if exclude:
+            query = query.where(row.id.not_in(list(exclude)))
+        return (await self._session.execute(query.limit(1))).first() is not None
+
+    async def add_leased(
+        self,
+        *,
+        channel: Channel,
+        chat: str,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        until: datetime,
+    ) -> int:
+        """A row the writing worker sends itself: the sender leaves it (and the chat's later
+        rows) alone until `until`, then delivers it if it is still pending."""
+        message = OutboxMessage(
+            created_at=now,
+            channel=channel.value,
+            chat=chat,
+            kind=kind,
+            appeal_id=None,
+            payload=payload,
+            status=PENDING,
+            attempts=0,
+            progress=0,
+            next_attempt_at=until,
+        )
+        self._session.add(message)
+        await self._session.flush()
+        return message.id
+
+    async def mark_sent(self, ids: Collection[int], now: datetime) -> None:
+        row = OutboxMessage
+        await self._session.execute(
+            update(row)
+            .where(row.id.in_(list(ids)), row.status == PENDING)
+            .values(status=OutboxRepository.SENT, sent_at=now)
+        )
+
+    async def prune_sent(self, before: datetime) -> int:
+        """Delivered rows are kept a while for inquiries, then removed."""
+        row = OutboxMessage
+        result = await self._session.execute(
+            delete(row).where(
+                row.status.in_((OutboxRepository.SENT, OutboxRepository.SUPERSEDED)),
+                row.created_at < before,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def collapse_edits(self, item: OutboxItem) -> OutboxItem:
         """A card edit renders the card's state when it is sent: of several queued edits of

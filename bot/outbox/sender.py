@@ -118,6 +118,8 @@ class OutboxSender:
         self._clock = clock
         self._config = config or SenderConfig()
         self._wake = asyncio.Event()
+        # Rows this process is sending itself right now (an update's replies: bot.durable).
+        self.busy: Callable[[int], bool] = lambda _row_id: False
         # Channels whose token the platform refused, until when (time.monotonic()).
         self._paused_until: dict[Channel, float] = {}
         # With several workers only the elected one delivers (see bot.leader).
@@ -164,6 +166,8 @@ class OutboxSender:
                 # Keep the chat's order: nothing overtakes a waiting row.
                 due_in = min(due_in, (item.next_attempt_at - now).total_seconds())
                 continue
+            if self.busy(item.id):
+                continue  # its worker is still sending it; the chat waits for it
             if item.kind == KIND_CARD_EDIT:
                 async with self._uows() as uow:
                     item = await uow.outbox_queue.collapse_edits(item)

@@ -39,6 +39,7 @@ from bot.outbox.sender import (
     RetryLater,
 )
 from bot.redact import Redactor
+from bot.telegram.calls import KIND_CALLS, load_calls
 from bot.telegram.delivery import limit_key
 from bot.telegram.render import fit, inline_keyboard, media_calls, render
 from domain.clock import Clock
@@ -146,7 +147,9 @@ class TelegramTransport:
         )
 
     async def _deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
-        if item.kind == KIND_REPLIES:
+        if item.kind == KIND_CALLS:
+            await self._calls(item, gate, checkpoint)
+        elif item.kind == KIND_REPLIES:
             await self._replies(item, gate, checkpoint)
         elif item.kind == KIND_CARD:
             await self._post_card(item, gate, checkpoint)
@@ -154,6 +157,21 @@ class TelegramTransport:
             await self._edit_card(item, gate)
         else:
             raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
+
+    async def _calls(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
+        """An update's replies that its worker did not get to send (it crashed, or older rows
+        of the chat had to go first). A call Telegram refuses is skipped, as it would have been
+        at once (a spinner's answer to a query that is too old by now, an edited message that
+        is gone): the rest still goes out."""
+        calls = load_calls(item.payload.get("calls"))
+        for index in range(item.progress, len(calls)):
+            try:
+                await self._call(calls[index], gate)
+            except (PermanentFailure, MessageGone) as exc:
+                if "blocked" in str(exc) or "deactivated" in str(exc):
+                    raise PermanentFailure(str(exc)) from exc
+                logger.info("outbox %d: %s skipped: %s", item.id, calls[index].__api_method__, exc)
+            await checkpoint(index + 1)
 
     async def _call(self, method: TelegramMethod[Any], gate: Gate) -> Any:
         """One Bot API call, with Telegram's answers sorted into the sender's outcomes. Error

@@ -8,10 +8,13 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.fsm.context import FSMContext
-from aiogram.types import TelegramObject, Update
+from aiogram.methods import AnswerCallbackQuery
+from aiogram.types import Chat, TelegramObject, Update
 
+from bot.durable import DurableReplies, Kept
 from bot.once import Duplicate, handle_once
 from bot.outbox.limits import RateLimiter
+from bot.telegram.calls import KIND_CALLS, dump_calls
 from bot.telegram.delivery import PendingCalls
 from bot.telegram.render import render
 from domain.clock import Clock
@@ -40,16 +43,23 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
     Replies are sent only after the commit, so a crash mid-update leaves neither a half-written
     appeal nor a reply about it, and a redelivered update (Telegram retries anything but 2xx)
-    is recognised by its id and skipped.
+    is recognised by its id and skipped. The replies are written into the outbox in the same
+    transaction (bot.durable), so a crash between the commit and the send loses none of them.
     """
 
     def __init__(
-        self, uows: UnitOfWorkFactory, dialog: Dialog, clock: Clock, limiter: RateLimiter
+        self,
+        uows: UnitOfWorkFactory,
+        dialog: Dialog,
+        clock: Clock,
+        limiter: RateLimiter,
+        durable: DurableReplies | None = None,
     ) -> None:
         self._uows = uows
         self._dialog = dialog
         self._clock = clock
         self._limiter = limiter
+        self._durable = durable
 
     async def __call__(
         self,
@@ -60,10 +70,16 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         if not isinstance(event, Update):
             return await handler(event, data)
         pending = PendingCalls()
+        kept: list[Kept] = []
 
         async def work(uow: UnitOfWork) -> Any:
             data["turn"] = TelegramTurn(self._dialog, uow, pending)
-            return await handler(event, data)
+            result = await handler(event, data)
+            if self._durable is not None:
+                stored = await self._keep(uow, pending, data)
+                if stored is not None:
+                    kept.append(stored)
+            return result
 
         try:
             result = await handle_once(
@@ -73,5 +89,38 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             logger.info("skipping %s", exc)
             return None
         bot: Bot = data["bot"]
+        if kept and kept[0].send_now and self._durable is not None:
+            self._durable.sending(kept[0].row_id)
+        if kept and not kept[0].send_now:
+            # Older rows of this resident's chat go first: the sender delivers them in order.
+            # A button's spinner is no message in that order: it stops at once.
+            pending.calls = [c for c in pending.calls if isinstance(c, AnswerCallbackQuery)]
         await pending.flush(bot, self._limiter)
+        if kept and kept[0].send_now and self._durable is not None:
+            await self._durable.sent(kept[0].row_id)
         return result
+
+    async def _keep(
+        self, uow: UnitOfWork, pending: PendingCalls, data: dict[str, Any]
+    ) -> Kept | None:
+        """Write the update's messages into the outbox (bot.durable). A button's spinner is
+        left out: it means nothing once the moment has passed."""
+        assert self._durable is not None
+        messages = [c for c in pending.calls if not isinstance(c, AnswerCallbackQuery)]
+        calls = dump_calls(messages) if messages else None
+        if calls is None:
+            return None  # nothing to keep, or a local file to upload: sent at once
+        chat = next((c for c in (getattr(m, "chat_id", None) for m in messages) if c), None)
+        if chat is None:
+            event_chat = data.get("event_chat")
+            chat = event_chat.id if isinstance(event_chat, Chat) else 0
+        return await self._durable.keep(
+            uow,
+            channel=Channel.TELEGRAM,
+            chat=str(chat),
+            kind=KIND_CALLS,
+            payload={"calls": calls},
+            # A resident's replies keep their order with the pushes queued for them; in the
+            # staff chat an operator's answer does not wait behind queued notices.
+            in_order=int(chat) > 0,
+        )

@@ -35,6 +35,7 @@ from viberbot.api.viber_requests import (
     create_request,
 )
 
+from bot.durable import DurableReplies, Kept
 from bot.faults import Fault, classify, describe
 from bot.media import MediaStore, MediaTooBigError, MediaUnavailableError
 from bot.once import Duplicate, handle_once
@@ -77,6 +78,7 @@ class ViberWebhook:
     translator: Translator
     clock: Clock
     limiter: RateLimiter
+    durable: DurableReplies | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -191,9 +193,23 @@ class ViberWebhook:
         """The dialog for one callback, once, in one unit of work with `also`."""
         key = state_key(event.user_id)
 
+        kept: list[Kept] = []
+
         async def work(uow: UnitOfWork) -> list[Reply]:
             replies = await self.dialog.handle(event, FSMContext(self.storage, key), uow)
             await also(uow)
+            if replies and self.durable is not None:
+                # In this transaction, so that a crash before the send loses no reply.
+                payload = {"replies": [reply.to_data() for reply in replies]}
+                kept.append(
+                    await self.durable.keep(
+                        uow,
+                        channel=Channel.VIBER,
+                        chat=event.user_id,
+                        kind="replies",
+                        payload=payload,
+                    )
+                )
             return replies
 
         async with self.isolation.lock(key):
@@ -202,7 +218,13 @@ class ViberWebhook:
             except Duplicate as exc:
                 logger.info("skipping %s", exc)
                 return
+        if kept and not kept[0].send_now:
+            return  # older rows of this chat go first: the outbox sender delivers in order
+        if kept and self.durable is not None:
+            self.durable.sending(kept[0].row_id)
         await self.send(event.user_id, replies)
+        if kept and self.durable is not None:
+            await self.durable.sent(kept[0].row_id)
 
     # -- translation in and out ----------------------------------------------------------
 
