@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import PROJECT_ROOT, Settings
 from bot.durable import DurableReplies
 from bot.faults import Fault, classify, describe
+from bot.flood import FloodGuard
 from bot.leader import Leadership
 from bot.maintenance import Maintenance
 from bot.media import MediaStore
@@ -38,6 +39,7 @@ from bot.outbox.telegram import TelegramTransport
 from bot.outbox.viber import ViberTransport
 from bot.startup import Backoff, telegram_call, until_done
 from bot.telegram.delivery import send
+from bot.telegram.flood import FloodMiddleware
 from bot.telegram.fsm import LockingFSMMiddleware
 from bot.telegram.middleware import UnitOfWorkMiddleware
 from bot.telegram.retry import RetryTransientMiddleware
@@ -205,8 +207,13 @@ def create_dispatcher(
     durable: DurableReplies | None = None,
     *,
     polling: bool = False,
+    flood: FloodMiddleware | None = None,
+    reply_wait: float = 1.0,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    if flood is not None:
+        # Before the resident's lock and the transaction: flooding costs neither.
+        dispatcher.update.outer_middleware(flood)
     if polling:
         # No redelivery in long polling: retry here what may pass, before the next update.
         dispatcher.update.outer_middleware(RetryTransientMiddleware())
@@ -266,6 +273,7 @@ def create_viber(
     clock: Clock,
     limiter: RateLimiter,
     durable: DurableReplies | None = None,
+    flood: FloodGuard | None = None,
 ) -> ViberWebhook | None:
     """The Viber channel when VIBER_AUTH_TOKEN is set (it needs webhook mode)."""
     if settings.viber_auth_token is None or not settings.viber_auth_token.get_secret_value():
@@ -298,6 +306,7 @@ def create_viber(
         clock=clock,
         limiter=limiter,
         durable=durable,
+        flood=flood,
     )
 
 
@@ -327,6 +336,12 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     storage, isolation = create_fsm(settings, sessions, redis)
     limiter = create_limiter(settings, redis)
     leadership = Leadership(redis, prefix=settings.redis_prefix)
+    flood = FloodGuard(
+        redis,
+        prefix=settings.redis_prefix,
+        limit=settings.flood_limit,
+        window=settings.flood_window_seconds,
+    )
     durable = DurableReplies(
         uows, lease=settings.reply_lease_seconds, batch=is_sqlite(settings.database_url)
     )
@@ -340,6 +355,8 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         limiter,
         durable,
         polling=not settings.webhook_mode,
+        flood=FloodMiddleware(flood, translator),
+        reply_wait=settings.reply_wait_seconds,
     )
     media = MediaStore(settings.media_dir, settings.media_max_bytes, settings.webhook_base_url)
     transports: dict[Channel, Transport] = {
@@ -355,7 +372,17 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         )
     }
     viber = create_viber(
-        settings, dialog, uows, storage, isolation, media, translator, clock, limiter, durable
+        settings,
+        dialog,
+        uows,
+        storage,
+        isolation,
+        media,
+        translator,
+        clock,
+        limiter,
+        durable,
+        flood,
     )
     if viber is not None:
         transports[Channel.VIBER] = ViberTransport(viber.client, uows, media, bot)

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     startup_retry_seconds: float = Field(default=300.0, gt=0)
     startup_backoff_seconds: float = Field(default=1.0, gt=0)
 
+    # Flood control: more than FLOOD_LIMIT updates from one user within FLOOD_WINDOW_SECONDS
+    # get one "too fast" answer, and the rest are skipped until the window has passed.
+    flood_limit: int = Field(default=20, ge=1)
+    flood_window_seconds: float = Field(default=10.0, gt=0)
+    # A reply waits at most this long for the rate limiter while the webhook request is open;
+    # past it, the outbox sender delivers it at the chat's pace and the webhook answers now.
+    reply_wait_seconds: float = Field(default=1.0, ge=0)
     # An update's replies are written into the outbox and sent at once by the worker that
     # handled it; if that worker dies first, the sender delivers them after this long.
     reply_lease_seconds: float = Field(default=30.0, gt=0)

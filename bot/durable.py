@@ -106,6 +106,15 @@ class DurableReplies:
             logger.warning("could not mark sent replies: %s", type(exc).__name__)
             self._marking.set()
 
+    async def hand_over(self, row_id: int, *, messages_left: int) -> None:
+        """This worker sent the row's first messages but will not wait for the rest: the
+        sender delivers the last `messages_left` of them at the chat's pace."""
+        async with self._uows() as uow:
+            await uow.outbox_queue.hand_over(row_id, messages_left)
+            await uow.commit()
+        self._sending.discard(row_id)
+        self.wake_sender()
+
     def busy(self, row_id: int) -> bool:
         """Whether this worker is sending the row or has sent it (the sender leaves it)."""
         return row_id in self._sending or row_id in self._unmarked

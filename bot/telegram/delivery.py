@@ -35,10 +35,27 @@ class PendingCalls:
     def add(self, *calls: TelegramMethod[Any]) -> None:
         self.calls.extend(calls)
 
-    async def flush(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
+    async def flush(
+        self, bot: Bot, limiter: RateLimiter | None = None, *, max_wait: float | None = None
+    ) -> list[TelegramMethod[Any]]:
+        """Send in order; with `max_wait`, stop at the first call the rate limiter would hold
+        longer than that, and return it and the calls after it (unsent)."""
         calls, self.calls = self.calls, []
-        for call in calls:
-            await send(bot, call, limiter)
+        for index, call in enumerate(calls):
+            if await send(bot, call, limiter, max_wait=max_wait) is None:
+                return calls[index:]
+        return []
+
+
+async def _within(limiter: RateLimiter, chat_key: str, *, group: bool, max_wait: float) -> bool:
+    """Take a send within `max_wait` seconds, or take nothing and say so."""
+    waited = 0.0
+    while (wait := await limiter.reserve(chat_key, group=group)) > 0:
+        if waited + wait > max_wait:
+            return False
+        await asyncio.sleep(wait)
+        waited += wait
+    return True
 
 
 def limit_key(chat_id: int | str) -> tuple[str, bool]:
@@ -46,15 +63,26 @@ def limit_key(chat_id: int | str) -> tuple[str, bool]:
     return f"tg:{chat_id}", int(chat_id) < 0
 
 
-async def send(bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None = None) -> bool:
+async def send(
+    bot: Bot,
+    call: TelegramMethod[Any],
+    limiter: RateLimiter | None = None,
+    *,
+    max_wait: float | None = None,
+) -> bool | None:
     """Send one call within the bot's rate limits, waiting out 429s and retrying transient
-    failures; False when it failed."""
+    failures; False when it failed. With `max_wait`, None (nothing sent) when the limiter
+    would first make it wait longer than that: the caller leaves it to the outbox."""
     delay = 0.5
     chat_id = getattr(call, "chat_id", None)
     for attempt in range(1, ATTEMPTS + 1):
         if limiter is not None and isinstance(chat_id, int | str):
             chat_key, group = limit_key(chat_id)
-            await acquire(limiter, chat_key, group=group)
+            if attempt == 1 and max_wait is not None:
+                if not await _within(limiter, chat_key, group=group, max_wait=max_wait):
+                    return None
+            else:
+                await acquire(limiter, chat_key, group=group)
         try:
             await bot(call)
             return True

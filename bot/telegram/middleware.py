@@ -15,7 +15,7 @@ from bot.durable import DurableReplies, Kept
 from bot.once import Duplicate, handle_once
 from bot.outbox.limits import RateLimiter
 from bot.telegram.calls import KIND_CALLS, dump_calls
-from bot.telegram.delivery import PendingCalls
+from bot.telegram.delivery import PendingCalls, send
 from bot.telegram.render import render
 from domain.clock import Clock
 from domain.dialog.core import Dialog
@@ -54,12 +54,14 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         clock: Clock,
         limiter: RateLimiter,
         durable: DurableReplies | None = None,
+        reply_wait: float = 1.0,
     ) -> None:
         self._uows = uows
         self._dialog = dialog
         self._clock = clock
         self._limiter = limiter
         self._durable = durable
+        self._reply_wait = reply_wait
 
     async def __call__(
         self,
@@ -95,9 +97,21 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             # Older rows of this resident's chat go first: the sender delivers them in order.
             # A button's spinner is no message in that order: it stops at once.
             pending.calls = [c for c in pending.calls if isinstance(c, AnswerCallbackQuery)]
-        await pending.flush(bot, self._limiter)
-        if kept and kept[0].send_now and self._durable is not None:
-            await self._durable.sent(kept[0].row_id)
+        if not (kept and kept[0].send_now and self._durable is not None):
+            await pending.flush(bot, self._limiter)
+            return result
+        # The webhook request stays open while the replies go out; a chat whose budget is spent
+        # (a resident flooding within the limit) does not hold it: the sender takes over.
+        row = kept[0].row_id
+        unsent = await pending.flush(bot, self._limiter, max_wait=self._reply_wait)
+        messages_left = [c for c in unsent if not isinstance(c, AnswerCallbackQuery)]
+        for call in unsent:
+            if isinstance(call, AnswerCallbackQuery):
+                await send(bot, call)  # a spinner is no message: it stops at once
+        if messages_left:
+            await self._durable.hand_over(row, messages_left=len(messages_left))
+        else:
+            await self._durable.sent(row)
         return result
 
     async def _keep(

@@ -37,6 +37,7 @@ from viberbot.api.viber_requests import (
 
 from bot.durable import DurableReplies, Kept
 from bot.faults import Fault, classify, describe
+from bot.flood import FloodGuard, Verdict, too_fast
 from bot.media import MediaStore, MediaTooBigError, MediaUnavailableError
 from bot.once import Duplicate, handle_once
 from bot.outbox.limits import RateLimiter, acquire
@@ -79,6 +80,7 @@ class ViberWebhook:
     clock: Clock
     limiter: RateLimiter
     durable: DurableReplies | None = None
+    flood: FloodGuard | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -176,6 +178,16 @@ class ViberWebhook:
             return
 
     async def _on_message(self, request: ViberMessageRequest, token: int) -> None:
+        if self.flood is not None:
+            # Before anything is read, locked or downloaded for this resident.
+            verdict = await self.flood.check(f"viber:{request.sender.id}")
+            if verdict is not Verdict.ALLOW:
+                logger.info("Viber message %d from a flooding user: %s", token, verdict)
+                if verdict is Verdict.WARN:
+                    with self.translator.use(getattr(request.sender, "language", None)):
+                        text = too_fast()
+                    await self.send(request.sender.id, [Reply(text)])
+                return
         async with self.uows() as uow:
             if await uow.updates.seen(Channel.VIBER, token):
                 return  # a redelivery: do not even download its media again
