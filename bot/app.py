@@ -32,7 +32,7 @@ from bot.faults import Fault, classify, describe
 from bot.flood import FloodGuard
 from bot.leader import Leadership
 from bot.maintenance import Maintenance
-from bot.media import MediaStore
+from bot.media import MediaSources, MediaStore
 from bot.outbox.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.outbox.sender import OutboxSender, SenderConfig, Transport
 from bot.outbox.telegram import TelegramTransport
@@ -358,7 +358,13 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         flood=FloodMiddleware(flood, translator),
         reply_wait=settings.reply_wait_seconds,
     )
-    media = MediaStore(settings.media_dir, settings.media_max_bytes, settings.webhook_base_url)
+    media = MediaStore(
+        settings.media_dir,
+        settings.media_max_bytes,
+        settings.webhook_base_url,
+        sources=MediaSources(settings.viber_media_hosts),
+        parallel=settings.media_parallel_downloads,
+    )
     transports: dict[Channel, Transport] = {
         Channel.TELEGRAM: TelegramTransport(
             bot,

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # residents (Viber fetches media by URL), served under WEBHOOK_BASE_URL + /media/.
     media_dir: Path = Path("data/media")
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # Where residents' Viber media may be fetched from: https on these hosts and their
+    # subdomains; an entry with a scheme (http://127.0.0.1:8081) allows exactly that origin.
+    viber_media_hosts: Annotated[tuple[str, ...], NoDecode] = ("viber.com",)
+    # Media downloads at once, across all residents.
+    media_parallel_downloads: int = Field(default=4, ge=1, le=64)
 
     webhook_base_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -109,6 +114,13 @@ class Settings(BaseSettings):
             if len(parts) != 4:
                 raise ValueError("CITY_BOUNDS needs min_lat,min_lon,max_lat,max_lon")
             return tuple(parts)
+        return value
+
+    @field_validator("viber_media_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("default_locale")

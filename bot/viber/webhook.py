@@ -45,8 +45,9 @@ from bot.viber.client import ViberApiError, ViberClient, ViberTransientError
 from bot.viber.render import render, reply_button
 from domain.actions import Action
 from domain.clock import Clock
-from domain.dialog.core import Dialog
+from domain.dialog.core import S_MEDIA, Dialog
 from domain.dialog.events import Channel, ContactShare, GeoPoint, Inbound, MediaItem, MediaKind
+from domain.dialog.feedback import S_REOPEN
 from domain.dialog.replies import Reply
 from domain.i18n import Translator, gettext
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -56,6 +57,11 @@ _ = gettext
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 SEND_ATTEMPTS = 3
+
+
+# The dialog steps that take photos and videos: the appeal's media, and "not fixed" (where a
+# photo may show what is wrong).
+MEDIA_STEPS = frozenset({S_MEDIA, S_REOPEN})
 
 
 def signature(token: str, body: bytes) -> str:
@@ -267,7 +273,13 @@ class ViberWebhook:
             location = message.location
             fields = {"location": GeoPoint(float(location.latitude), float(location.longitude))}
         elif isinstance(message, PictureMessage | VideoMessage):
-            fields = await self._download(message)
+            # Downloaded only where the dialog takes media: a picture sent at any other step
+            # (or by someone not registered) is never fetched, so never kept.
+            state = await FSMContext(self.storage, state_key(sender.id)).get_state()
+            if state in MEDIA_STEPS:
+                fields = await self._download(message)
+            else:
+                fields = {"other": "photo"}
         elif isinstance(message, StickerMessage):
             fields = {"other": "sticker"}
         else:
