@@ -416,6 +416,8 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         reminder_period=timedelta(hours=settings.reminder_period_hours),
         interval=settings.maintenance_interval_seconds,
         leading=lambda: leadership.is_leader,
+        media=media,
+        media_orphan_age=settings.media_orphan_hours * 3600,
     )
     return Application(
         settings=settings,

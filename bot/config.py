@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # Where residents' Viber media may be fetched from: https on these hosts and their
     # subdomains; an entry with a scheme (http://127.0.0.1:8081) allows exactly that origin.
     viber_media_hosts: Annotated[tuple[str, ...], NoDecode] = ("viber.com",)
+    # A stored file no appeal uses (an abandoned dialog's picture) is removed after this long.
+    media_orphan_hours: float = Field(default=48.0, gt=0)
     # Media downloads at once, across all residents.
     media_parallel_downloads: int = Field(default=4, ge=1, le=64)
 

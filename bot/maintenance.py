@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.media import LOCAL_PREFIX, MediaStore
 from domain.clock import Clock
 from domain.i18n import Translator
 from domain.lifecycle import Lifecycle, LifecycleConfig
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 class TickResult:
     reminded: list[int]
     closed: list[int]
+    media_removed: int = 0
 
 
 class Maintenance:
@@ -33,8 +35,12 @@ class Maintenance:
         reminder_period: timedelta,
         interval: float,
         leading: Callable[[], bool] = lambda: True,
+        media: MediaStore | None = None,
+        media_orphan_age: float = 48 * 3600,
     ) -> None:
         self._leading = leading
+        self._media = media
+        self._media_orphan_age = media_orphan_age
         self._uows = uows
         self._translator = translator
         self._clock = clock
@@ -52,7 +58,12 @@ class Maintenance:
             lifecycle = Lifecycle(uow, self._translator, self._clock, self._lifecycle)
             closed = await lifecycle.close_unanswered()
             await uow.commit()
-        return TickResult(reminded, closed)
+        removed = 0
+        if self._media is not None:
+            async with self._uows() as uow:
+                used = await uow.media_refs.local(LOCAL_PREFIX)
+            removed = await self._media.remove_orphans(used, self._media_orphan_age)
+        return TickResult(reminded, closed, removed)
 
     async def run(self) -> None:
         while True:
@@ -61,11 +72,12 @@ class Maintenance:
                 continue
             try:
                 result = await self.tick()
-                if result.reminded or result.closed:
+                if result.reminded or result.closed or result.media_removed:
                     logger.info(
-                        "reminded %d overdue, closed %d unanswered",
+                        "reminded %d overdue, closed %d unanswered, removed %d unused media",
                         len(result.reminded),
                         len(result.closed),
+                        result.media_removed,
                     )
             except Exception:
                 logger.exception("maintenance round failed")

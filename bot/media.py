@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from pathlib import Path
 
 import aiohttp
@@ -167,6 +168,27 @@ class MediaStore:
         finally:
             await asyncio.to_thread(partial.unlink, missing_ok=True)
         return LOCAL_PREFIX + name
+
+    async def remove_orphans(self, used: set[str], older_than: float) -> int:
+        """Delete files no appeal uses and nobody touched for `older_than` seconds (pictures of
+        dialogs that were abandoned, leftovers of interrupted downloads). Younger files may
+        still belong to a dialog in progress."""
+
+        def sweep() -> int:
+            if not self.root.is_dir():
+                return 0
+            cutoff = time.time() - older_than
+            removed = 0
+            for path in self.root.iterdir():
+                name = path.name
+                if LOCAL_PREFIX + name in used or not path.is_file():
+                    continue
+                if path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+            return removed
+
+        return await asyncio.to_thread(sweep)
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.database import Sessions
+from storage.media_refs import MediaRefs
 from storage.outbox_queue import OutboxQueue
 from storage.repositories import (
     AccountRepository,
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.outbox = OutboxRepository(session)
         self.outbox_queue = OutboxQueue(session)
+        self.media_refs = MediaRefs(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -4,6 +4,8 @@ never through a redirect, a bounded number at a time, streamed to disk."""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -170,3 +172,27 @@ async def test_downloads_are_bounded_and_streamed_to_disk(
     files = stored(bot)
     assert len(files) == 5
     assert not any(f.name.endswith(".part") for f in files)
+
+
+async def test_media_no_appeal_uses_is_removed_when_old(
+    viber: ViberStandIn, bot: RunningBot, allowed: MediaHost
+) -> None:
+    allowed.release.set()
+    olena = viber.user(name="Olena", language="en")
+    await at_media_step(viber, olena)
+    await send_picture_from(viber, olena, f"{allowed.url}/kept.jpg")
+    await viber.press(olena, "mdone")
+    await viber.send_text(olena, "A deep pothole by the bus stop, cars swerve into the lane.")
+    await viber.press(olena, "submit")
+    assert bot.app is not None
+    [used] = stored(bot)
+    abandoned = bot.app.media.root / "abandoned.jpg"
+    recent = bot.app.media.root / "recent.jpg"
+    abandoned.write_bytes(b"x")
+    recent.write_bytes(b"y")
+    three_days_ago = time.time() - 3 * 24 * 3600
+    for path in (used, abandoned):
+        os.utime(path, (three_days_ago, three_days_ago))
+    result = await bot.app.maintenance.tick()
+    assert result.media_removed == 1
+    assert sorted(stored(bot)) == sorted([used, recent])
