@@ -186,3 +186,35 @@ async def test_viber_webhook_checks_answer_4xx_not_5xx(
             assert "380671112233" not in logged
         finally:
             await running.stop()
+
+
+async def test_viber_callback_during_a_redis_outage_is_delivered_again_and_handled_once(
+    e2e_settings: Settings, clock: FakeClock, own_redis: RedisServer
+) -> None:
+    async with ViberStandIn(VIBER_TOKEN) as viber:
+        settings = e2e_settings.model_copy(
+            update={
+                "redis_url": own_redis.url,
+                "redis_prefix": "faults-viber",
+                "viber_auth_token": SecretStr(VIBER_TOKEN),
+                "viber_api_url": viber.base_url,
+                "default_locale": "en",
+            }
+        )
+        running = RunningBot(settings, clock)
+        await running.start()
+        try:
+            olena = viber.user(name="Olena", language="en")
+            await viber.open_conversation(olena)
+            assert (await viber.press(olena, "/start")).status == 200
+            own_redis.stop()
+            first = await viber.press(olena, "share-phone")
+            assert first.status == 503  # Viber delivers it again
+            own_redis.start()
+            again = await viber.deliver(first.event)
+            assert again.status == 200
+            assert (await viber.deliver(first.event)).status == 200
+            registered = [m for m in viber.messages(olena) if "+380" in (m.text or "")]
+            assert len(registered) == 1
+        finally:
+            await running.stop()
