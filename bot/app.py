@@ -307,6 +307,7 @@ def create_viber(
         limiter=limiter,
         durable=durable,
         flood=flood,
+        reply_wait=settings.reply_wait_seconds,
     )
 
 

@@ -36,6 +36,9 @@ class Kept:
 
     row_id: int
     send_now: bool
+    # How many messages the row holds (Telegram calls, or Viber replies' payloads are
+    # counted by the caller).
+    size: int = 0
 
 
 class DurableReplies:
@@ -76,17 +79,18 @@ class DurableReplies:
         """Write the replies in the update's transaction (call before its commit). With
         `in_order`, they wait for the chat's older pending rows."""
         queue = uow.outbox_queue
+        size = len(payload.get("calls") or [])
         busy = self._sending | self._unmarked
         if in_order and await queue.pending_before(channel, chat, exclude=busy):
             row_id = await uow.outbox.add(
                 channel=channel, chat=chat, kind=kind, payload=payload, now=self._clock()
             )
-            return Kept(row_id, send_now=False)
+            return Kept(row_id, send_now=False, size=size)
         now = self._clock()
         row_id = await queue.add_leased(
             channel=channel, chat=chat, kind=kind, payload=payload, now=now, until=now + self._lease
         )
-        return Kept(row_id, send_now=True)
+        return Kept(row_id, send_now=True, size=size)
 
     def sending(self, row_id: int) -> None:
         """Right after the commit: this worker sends the row now."""
@@ -106,11 +110,11 @@ class DurableReplies:
             logger.warning("could not mark sent replies: %s", type(exc).__name__)
             self._marking.set()
 
-    async def hand_over(self, row_id: int, *, messages_left: int) -> None:
-        """This worker sent the row's first messages but will not wait for the rest: the
-        sender delivers the last `messages_left` of them at the chat's pace."""
+    async def hand_over(self, row_id: int, *, sent: int) -> None:
+        """This worker sent the row's first `sent` messages but will not wait for the rest:
+        the sender delivers them at the chat's pace."""
         async with self._uows() as uow:
-            await uow.outbox_queue.hand_over(row_id, messages_left)
+            await uow.outbox_queue.hand_over(row_id, sent)
             await uow.commit()
         self._sending.discard(row_id)
         self.wake_sender()

@@ -108,16 +108,13 @@ class OutboxQueue:
         await self._session.flush()
         return message.id
 
-    async def hand_over(self, row_id: int, messages_left: int) -> None:
-        """A leased row of Bot API calls, of which all but the last `messages_left` went out:
-        due now, resuming after them."""
-        row = await self._session.get(OutboxMessage, row_id)
-        if row is None or row.status != PENDING:
-            return
-        total = len(row.payload.get("calls") or [])
-        row.progress = max(0, total - messages_left)
-        row.next_attempt_at = DUE_NOW
-        await self._session.flush()
+    async def hand_over(self, row_id: int, sent: int) -> None:
+        """A leased row whose first `sent` messages went out: due now, resuming after them."""
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == PENDING)
+            .values(progress=sent, next_attempt_at=DUE_NOW)
+        )
 
     async def mark_sent(self, ids: Collection[int], now: datetime) -> None:
         row = OutboxMessage

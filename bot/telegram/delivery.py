@@ -17,7 +17,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 
-from bot.outbox.limits import RateLimiter, acquire
+from bot.outbox.limits import RateLimiter, acquire, take_within
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +47,6 @@ class PendingCalls:
         return []
 
 
-async def _within(limiter: RateLimiter, chat_key: str, *, group: bool, max_wait: float) -> bool:
-    """Take a send within `max_wait` seconds, or take nothing and say so."""
-    waited = 0.0
-    while (wait := await limiter.reserve(chat_key, group=group)) > 0:
-        if waited + wait > max_wait:
-            return False
-        await asyncio.sleep(wait)
-        waited += wait
-    return True
-
-
 def limit_key(chat_id: int | str) -> tuple[str, bool]:
     """The rate limiter's key for a Telegram chat (shared with the outbox sender)."""
     return f"tg:{chat_id}", int(chat_id) < 0
@@ -79,7 +68,7 @@ async def send(
         if limiter is not None and isinstance(chat_id, int | str):
             chat_key, group = limit_key(chat_id)
             if attempt == 1 and max_wait is not None:
-                if not await _within(limiter, chat_key, group=group, max_wait=max_wait):
+                if not await take_within(limiter, chat_key, group=group, max_wait=max_wait):
                     return None
             else:
                 await acquire(limiter, chat_key, group=group)

@@ -109,7 +109,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             if isinstance(call, AnswerCallbackQuery):
                 await send(bot, call)  # a spinner is no message: it stops at once
         if messages_left:
-            await self._durable.hand_over(row, messages_left=len(messages_left))
+            sent = kept[0].size - len(messages_left)
+            await self._durable.hand_over(row, sent=sent)
         else:
             await self._durable.sent(row)
         return result

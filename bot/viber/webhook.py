@@ -40,7 +40,7 @@ from bot.faults import Fault, classify, describe
 from bot.flood import FloodGuard, Verdict, too_fast
 from bot.media import MediaStore, MediaTooBigError, MediaUnavailableError
 from bot.once import Duplicate, handle_once
-from bot.outbox.limits import RateLimiter, acquire
+from bot.outbox.limits import RateLimiter, acquire, take_within
 from bot.viber.client import ViberApiError, ViberClient, ViberTransientError
 from bot.viber.render import render, reply_button
 from domain.actions import Action
@@ -87,6 +87,7 @@ class ViberWebhook:
     limiter: RateLimiter
     durable: DurableReplies | None = None
     flood: FloodGuard | None = None
+    reply_wait: float = 1.0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -238,11 +239,17 @@ class ViberWebhook:
                 return
         if kept and not kept[0].send_now:
             return  # older rows of this chat go first: the outbox sender delivers in order
-        if kept and self.durable is not None:
-            self.durable.sending(kept[0].row_id)
-        await self.send(event.user_id, replies)
-        if kept and self.durable is not None:
-            await self.durable.sent(kept[0].row_id)
+        if not (kept and self.durable is not None):
+            await self.send(event.user_id, replies)
+            return
+        row = kept[0].row_id
+        self.durable.sending(row)
+        # A resident whose budget is spent does not hold the webhook: the sender goes on.
+        sent = await self.send(event.user_id, replies, max_wait=self.reply_wait)
+        if sent is None:
+            await self.durable.sent(row)
+        else:
+            await self.durable.hand_over(row, sent=sent)
 
     # -- translation in and out ----------------------------------------------------------
 
@@ -305,11 +312,21 @@ class ViberWebhook:
     async def media_url(self, item: MediaItem) -> tuple[str, int] | None:
         return self.media.locate(item.file_ref)
 
-    async def send(self, user_id: str, replies: list[Reply]) -> None:
-        """The dialog's immediate answer, after its unit of work committed."""
-        for payload in await render(replies, self.media_url):
+    async def send(
+        self, user_id: str, replies: list[Reply], *, max_wait: float | None = None
+    ) -> int | None:
+        """The dialog's immediate answer, after its unit of work committed. With `max_wait`,
+        stops at the first message the rate limiter would hold longer than that and returns
+        how many went out (the outbox sender sends the rest); None when all were handled."""
+        key = f"viber:{user_id}"
+        for index, payload in enumerate(await render(replies, self.media_url)):
+            if max_wait is not None and not await take_within(
+                self.limiter, key, group=False, max_wait=max_wait
+            ):
+                return index
             for attempt in range(1, SEND_ATTEMPTS + 1):
-                await acquire(self.limiter, f"viber:{user_id}", group=False)
+                if attempt > 1 or max_wait is None:
+                    await acquire(self.limiter, key, group=False)
                 try:
                     await self.client.send(user_id, payload)
                     break
@@ -318,7 +335,8 @@ class ViberWebhook:
                     await asyncio.sleep(0.5 * attempt)
                 except ViberApiError as exc:
                     logger.warning("Viber refused a reply to %s: %s", user_id, exc)
-                    return
+                    return None
+        return None
 
 
 def _event_id(data: dict[str, Any], body: bytes) -> int:

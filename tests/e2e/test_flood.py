@@ -96,3 +96,32 @@ async def test_a_spent_chat_budget_does_not_hold_the_webhook(
         assert order == [True, False] * 3
     finally:
         await running.stop()
+
+
+async def test_a_spent_viber_budget_does_not_hold_the_webhook(
+    e2e_settings: Settings, clock: FakeClock
+) -> None:
+    async with ViberStandIn(VIBER_TOKEN) as viber:
+        slow = e2e_settings.model_copy(
+            update={
+                "viber_auth_token": SecretStr(VIBER_TOKEN),
+                "viber_api_url": viber.base_url,
+                "telegram_rate_chat_per_second": 0.5,  # one budget per resident, Viber too
+                "reply_wait_seconds": 0.1,
+            }
+        )
+        running = RunningBot(slow, clock)
+        await running.start()
+        try:
+            olena = viber.user(name="Olena", language="en")
+            await viber.open_conversation(olena)
+            for _ in range(4):
+                assert (await viber.send_text(olena, "/start")).status == 200
+            # The welcome, then two messages per "/start": the burst of 3 went at once, the
+            # rest was handed to the outbox sender when the webhook answered.
+            assert len(viber.messages(olena)) < 9
+            await viber.wait_for_messages(olena, 9, timeout=30)
+            starts = ["Welcome" in (m.text or "") for m in viber.messages(olena)[1:]]
+            assert starts == [True, False] * 4
+        finally:
+            await running.stop()
