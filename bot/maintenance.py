@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.media import LOCAL_PREFIX, MediaStore
 from domain.clock import Clock
@@ -37,7 +37,12 @@ class Maintenance:
         leading: Callable[[], bool] = lambda: True,
         media: MediaStore | None = None,
         media_orphan_age: float = 48 * 3600,
+        sent_kept: timedelta = timedelta(days=7),
     ) -> None:
+        # Every update's replies pass through the outbox: delivered rows are removed once a
+        # day here (and at start-up), so that the table does not grow for ever.
+        self._sent_kept = sent_kept
+        self._pruned_at: datetime | None = None
         self._leading = leading
         self._media = media
         self._media_orphan_age = media_orphan_age
@@ -58,6 +63,12 @@ class Maintenance:
             lifecycle = Lifecycle(uow, self._translator, self._clock, self._lifecycle)
             closed = await lifecycle.close_unanswered()
             await uow.commit()
+        now = datetime.now(UTC)
+        if self._pruned_at is None or now - self._pruned_at > timedelta(days=1):
+            async with self._uows() as uow:
+                await uow.outbox_queue.prune_sent(now - self._sent_kept)
+                await uow.commit()
+            self._pruned_at = now
         removed = 0
         if self._media is not None:
             async with self._uows() as uow:

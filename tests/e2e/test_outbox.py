@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from bot.config import Settings
 from domain.dialog.events import Channel
@@ -256,3 +257,17 @@ async def test_retries_have_a_ceiling_then_the_chat_moves_on(
     failed = [(k, e) for k, s, e in await outbox(desk) if s == "failed"]
     assert len(failed) == 1
     assert "gave up after 3 attempts" in (failed[0][1] or "")
+
+
+async def test_delivered_rows_are_pruned_and_pending_ones_kept(desk: RunningBot) -> None:
+    assert desk.app is not None
+    await desk.app.stop_background()
+    long_ago = datetime.now(UTC) - timedelta(days=8)
+    await queue_staff_notices(desk, 2)
+    async with desk.app.uows() as uow:
+        await uow.session.execute(update(OutboxMessage).values(created_at=long_ago))
+        first = (await uow.session.execute(select(func.min(OutboxMessage.id)))).scalar_one()
+        await uow.outbox.mark_sent(first, long_ago)
+        await uow.commit()
+    await desk.app.maintenance.tick()
+    assert [(kind, status) for kind, status, _ in await outbox(desk)] == [(KIND_REPLIES, "pending")]
