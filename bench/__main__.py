@@ -28,6 +28,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 
+from bench import fairness
 from bench.processes import tree_memory_kb
 from bot.config import PROJECT_ROOT
 from standins.telegram import FakeUser, TelegramStandIn
@@ -497,6 +498,7 @@ async def main(args: argparse.Namespace) -> int:
             f"outbox sender: {rate:.0f} notifications/s with a limit of {configured:.0f}/s "
             f"({rate / configured:.2f} of the limit)"
         )
+    print(fairness.report(await fairness.resident_behind_staff()))
     from bench.staff_burst import report, staff_burst
 
     burst = await staff_burst()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,21 +18,28 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKey
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 from aiogram.types import BotCommand, Chat, ErrorEvent
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from redis.asyncio import Redis
-from sqlalchemy.exc import DBAPIError, OperationalError
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import PROJECT_ROOT, Settings
+from bot.durable import DurableReplies
+from bot.faults import Fault, classify, describe
+from bot.flood import FloodGuard
 from bot.leader import Leadership
 from bot.maintenance import Maintenance
-from bot.media import MediaStore
+from bot.media import MediaSources, MediaStore
 from bot.outbox.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.outbox.sender import OutboxSender, SenderConfig, Transport
 from bot.outbox.telegram import TelegramTransport
 from bot.outbox.viber import ViberTransport
+from bot.startup import Backoff, telegram_call, until_done
 from bot.telegram.delivery import send
+from bot.telegram.flood import FloodMiddleware
 from bot.telegram.fsm import LockingFSMMiddleware
 from bot.telegram.membership import (
     MembershipCache,
@@ -40,8 +48,10 @@ from bot.telegram.membership import (
     StaffMembership,
 )
 from bot.telegram.middleware import UnitOfWorkMiddleware
+from bot.telegram.retry import RetryTransientMiddleware
 from bot.telegram.session import BotApiSession
 from bot.telegram.staff_gate import StaffGateMiddleware
+from bot.telegram.webhook import TelegramWebhook, update_kind
 from bot.viber.client import ViberClient
 from bot.viber.webhook import ViberWebhook
 from domain.categories import load_categories
@@ -53,7 +63,7 @@ from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
 from handlers import calls, resident
 from handlers import staff as staff_handlers
-from storage.database import Sessions, create_engine, create_session_factory
+from storage.database import Sessions, create_engine, create_session_factory, is_sqlite
 from storage.fsm import SQLAlchemyStorage
 from storage.isolation import KeyedIsolation
 from storage.uow import UnitOfWorkFactory
@@ -61,6 +71,9 @@ from storage.uow import UnitOfWorkFactory
 logger = logging.getLogger(__name__)
 
 PROCESSED_UPDATES_KEPT = timedelta(days=3)
+# Every update's replies pass through the outbox now: delivered rows are kept this long.
+SENT_OUTBOX_KEPT = timedelta(days=7)
+URL_SCHEMES = ("http://", "https://")
 
 
 class ConfigurationError(Exception):
@@ -84,6 +97,7 @@ class Application:
     maintenance: Maintenance
     leadership: Leadership
     media: MediaStore
+    durable: DurableReplies
     viber: ViberWebhook | None = None
     redis: Redis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -94,6 +108,7 @@ class Application:
         self.tasks.append(asyncio.create_task(self.leadership.run(), name="leadership"))
         self.tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         self.tasks.append(asyncio.create_task(self.maintenance.run(), name="maintenance"))
+        self.tasks.append(asyncio.create_task(self.durable.run(), name="sent-replies"))
 
     async def stop_background(self) -> None:
         for task in self.tasks:
@@ -103,6 +118,10 @@ class Application:
 
     async def close(self) -> None:
         await self.stop_background()
+        try:
+            await self.durable.flush()  # replies sent: do not let the sender send them again
+        except Exception as exc:
+            logger.warning("could not mark sent replies at shutdown: %s", describe(exc))
         await self.dispatcher.storage.close()
         await self.bot.session.close()
         if self.viber is not None:
@@ -146,6 +165,12 @@ def create_bot(settings: Settings) -> Bot:
             "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather into the environment "
             "or into .env (see .env.example)."
         )
+    if settings.telegram_api_url and not settings.telegram_api_url.startswith(URL_SCHEMES):
+        # Without a scheme aiohttp refuses the URL, and the URL it names holds the token.
+        raise ConfigurationError(
+            "TELEGRAM_API_URL must start with http:// or https:// "
+            "(for example http://127.0.0.1:8081), or be left unset for Telegram's own server."
+        )
     session = (
         BotApiSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if settings.telegram_api_url
@@ -154,12 +179,26 @@ def create_bot(settings: Settings) -> Bot:
     return Bot(settings.telegram_bot_token.get_secret_value(), session=session)
 
 
-def create_fsm(settings: Settings, sessions: Sessions) -> tuple[BaseStorage, BaseEventIsolation]:
+def create_redis(url: str) -> Redis:
+    """One client for everything Redis holds. A command on a connection that broke (Redis
+    restarted) is retried on a fresh one, so a short outage costs only the updates that
+    arrived during it (and those are delivered again: see bot.faults)."""
+    return Redis.from_url(
+        url,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+def create_fsm(
+    settings: Settings, sessions: Sessions, redis: Redis | None
+) -> tuple[BaseStorage, BaseEventIsolation]:
     """Dialog state in Redis when configured (several workers), else in the database."""
-    if settings.redis_url:
+    if redis is not None:
         keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
-        storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
-        return storage, storage.create_isolation()
+        storage = RedisStorage(redis, key_builder=keys)
+        lock = {"timeout": settings.redis_lock_seconds}
+        return storage, storage.create_isolation(lock_kwargs=lock)
     keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
     return SQLAlchemyStorage(sessions, keys), KeyedIsolation()
 
@@ -172,17 +211,28 @@ def create_dispatcher(
     clock: Clock,
     staff: staff_handlers.StaffRuntime | None,
     limiter: RateLimiter,
+    durable: DurableReplies | None = None,
+    *,
+    polling: bool = False,
+    flood: FloodMiddleware | None = None,
+    reply_wait: float = 1.0,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
     if staff is not None:
         dispatcher["staff"] = staff
+    if flood is not None:
+        # Before the resident's lock and the transaction: flooding costs neither.
+        dispatcher.update.outer_middleware(flood)
+    if polling:
+        # No redelivery in long polling: retry here what may pass, before the next update.
+        dispatcher.update.outer_middleware(RetryTransientMiddleware())
     # Registered in aiogram's place (after the user context), then the staff check (a
     # Telegram call: never inside a transaction), then the unit of work inside the
     # per-resident lock.
     dispatcher.update.outer_middleware(LockingFSMMiddleware(storage, isolation))
     if staff is not None:
         dispatcher.update.outer_middleware(StaffGateMiddleware(staff.membership))
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter))
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter, durable))
     if staff is not None:
         # First, so that staff buttons pressed anywhere get the operators' check; /call
         # before the staff router, which takes every other command in the staff chat.
@@ -194,16 +244,18 @@ def create_dispatcher(
 
 
 async def _on_error(event: ErrorEvent, bot: Bot, event_chat: Chat | None = None) -> bool:
-    """Transient storage trouble: fail the update so Telegram delivers it again. Anything
-    else would fail the same way every time: log it with the update, apologise, move on."""
+    """A failure that may pass (storage, Redis, network: see bot.faults) fails the update, so
+    that Telegram delivers it again and nothing the resident sent is lost. One that would fail
+    the same way every time is logged, the resident gets an apology, and the update is done.
+    The log names the update by id and kind: never its content (names, phone numbers)."""
     exception = event.exception
-    if isinstance(exception, OperationalError | DBAPIError | TimeoutError):
+    if classify(exception) is Fault.TRANSIENT:
         raise exception
     logger.error(
-        "update %s failed: %r\n%s",
+        "update %d (%s) failed for good: %s",
         event.update.update_id,
-        exception,
-        event.update.model_dump_json(exclude_none=True),
+        update_kind(event.update),
+        describe(exception),
         exc_info=exception,
     )
     if event_chat is not None:
@@ -264,6 +316,8 @@ def create_viber(
     translator: Translator,
     clock: Clock,
     limiter: RateLimiter,
+    durable: DurableReplies | None = None,
+    flood: FloodGuard | None = None,
 ) -> ViberWebhook | None:
     """The Viber channel when VIBER_AUTH_TOKEN is set (it needs webhook mode)."""
     if settings.viber_auth_token is None or not settings.viber_auth_token.get_secret_value():
@@ -272,6 +326,10 @@ def create_viber(
         raise ConfigurationError(
             "VIBER_AUTH_TOKEN is set but WEBHOOK_BASE_URL is not: Viber delivers only to a "
             "public HTTPS webhook, so set WEBHOOK_BASE_URL (and WEBHOOK_SECRET)."
+        )
+    if not settings.viber_api_url.startswith(URL_SCHEMES):
+        raise ConfigurationError(
+            "VIBER_API_URL must start with https:// (or http:// for a local stand-in)."
         )
     token = settings.viber_auth_token.get_secret_value()
     client = ViberClient(
@@ -291,6 +349,9 @@ def create_viber(
         translator=translator,
         clock=clock,
         limiter=limiter,
+        durable=durable,
+        flood=flood,
+        reply_wait=settings.reply_wait_seconds,
     )
 
 
@@ -302,15 +363,42 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     uows = UnitOfWorkFactory(sessions)
     translator = create_translator(settings)
     dialog = create_dialog(settings, translator, clock)
-    storage, isolation = create_fsm(settings, sessions)
     lifecycle = create_lifecycle_config(settings)
     timezone = ZoneInfo(settings.timezone)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = create_redis(settings.redis_url) if settings.redis_url else None
+    storage, isolation = create_fsm(settings, sessions, redis)
     staff = create_staff(settings, translator, clock, lifecycle, uows, redis)
     limiter = create_limiter(settings, redis)
     leadership = Leadership(redis, prefix=settings.redis_prefix)
-    dispatcher = create_dispatcher(storage, isolation, uows, dialog, clock, staff, limiter)
-    media = MediaStore(settings.media_dir, settings.media_max_bytes, settings.webhook_base_url)
+    flood = FloodGuard(
+        redis,
+        prefix=settings.redis_prefix,
+        limit=settings.flood_limit,
+        window=settings.flood_window_seconds,
+    )
+    durable = DurableReplies(
+        uows, lease=settings.reply_lease_seconds, batch=is_sqlite(settings.database_url)
+    )
+    dispatcher = create_dispatcher(
+        storage,
+        isolation,
+        uows,
+        dialog,
+        clock,
+        staff,
+        limiter,
+        durable,
+        polling=not settings.webhook_mode,
+        flood=FloodMiddleware(flood, translator),
+        reply_wait=settings.reply_wait_seconds,
+    )
+    media = MediaStore(
+        settings.media_dir,
+        settings.media_max_bytes,
+        settings.webhook_base_url,
+        sources=MediaSources(settings.viber_media_hosts),
+        parallel=settings.media_parallel_downloads,
+    )
     transports: dict[Channel, Transport] = {
         Channel.TELEGRAM: TelegramTransport(
             bot,
@@ -324,7 +412,17 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         )
     }
     viber = create_viber(
-        settings, dialog, uows, storage, isolation, media, translator, clock, limiter
+        settings,
+        dialog,
+        uows,
+        storage,
+        isolation,
+        media,
+        translator,
+        clock,
+        limiter,
+        durable,
+        flood,
     )
     if viber is not None:
         transports[Channel.VIBER] = ViberTransport(viber.client, uows, media, bot)
@@ -335,10 +433,15 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         config=SenderConfig(
             poll_interval=settings.outbox_poll_seconds,
             backoff_base=settings.outbox_backoff_seconds,
+            max_attempts=settings.outbox_max_attempts,
+            credentials_pause=settings.outbox_credentials_pause_seconds,
+            staff_chat=str(settings.staff_chat_id) if settings.staff_chat_id is not None else None,
         ),
         leading=lambda: leadership.is_leader,
     )
     uows.on_outbox = sender.wake
+    durable.wake_sender = sender.wake
+    sender.busy = durable.busy
     maintenance = Maintenance(
         uows,
         translator,
@@ -348,6 +451,8 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         pending_ttl=timedelta(minutes=settings.staff_pending_minutes),
         interval=settings.maintenance_interval_seconds,
         leading=lambda: leadership.is_leader,
+        media=media,
+        media_orphan_age=settings.media_orphan_hours * 3600,
     )
     return Application(
         settings=settings,
@@ -363,6 +468,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         maintenance=maintenance,
         leadership=leadership,
         media=media,
+        durable=durable,
         viber=viber,
         redis=redis,
     )
@@ -376,11 +482,22 @@ async def sync_categories(uows: UnitOfWorkFactory, path: Path) -> None:
         await uow.commit()
 
 
+def startup_backoff(settings: Settings, *, forever: bool = False) -> Backoff:
+    return Backoff(
+        first=settings.startup_backoff_seconds,
+        within=None if forever else settings.startup_retry_seconds,
+    )
+
+
 async def prepare(app: Application) -> None:
-    """Load the categories file into the database and tell Telegram our commands."""
+    """Load the categories file into the database, check the token (getMe) and tell
+    Telegram our commands; Telegram's calls are retried while it is unreachable."""
     await sync_categories(app.uows, app.settings.categories_file)
+    backoff = startup_backoff(app.settings)
+    await telegram_call("getMe", app.bot.me, backoff)
     async with app.uows() as uow:
         await uow.updates.prune(app.clock() - PROCESSED_UPDATES_KEPT)
+        await uow.outbox_queue.prune_sent(app.clock() - SENT_OUTBOX_KEPT)
         await uow.commit()
     for locale in ("uk", "en"):
         with app.translator.use(locale):
@@ -392,8 +509,11 @@ async def prepare(app: Application) -> None:
                 BotCommand(command="help", description=gettext("Help")),
                 BotCommand(command="cancel", description=gettext("Cancel the current step")),
             ]
-        await app.bot.set_my_commands(
-            commands, language_code=None if locale == app.settings.default_locale else locale
+        language = None if locale == app.settings.default_locale else locale
+        await telegram_call(
+            "setMyCommands",
+            partial(app.bot.set_my_commands, commands, language_code=language),
+            backoff,
         )
 
 
@@ -405,11 +525,8 @@ def create_web_app(app: Application) -> web.Application:
             "so that only Telegram can post updates."
         )
     web_app = web.Application()
-    SimpleRequestHandler(
-        dispatcher=app.dispatcher,
-        bot=app.bot,
-        secret_token=app.settings.webhook_secret.get_secret_value(),
-        handle_in_background=False,
+    TelegramWebhook(
+        app.dispatcher, app.bot, app.settings.webhook_secret.get_secret_value()
     ).register(web_app, path=app.settings.webhook_path)
 
     async def health(_request: web.Request) -> web.Response:
@@ -434,7 +551,11 @@ async def serving(
     """Serve the webhooks, then register them once the server is listening (Viber calls the
     URL at once and wants a 200). Workers sharing a port (reuse_port) leave registering to
     the process that started them."""
-    runner = web.AppRunner(create_web_app(app))
+    # On stop: no new connections, the updates in hand finish (their replies go out), then
+    # whatever is still running after the timeout is cancelled (Telegram delivers it again).
+    runner = web.AppRunner(
+        create_web_app(app), shutdown_timeout=app.settings.shutdown_timeout_seconds
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
@@ -447,21 +568,65 @@ async def serving(
 
 
 async def register_webhooks(app: Application) -> None:
-    await app.bot.set_webhook(
-        webhook_url(app.settings),
-        secret_token=app.settings.webhook_secret.get_secret_value()
-        if app.settings.webhook_secret
-        else None,
-        allowed_updates=app.dispatcher.resolve_used_update_types(),
-        drop_pending_updates=False,
+    """Telegram's webhook, retried with backoff (start-up fails only after
+    STARTUP_RETRY_SECONDS); Viber's in the background until it succeeds, so that a Viber
+    outage degrades Viber only."""
+    await register_telegram(app)
+    if not await register_viber(app):
+        app.tasks.append(asyncio.create_task(register_viber_until_done(app), name="viber-webhook"))
+
+
+async def register_telegram(app: Application) -> None:
+    await telegram_call(
+        "setWebhook",
+        partial(
+            app.bot.set_webhook,
+            webhook_url(app.settings),
+            secret_token=app.settings.webhook_secret.get_secret_value()
+            if app.settings.webhook_secret
+            else None,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        ),
+        startup_backoff(app.settings),
     )
-    if app.viber is not None:
-        base = (app.settings.webhook_base_url or "").rstrip("/")
-        await app.viber.client.set_webhook(base + app.settings.viber_webhook_path)
 
 
-async def run(app: Application) -> None:
-    """Long polling, or the webhook server when WEBHOOK_BASE_URL is set; until cancelled."""
+def _viber_webhook_url(settings: Settings) -> str:
+    return (settings.webhook_base_url or "").rstrip("/") + settings.viber_webhook_path
+
+
+async def register_viber(app: Application) -> bool:
+    """Set Viber's webhook once; False (and an error in the log) when Viber is unreachable or
+    refuses: Telegram goes on working meanwhile."""
+    if app.viber is None:
+        return True
+    try:
+        await app.viber.client.set_webhook(_viber_webhook_url(app.settings))
+    except Exception as exc:
+        logger.error(
+            "Viber's webhook could not be set (%s): Telegram works, Viber is retried in the "
+            "background",
+            describe(exc),
+        )
+        return False
+    return True
+
+
+async def register_viber_until_done(app: Application) -> None:
+    if app.viber is None:
+        return
+    await until_done(
+        "Viber set_webhook",
+        partial(app.viber.client.set_webhook, _viber_webhook_url(app.settings)),
+        startup_backoff(app.settings, forever=True),
+    )
+
+
+async def run(app: Application, stop: asyncio.Event | None = None) -> None:
+    """Long polling, or the webhook server when WEBHOOK_BASE_URL is set; until `stop` is set
+    (SIGTERM, Ctrl-C) or the task is cancelled."""
+    stop = stop or asyncio.Event()
     await prepare(app)
     app.start_background()
     if app.settings.webhook_mode:
@@ -469,13 +634,31 @@ async def run(app: Application) -> None:
             logger.info(
                 "webhook mode: listening on %s:%d", app.settings.web_host, app.settings.web_port
             )
-            await asyncio.Event().wait()
-    else:
-        await app.bot.delete_webhook(drop_pending_updates=False)
-        logger.info("long polling")
+            await stop.wait()
+            logger.info("stopping: finishing the updates in hand")
+        return
+    await telegram_call(
+        "deleteWebhook",
+        partial(app.bot.delete_webhook, drop_pending_updates=False),
+        startup_backoff(app.settings),
+    )
+    logger.info("long polling")
+
+    async def stop_polling() -> None:
+        await stop.wait()
+        logger.info("stopping: finishing the update in hand")
+        await app.dispatcher.stop_polling()
+
+    stopper = asyncio.create_task(stop_polling())
+    try:
         with suppress(asyncio.CancelledError):
+            # One update at a time, each finished before the next getUpdates confirms it:
+            # aiogram's default (a task per update) confirms updates before they are handled.
             await app.dispatcher.start_polling(
                 app.bot,
                 handle_signals=False,
+                handle_as_tasks=False,
                 allowed_updates=app.dispatcher.resolve_used_update_types(),
             )
+    finally:
+        stopper.cancel()

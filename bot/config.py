@@ -22,6 +22,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///data/appeals.db"
     redis_url: str | None = None
+    # A resident's updates are handled one at a time through a lock in Redis; the lock of a
+    # worker that died mid-update frees itself after this long.
+    redis_lock_seconds: float = Field(default=60.0, gt=0)
     # Keys of this deployment in a shared Redis (tests and several cities can share one server).
     redis_prefix: str = "city1580"
 
@@ -34,6 +37,13 @@ class Settings(BaseSettings):
     # residents (Viber fetches media by URL), served under WEBHOOK_BASE_URL + /media/.
     media_dir: Path = Path("data/media")
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # Where residents' Viber media may be fetched from: https on these hosts and their
+    # subdomains; an entry with a scheme (http://127.0.0.1:8081) allows exactly that origin.
+    viber_media_hosts: Annotated[tuple[str, ...], NoDecode] = ("viber.com",)
+    # A stored file no appeal uses (an abandoned dialog's picture) is removed after this long.
+    media_orphan_hours: float = Field(default=48.0, gt=0)
+    # Media downloads at once, across all residents.
+    media_parallel_downloads: int = Field(default=4, ge=1, le=64)
 
     webhook_base_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -72,6 +82,30 @@ class Settings(BaseSettings):
     telegram_rate_group_per_minute: float = Field(default=20.0, gt=0)
     # First retry delay after a 5xx or network error; doubles up to five minutes.
     outbox_backoff_seconds: float = Field(default=1.0, gt=0)
+    # A notification that keeps failing (5xx, network) is recorded as failed after this many
+    # attempts instead of holding its chat forever.
+    outbox_max_attempts: int = Field(default=10, ge=1)
+    # Telegram refusing the token (401/404, e.g. while it is rotated) pauses all sending for
+    # this long, with an alert in the log; no notification is marked failed.
+    outbox_credentials_pause_seconds: float = Field(default=60.0, gt=0)
+
+    # Start-up keeps retrying an unreachable Bot API (getMe, setMyCommands, setWebhook) this
+    # long before it gives up; the first retry waits STARTUP_BACKOFF_SECONDS, then doubles.
+    startup_retry_seconds: float = Field(default=300.0, gt=0)
+    startup_backoff_seconds: float = Field(default=1.0, gt=0)
+
+    # Flood control: more than FLOOD_LIMIT updates from one user within FLOOD_WINDOW_SECONDS
+    # get one "too fast" answer, and the rest are skipped until the window has passed.
+    flood_limit: int = Field(default=20, ge=1)
+    flood_window_seconds: float = Field(default=10.0, gt=0)
+    # A reply waits at most this long for the rate limiter while the webhook request is open;
+    # past it, the outbox sender delivers it at the chat's pace and the webhook answers now.
+    reply_wait_seconds: float = Field(default=1.0, ge=0)
+    # An update's replies are written into the outbox and sent at once by the worker that
+    # handled it; if that worker dies first, the sender delivers them after this long.
+    reply_lease_seconds: float = Field(default=30.0, gt=0)
+    # SIGTERM / Ctrl-C: stop taking updates, let those in hand finish for at most this long.
+    shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
 
     max_media_per_appeal: int = Field(default=10, ge=1, le=10)
     appeals_page_size: int = Field(default=5, ge=1, le=20)
@@ -84,6 +118,13 @@ class Settings(BaseSettings):
             if len(parts) != 4:
                 raise ValueError("CITY_BOUNDS needs min_lat,min_lon,max_lat,max_lon")
             return tuple(parts)
+        return value
+
+    @field_validator("viber_media_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("default_locale")

@@ -6,8 +6,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from bot.media import LOCAL_PREFIX, MediaStore
 from domain.clock import Clock
 from domain.desk import Desk
 from domain.i18n import Translator
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 class TickResult:
     reminded: list[int]
     closed: list[int]
+    media_removed: int = 0
     expired: list[int] = field(default_factory=list)
 
 
@@ -36,8 +38,17 @@ class Maintenance:
         interval: float,
         pending_ttl: timedelta = timedelta(minutes=10),
         leading: Callable[[], bool] = lambda: True,
+        media: MediaStore | None = None,
+        media_orphan_age: float = 48 * 3600,
+        sent_kept: timedelta = timedelta(days=7),
     ) -> None:
+        # Every update's replies pass through the outbox: delivered rows are removed once a
+        # day here (and at start-up), so that the table does not grow for ever.
+        self._sent_kept = sent_kept
+        self._pruned_at: datetime | None = None
         self._leading = leading
+        self._media = media
+        self._media_orphan_age = media_orphan_age
         self._uows = uows
         self._translator = translator
         self._clock = clock
@@ -68,7 +79,18 @@ class Maintenance:
                 )
                 expired = await desk.expire()
             await uow.commit()
-        return TickResult(reminded, closed, expired)
+        now = datetime.now(UTC)
+        if self._pruned_at is None or now - self._pruned_at > timedelta(days=1):
+            async with self._uows() as uow:
+                await uow.outbox_queue.prune_sent(now - self._sent_kept)
+                await uow.commit()
+            self._pruned_at = now
+        removed = 0
+        if self._media is not None:
+            async with self._uows() as uow:
+                used = await uow.media_refs.local(LOCAL_PREFIX)
+            removed = await self._media.remove_orphans(used, self._media_orphan_age)
+        return TickResult(reminded, closed, removed, expired)
 
     async def run(self) -> None:
         while True:
@@ -77,11 +99,12 @@ class Maintenance:
                 continue
             try:
                 result = await self.tick()
-                if result.reminded or result.closed:
+                if result.reminded or result.closed or result.media_removed:
                     logger.info(
-                        "reminded %d overdue, closed %d unanswered",
+                        "reminded %d overdue, closed %d unanswered, removed %d unused media",
                         len(result.reminded),
                         len(result.closed),
+                        result.media_removed,
                     )
             except Exception:
                 logger.exception("maintenance round failed")

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import threading
 from multiprocessing.synchronize import Event as ProcessEvent
 from types import FrameType
 
@@ -19,7 +20,9 @@ from bot.app import (
     ConfigurationError,
     build_application,
     prepare,
-    register_webhooks,
+    register_telegram,
+    register_viber,
+    register_viber_until_done,
     serving,
 )
 from bot.config import Settings
@@ -71,13 +74,28 @@ def worker(ready: ProcessEvent) -> None:
     asyncio.run(_serve(Settings(), ready))
 
 
-async def _prepare_and_register(settings: Settings, *, register: bool) -> None:
+async def _prepare(settings: Settings) -> None:
     app = build_application(settings)
     try:
-        if register:
-            await register_webhooks(app)
-        else:
-            await prepare(app)
+        await prepare(app)
+    finally:
+        await app.close()
+
+
+async def _register(settings: Settings) -> bool:
+    """Telegram's webhook (start-up fails without it); True when Viber's was set too."""
+    app = build_application(settings)
+    try:
+        await register_telegram(app)
+        return await register_viber(app)
+    finally:
+        await app.close()
+
+
+async def _register_viber_until_done(settings: Settings) -> None:
+    app = build_application(settings)
+    try:
+        await register_viber_until_done(app)
     finally:
         await app.close()
 
@@ -85,7 +103,7 @@ async def _prepare_and_register(settings: Settings, *, register: bool) -> None:
 def run_workers(settings: Settings) -> int:
     """Start settings.web_workers workers and wait for them; the exit code of the group."""
     check(settings)
-    asyncio.run(_prepare_and_register(settings, register=False))
+    asyncio.run(_prepare(settings))
     context = multiprocessing.get_context("spawn")
     readiness = [context.Event() for _ in range(settings.web_workers)]
     processes = [
@@ -105,7 +123,14 @@ def run_workers(settings: Settings) -> int:
     if not all(ready.wait(READY_TIMEOUT) for ready in readiness):
         stop(signal.SIGTERM, None)
         raise ConfigurationError("the webhook workers did not start listening in time")
-    asyncio.run(_prepare_and_register(settings, register=True))
+    if not asyncio.run(_register(settings)):
+        # Viber is down: the workers serve Telegram; keep trying Viber beside them.
+        threading.Thread(
+            target=asyncio.run,
+            args=(_register_viber_until_done(settings),),
+            name="viber-webhook",
+            daemon=True,
+        ).start()
     logger.info(
         "%d workers listening on %s:%d", len(processes), settings.web_host, settings.web_port
     )

@@ -45,6 +45,13 @@ class Act(StrEnum):
     DRAFT_CONTINUE = "dcont"
     DRAFT_RESTART = "drst"
     URGENT_GO = "urgo"
+    # Self-service on a filed appeal (arg: appeal id): add a photo or a comment, withdraw it;
+    # find one of one's appeals by its number.
+    ADD_INFO = "addi"
+    WITHDRAW = "wdraw"
+    LOOKUP = "find"
+    # Change photos: remove one file (arg: its position "." a short hash of it).
+    MEDIA_REMOVE = "mrm"
     # A phone appeal: the caller gave no name.
     CALLER_SKIP = "cskip"
     # Operators' buttons on a staff card (arg: appeal id).
@@ -65,6 +72,8 @@ class Act(StrEnum):
 # The argument of a button under a notice the resident keeps (a status push, a linking
 # notice): pressing it sends a new message instead of editing that notice away.
 KEEP = "keep"
+# The argument of a button that confirms a destructive choice the dialog asked about first.
+CONFIRMED = "yes"
 
 STAFF_ACTS = frozenset(act for act in Act if act.value.startswith("s_"))
 

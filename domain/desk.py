@@ -197,8 +197,15 @@ class Desk:
             return DeskResult(toast=_("This button is no longer valid."), alert=True)
         try:
             appeal = await self._lifecycle.route(appeal_id, department, who.actor)
-        except TransitionError:
-            return DeskResult(toast=_("A closed or done appeal cannot be routed."), alert=True)
+        except TransitionError as error:
+            # Behind the appeal (done, or finished: closed, rejected, withdrawn by the
+            # resident...): say what it is now and bring the card up to date.
+            appeal = await self._lifecycle.get(appeal_id)
+            await self._lifecycle.refresh_card(appeal)
+            text = _(
+                "{number} is «{status}»: it cannot be routed any more. The card is updated."
+            ).format(number=appeal.number, status=status_label(error.current))
+            return DeskResult(toast=text, alert=True)
         return DeskResult(
             toast=_("{number} is routed to {department}.").format(
                 number=appeal.number, department=department

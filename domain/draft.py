@@ -64,6 +64,8 @@ class Draft:
     # What the resident sent while that question waits: replayed into the step or relayed.
     held_text: str | None = None
     held_media: list[MediaItem] = field(default_factory=list)
+    # The album the held media came in: its other items are held with it, not put in the step.
+    held_group: str | None = None
 
     @property
     def category_code(self) -> str | None:
@@ -91,6 +93,7 @@ class Draft:
             "relay_seen": self.relay_seen,
             "held_text": self.held_text,
             "held_media": _media_data(self.held_media),
+            "held_group": self.held_group,
         }
 
     @classmethod
@@ -117,4 +120,5 @@ class Draft:
                 MediaItem(MediaKind(kind), ref, uid, size)
                 for kind, ref, uid, size in data.get("held_media", [])
             ],
+            held_group=data.get("held_group"),
         )

@@ -77,6 +77,10 @@ class AppealSummary:
     category_names: dict[str, str]
     created_at: datetime
     due_at: datetime
+    # Where: a typed address, a pin, or both (a phone appeal); shown in «My appeals» rows.
+    address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

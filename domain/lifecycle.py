@@ -247,7 +247,9 @@ class Lifecycle:
                 lines.append(
                     _("The work is reported done. Is the problem fixed? Please answer below.")
                 )
-                media = await self._before_and_after(appeal.id)
+                media, labelled = await self._before_and_after(appeal.id)
+                if labelled:
+                    lines.append(labelled)
                 buttons = (
                     (
                         Button(_("✅ Fixed"), Action(Act.FIXED, str(appeal.id))),
@@ -263,25 +265,27 @@ class Lifecycle:
             elif target is Status.DUPLICATE and duplicate_of is not None:
                 original = await self._uow.appeals.get(duplicate_of)
                 if original is not None:
-                    lines.append(
-                        _(
-                            "The same problem is already handled under appeal {original} "
-                            "(status: {status}); the work is done there."
-                        ).format(original=original.number, status=status_label(original.status))
-                    )
+                    lines.append(_duplicate_line(original))
             if note:
                 lines.append(_("Operator's note: {note}").format(note=note))
             reply = Reply("\n".join(lines), buttons, media=media)
         return reply
 
-    async def _before_and_after(self, appeal_id: int) -> tuple[MediaItem, ...]:
+    async def _before_and_after(self, appeal_id: int) -> tuple[tuple[MediaItem, ...], str]:
         """The resident's first photo beside the completion photo, where the channel can show
-        both (media from another channel cannot be re-sent by file id)."""
+        both (media from another channel cannot be re-sent by file id), and a line that says
+        which is which (call inside the recipient's locale)."""
         media = await self._uow.appeals.media(appeal_id)
         first_report = next((m for m in media if m.role == "report"), None)
         completion = [m for m in media if m.role == "completion"]
         chosen: list[StoredMedia] = ([first_report] if first_report else []) + completion[-1:]
-        return tuple(MediaItem(m.kind, m.file_ref) for m in chosen)
+        if first_report is not None and completion:
+            label = _("📷 First: your photo, before. Second: the completed work, after.")
+        elif completion:
+            label = _("📷 The photo shows the completed work.")
+        else:
+            label = ""
+        return tuple(MediaItem(m.kind, m.file_ref) for m in chosen), label
 
     async def _tell_staff_about_resident(
         self, appeal: AppealState, target: Status, note: str | None, media: Sequence[NewMedia]
@@ -291,6 +295,10 @@ class Lifecycle:
                 text = _("🔁 The resident says {number} is NOT fixed: {note}").format(
                     number=appeal.number, note=note or "—"
                 )
+            elif target is Status.WITHDRAWN:
+                text = _(
+                    "🚫 The resident withdrew {number}; please stop the work on it. Reason: {note}"
+                ).format(number=appeal.number, note=note or "—")
             else:
                 text = _("✅ The resident confirmed {number} is fixed; closed.").format(
                     number=appeal.number
@@ -367,6 +375,37 @@ class Lifecycle:
         with self._translator.use(self._config.staff_locale):
             reply = Reply(
                 _("💬 The resident answers on {number}:\n{text}").format(
+                    number=appeal.number, text=text or "📷"
+                ),
+                media=tuple(MediaItem(m.kind, m.file_ref) for m in media),
+            )
+        await self.to_staff(appeal.id, [reply])
+        return appeal
+
+    async def add_to_appeal(
+        self, appeal_id: int, text: str, resident: ActorRef, media: Sequence[NewMedia] = ()
+    ) -> AppealState:
+        """A comment or photos the resident adds to an open appeal from «My appeals»: kept
+        with the appeal, recorded, and shown to the operators in the card's thread."""
+        appeal = await self._uow.appeals.get(appeal_id, lock=True)
+        if appeal is None:
+            raise AppealNotFoundError(appeal_id)
+        if appeal.status not in OPEN_STATUSES:
+            raise TransitionError(appeal.status, appeal.status, resident.kind)
+        text = text.strip()[:NOTE_MAX]
+        await self._uow.appeals.add_event(
+            appeal.id,
+            at=self._clock(),
+            kind="addition",
+            actor_kind=resident.kind.value,
+            actor_id=resident.id,
+            note=text or None,
+        )
+        if media:
+            await self._uow.appeals.add_media(appeal.id, media, "addition")
+        with self._translator.use(self._config.staff_locale):
+            reply = Reply(
+                _("📎 The resident adds to {number}:\n{text}").format(
                     number=appeal.number, text=text or "📷"
                 ),
                 media=tuple(MediaItem(m.kind, m.file_ref) for m in media),
@@ -508,3 +547,27 @@ class Lifecycle:
         for appeal_id in ids:
             await self.transition(appeal_id, Status.CLOSED, SYSTEM)
         return ids
+
+
+def _duplicate_line(original: AppealState) -> str:
+    """Where the same problem stands, in words that match the original's status: a closed
+    original is not "work under way". Call inside the recipient's locale."""
+    status = original.status
+    if status is Status.DONE:
+        text = _(
+            "The same problem was already reported under appeal {original}; the work there is "
+            "reported done."
+        )
+    elif status is Status.CLOSED:
+        text = _(
+            "The same problem was already reported under appeal {original}; it is fixed and closed."
+        )
+    elif status in OPEN_STATUSES:
+        text = _(
+            "The same problem is already being handled under appeal {original} (status: {status})."
+        )
+    else:
+        text = _(
+            "The same problem was already reported under appeal {original} (status: {status})."
+        )
+    return text.format(original=original.number, status=status_label(status))

@@ -19,7 +19,7 @@ from domain.entities import (
     CategoryInfo,
     NewMedia,
 )
-from domain.numbering import format_number
+from domain.numbering import format_number, parse_number
 
 if TYPE_CHECKING:
     from domain.lifecycle import Lifecycle
@@ -151,3 +151,14 @@ class AppealService:
         if account.resident_id is None:
             return None
         return await self._uow.appeals.detail_for_resident(appeal_id, account.resident_id)
+
+    async def find_own(self, account: Account, typed: str) -> AppealDetail | None:
+        """An appeal of this resident by its number; a number of someone else's appeal is
+        not found, exactly like one that does not exist. Digits alone mean this year's."""
+        compact = "".join(typed.split())
+        if compact.isdigit() and len(compact) <= 9 and int(compact) > 0:
+            compact = format_number(self._prefix, self._clock().year, int(compact))
+        if parse_number(compact) is None:
+            return None
+        appeal_id = await self._uow.appeals.id_by_number(compact)
+        return await self.detail(account, appeal_id) if appeal_id is not None else None

@@ -26,6 +26,7 @@ STATUS_ICONS = {
     Status.CLOSED: "🏁",
     Status.REJECTED: "⛔",
     Status.DUPLICATE: "♊",
+    Status.WITHDRAWN: "🚫",
 }
 
 # Which button moves an appeal to which status.
@@ -70,6 +71,8 @@ def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
         what = _("message to the resident")
     elif entry.kind == "relay_in":
         what = _("message from the resident")
+    elif entry.kind == "addition":
+        what = _("the resident added")
     elif entry.kind == "reveal":
         what = _("viewed the phone number")
     elif entry.kind == "route":

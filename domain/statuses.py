@@ -16,12 +16,14 @@ class Status(StrEnum):
     CLOSED = "closed"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
+    # The resident took the appeal back (with a reason) before the work was reported done.
+    WITHDRAWN = "withdrawn"
 
 
 OPEN_STATUSES = frozenset(
     {Status.NEW, Status.ACCEPTED, Status.IN_PROGRESS, Status.DONE, Status.REOPENED}
 )
-FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE, Status.WITHDRAWN})
 
 
 class Actor(StrEnum):
@@ -34,12 +36,30 @@ class Actor(StrEnum):
 
 _OP = frozenset({Actor.OPERATOR})
 _RESIDENT_OR_SYSTEM = frozenset({Actor.RESIDENT, Actor.SYSTEM})
+_RES = frozenset({Actor.RESIDENT})
 
 # The one table every path (staff chat, resident buttons, timers, any API) goes through.
 TABLE: dict[Status, dict[Status, frozenset[Actor]]] = {
-    Status.NEW: {Status.ACCEPTED: _OP, Status.REJECTED: _OP, Status.DUPLICATE: _OP},
-    Status.ACCEPTED: {Status.IN_PROGRESS: _OP, Status.REJECTED: _OP, Status.DUPLICATE: _OP},
-    Status.IN_PROGRESS: {Status.DONE: _OP, Status.REJECTED: _OP, Status.DUPLICATE: _OP},
+    # The resident may withdraw an appeal until the work is reported done; from then on
+    # they answer «Fixed / Not fixed» instead.
+    Status.NEW: {
+        Status.ACCEPTED: _OP,
+        Status.REJECTED: _OP,
+        Status.DUPLICATE: _OP,
+        Status.WITHDRAWN: _RES,
+    },
+    Status.ACCEPTED: {
+        Status.IN_PROGRESS: _OP,
+        Status.REJECTED: _OP,
+        Status.DUPLICATE: _OP,
+        Status.WITHDRAWN: _RES,
+    },
+    Status.IN_PROGRESS: {
+        Status.DONE: _OP,
+        Status.REJECTED: _OP,
+        Status.DUPLICATE: _OP,
+        Status.WITHDRAWN: _RES,
+    },
     Status.DONE: {
         # The resident confirms the fix, or the confirmation window passes.
         Status.CLOSED: _RESIDENT_OR_SYSTEM,
@@ -47,17 +67,23 @@ TABLE: dict[Status, dict[Status, frozenset[Actor]]] = {
         Status.REJECTED: _OP,
         Status.DUPLICATE: _OP,
     },
-    Status.REOPENED: {Status.IN_PROGRESS: _OP, Status.REJECTED: _OP, Status.DUPLICATE: _OP},
+    Status.REOPENED: {
+        Status.IN_PROGRESS: _OP,
+        Status.REJECTED: _OP,
+        Status.DUPLICATE: _OP,
+        Status.WITHDRAWN: _RES,
+    },
     Status.CLOSED: {},
     Status.REJECTED: {},
     Status.DUPLICATE: {},
+    Status.WITHDRAWN: {},
 }
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     source: frozenset(targets) for source, targets in TABLE.items()
 }
 # Transitions that need a note from whoever makes them.
-NOTE_REQUIRED = frozenset({Status.REJECTED, Status.REOPENED})
+NOTE_REQUIRED = frozenset({Status.REJECTED, Status.REOPENED, Status.WITHDRAWN})
 
 INITIAL_STATUS = Status.NEW
 
@@ -98,6 +124,7 @@ _LABELS: dict[Status, str] = {
     Status.CLOSED: N_("Closed"),
     Status.REJECTED: N_("Rejected"),
     Status.DUPLICATE: N_("Duplicate"),
+    Status.WITHDRAWN: N_("Withdrawn"),
 }
 
 

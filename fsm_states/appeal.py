@@ -32,3 +32,14 @@ class Feedback(StatesGroup):
     reopen_reason = State()
     # Answering an operator's message.
     answer = State()
+
+
+class SelfService(StatesGroup):
+    """The resident works with an appeal already filed, from «My appeals»."""
+
+    # Adding photos, videos or a comment to an open appeal.
+    add = State()
+    # Why the resident withdraws the appeal.
+    withdraw_reason = State()
+    # Typing an appeal's number to find it.
+    lookup = State()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from contextlib import suppress
 from pathlib import Path
 
@@ -171,7 +172,12 @@ async def serve(settings: Settings, data_dir: Path | None = None) -> None:
             shown,
             settings.web_port,
         )
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        logger.info("sandbox: stopping")
     finally:
         await runner.cleanup()
         await sandbox.stop()

@@ -90,6 +90,8 @@ def bot_settings(
             "staff_chat_id": STAFF_CHAT,
             "viber_auth_token": SecretStr(VIBER_TOKEN),
             "viber_api_url": viber.base_url,
+            # Residents' pictures come from the Viber stand-in's media server.
+            "viber_media_hosts": (viber.base_url,),
             "database_url": f"sqlite+aiosqlite:///{data_dir / 'sandbox.db'}",
             "redis_url": None,
             "media_dir": data_dir / "media",

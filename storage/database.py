@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,14 +24,51 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+class DatabasePathError(Exception):
+    """The SQLite file cannot be created or written; the message is one sentence for the
+    operator."""
+
+
+def check_sqlite_path(database: str) -> None:
+    """Create the database's folder, and say in one sentence what is wrong with the path
+    rather than let SQLite fail later with a traceback."""
+    path = Path(database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabasePathError(
+            f"The database folder {path.parent} cannot be created ({exc.strerror}): create it "
+            "or point DATABASE_URL at a writable place."
+        ) from exc
+    if path.is_dir():
+        raise DatabasePathError(
+            f"DATABASE_URL names {path}, which is a folder: name a file inside it instead."
+        )
+    # Mode bits as well as access(): a root process may write anything, but a file someone
+    # made read-only is a sign to stop, not to override.
+    if path.exists() and (
+        not os.access(path, os.R_OK | os.W_OK) or not path.stat().st_mode & stat.S_IWUSR
+    ):
+        raise DatabasePathError(
+            f"The database file {path} is read-only: make it writable for the bot's user "
+            "or point DATABASE_URL at another file."
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise DatabasePathError(
+            f"The database folder {path.parent} is not writable, and SQLite keeps its journal "
+            "beside the file: make the folder writable or point DATABASE_URL elsewhere."
+        )
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An engine tuned for the backend; SQLite's folder is created on first run."""
+    """An engine tuned for the backend; SQLite's folder is created on first run. Statement
+    parameters are kept out of error messages: they hold phone numbers and names."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        check_sqlite_path(parsed.database)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
     _tune_sqlite(engine)
     return engine
 

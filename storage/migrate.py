@@ -8,10 +8,11 @@ import sys
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import PROJECT_ROOT, Settings
-from storage.database import create_engine
+from storage.database import DatabasePathError, create_engine
 
 
 def alembic_config() -> Config:
@@ -74,7 +75,19 @@ async def _main(url: str) -> None:
         await engine.dispose()
 
 
-if __name__ == "__main__":
+def main() -> int:
     settings = Settings()
-    asyncio.run(_main(settings.database_url))
+    try:
+        asyncio.run(_main(settings.database_url))
+    except DatabasePathError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        print(f"The database cannot be migrated: {exc.orig or exc}", file=sys.stderr)
+        return 2
     print("Database is up to date:", settings.database_url.split("@")[-1], file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

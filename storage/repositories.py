@@ -312,6 +312,9 @@ class AppealRepository:
             category_names=dict(names),
             created_at=appeal.created_at,
             due_at=appeal.due_at,
+            address=appeal.address,
+            latitude=appeal.latitude,
+            longitude=appeal.longitude,
         )
 
     async def page_for_resident(
@@ -663,23 +666,23 @@ class OutboxRepository:
         payload: dict[str, Any],
         now: datetime,
         appeal_id: int | None = None,
-    ) -> None:
-        self._session.add(
-            OutboxMessage(
-                created_at=now,
-                channel=channel.value,
-                chat=chat,
-                kind=kind,
-                appeal_id=appeal_id,
-                payload=payload,
-                status=self.PENDING,
-                attempts=0,
-                progress=0,
-                next_attempt_at=DUE_NOW,
-            )
+    ) -> int:
+        message = OutboxMessage(
+            created_at=now,
+            channel=channel.value,
+            chat=chat,
+            kind=kind,
+            appeal_id=appeal_id,
+            payload=payload,
+            status=self.PENDING,
+            attempts=0,
+            progress=0,
+            next_attempt_at=DUE_NOW,
         )
+        self._session.add(message)
         self.added += 1
         await self._session.flush()
+        return message.id
 
     async def pending(self, limit: int) -> list[OutboxItem]:
         """The oldest undelivered rows, due or not: order per chat must hold across retries."""

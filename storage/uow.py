@@ -12,6 +12,8 @@ from storage.calls import CallRepository
 from storage.conversation import ConversationRepository
 from storage.database import Sessions
 from storage.identity import IdentityRepository
+from storage.media_refs import MediaRefs
+from storage.outbox_queue import OutboxQueue
 from storage.pending_actions import PendingActionRepository
 from storage.repositories import (
     AccountRepository,
@@ -41,6 +43,8 @@ class UnitOfWork:
         self.identity = IdentityRepository(session)
         self.calls = CallRepository(session)
         self.conversation = ConversationRepository(session)
+        self.outbox_queue = OutboxQueue(session)
+        self.media_refs = MediaRefs(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -316,6 +316,25 @@ def _micros(cell: _Cell) -> tuple[str, str]:
     return repr(cell.interval * 1_000_000), repr(cell.tolerance * 1_000_000)
 
 
+async def take_within(
+    limiter: RateLimiter,
+    chat_key: str,
+    *,
+    group: bool,
+    max_wait: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> bool:
+    """Take a send within `max_wait` seconds of waiting, or take nothing and say so (the
+    caller leaves the message to the outbox sender rather than hold a webhook request)."""
+    waited = 0.0
+    while (wait := await limiter.reserve(chat_key, group=group)) > 0:
+        if waited + wait > max_wait:
+            return False
+        await sleep(wait)
+        waited += wait
+    return True
+
+
 async def acquire(
     limiter: RateLimiter,
     chat_key: str,

@@ -1,11 +1,16 @@
 """The outbox sender: delivers queued notifications in order per chat, within the platform's
-limits, retrying what can succeed later and recording what never will."""
+limits, retrying what can succeed later and recording what never will.
+
+Each pass takes every chat's next row (storage.outbox_queue) and goes round the chats, so a
+long queue for one chat (the staff chat after a maintenance pass) does not delay another's.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +20,8 @@ from bot.outbox.limits import RateLimiter
 from domain.clock import Clock, utc_now
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
-from storage.uow import UnitOfWorkFactory
+from storage.outbox_queue import KIND_CARD, KIND_CARD_EDIT
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,11 @@ class PermanentFailure(Exception):
     """It will never work (the resident blocked the bot, the chat is gone): record and stop."""
 
 
+class CredentialsRefused(Exception):
+    """The platform refused our token (401/404: being rotated, or revoked). Every row of the
+    channel would fail the same way: pause the channel and alert, fail nothing."""
+
+
 Checkpoint = Callable[[int], Awaitable[None]]
 Gate = Callable[[], Awaitable[None]]
 
@@ -65,17 +76,29 @@ class Transport(Protocol):
         """Make the row's calls from `item.progress` on. Call `await gate()` before each call
         (it raises Throttled when the limit says wait) and `await checkpoint(n)` after the n-th
         call succeeds, so a retry resumes after it. Raise RetryLater, RateLimited, NotReady or
-        PermanentFailure; return normally when everything went out."""
+        PermanentFailure (or CredentialsRefused); return normally when everything went
+        out."""
+        ...
+
+    async def card_failed(self, item: OutboxItem, error: str, uow: UnitOfWork) -> None:
+        """A staff card could not be posted for good: queue word of it (in `uow`, the
+        transaction that records the failure)."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
 class SenderConfig:
     poll_interval: float = 1.0
-    batch: int = 200
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
     not_ready_delay: float = 2.0
+    # A row that keeps failing with 5xx or network errors is recorded as failed after this
+    # many attempts, so that it does not hold its chat forever.
+    max_attempts: int = 10
+    # How long a channel pauses when the platform refuses the token.
+    credentials_pause: float = 60.0
+    # The staff chat, whose rows about posted cards go ahead of new cards.
+    staff_chat: str | None = None
 
 
 class OutboxSender:
@@ -95,6 +118,10 @@ class OutboxSender:
         self._clock = clock
         self._config = config or SenderConfig()
         self._wake = asyncio.Event()
+        # Rows this process is sending itself right now (an update's replies: bot.durable).
+        self.busy: Callable[[int], bool] = lambda _row_id: False
+        # Channels whose token the platform refused, until when (time.monotonic()).
+        self._paused_until: dict[Channel, float] = {}
         # With several workers only the elected one delivers (see bot.leader).
         self._leading = leading
 
@@ -109,43 +136,45 @@ class OutboxSender:
                 await asyncio.sleep(self._config.poll_interval)
                 continue
             try:
-                delivered, pending = await self.drain_once()
+                delivered, pending, due_in = await self.drain_once()
             except Exception:
                 logger.exception("outbox pass failed")
-                delivered, pending = 0, 0
+                delivered, pending, due_in = 0, 0, self._config.poll_interval
             if delivered and pending:
                 continue
+            # Sleep until the next head is due (a throttled staff chat), a commit wakes us,
+            # or the poll interval passes (rows written by another process).
+            timeout = max(0.0, min(self._config.poll_interval, due_in))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._config.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def drain_once(self) -> tuple[int, int]:
-        """One pass over pending rows; returns (delivered now, still pending)."""
+    async def drain_once(self) -> tuple[int, int, float]:
+        """One round over the chats' next rows: (delivered now, heads left, seconds until the
+        earliest waiting head is due)."""
         async with self._uows() as uow:
-            items = await uow.outbox.pending(self._config.batch)
+            heads = await uow.outbox_queue.heads(self._config.staff_chat)
         now = self._clock()
-        held: set[tuple[Channel, str]] = set()
-        latest_edit = {
-            (item.appeal_id, item.chat): item.id for item in items if item.kind == "card_edit"
-        }
+        monotonic = time.monotonic()
+        due_in = self._config.poll_interval
         delivered = 0
-        for item in items:
-            chat = (item.channel, item.chat)
-            if chat in held:
-                continue
-            if item.kind == "card_edit" and latest_edit[(item.appeal_id, item.chat)] != item.id:
-                # A later edit of the same card renders the same current state: send only it.
-                async with self._uows() as uow:
-                    await uow.outbox.mark_superseded(item.id)
-                    await uow.commit()
+        for item in heads:
+            paused = self._paused_until.get(item.channel, 0.0) - monotonic
+            if paused > 0:
+                due_in = min(due_in, paused)
                 continue
             if item.next_attempt_at > now:
-                held.add(chat)  # keep the chat's order: nothing overtakes a waiting row
+                # Keep the chat's order: nothing overtakes a waiting row.
+                due_in = min(due_in, (item.next_attempt_at - now).total_seconds())
                 continue
+            if self.busy(item.id):
+                continue  # its worker is still sending it; the chat waits for it
+            if item.kind == KIND_CARD_EDIT:
+                async with self._uows() as uow:
+                    item = await uow.outbox_queue.collapse_edits(item)
+                    await uow.commit()
             if await self._deliver(item):
                 delivered += 1
-            else:
-                held.add(chat)
-        return delivered, len(items) - delivered
+        return delivered, len(heads) - delivered, due_in
 
     async def _deliver(self, item: OutboxItem) -> bool:
         transport = self._transports.get(item.channel)
@@ -169,21 +198,50 @@ class OutboxSender:
         except Throttled as exc:
             await self._later(item, exc.seconds, item.attempts, "throttled")
         except RateLimited as exc:
+            # Telegram's own pace, not a failure: it does not count towards the ceiling.
             await self._limiter.pause(None if exc.everyone else chat_key, exc.seconds)
-            await self._later(item, exc.seconds, item.attempts + 1, str(exc))
+            await self._later(item, exc.seconds, item.attempts, str(exc))
         except NotReady as exc:
             await self._later(item, self._config.not_ready_delay, item.attempts, str(exc))
+        except CredentialsRefused as exc:
+            pause = self._config.credentials_pause
+            self._paused_until[item.channel] = time.monotonic() + pause
+            logger.error(
+                "ALERT: %s refused the bot's token (%s): all %s sending is paused for %.0f s; "
+                "nothing is marked failed. Check the token.",
+                item.channel,
+                exc,
+                item.channel,
+                pause,
+            )
         except RetryLater as exc:
+            attempts = item.attempts + 1
+            if attempts >= self._config.max_attempts:
+                logger.warning("outbox %d: %s; giving up after %d attempts", item.id, exc, attempts)
+                await self._fail(item, transport, f"gave up after {attempts} attempts: {exc}")
+                return False
             delay = min(self._config.backoff_base * 2**item.attempts, self._config.backoff_cap)
             logger.warning("outbox %d: %s; retry in %.1f s", item.id, exc, delay)
-            await self._later(item, delay, item.attempts + 1, str(exc))
+            await self._later(item, delay, attempts, str(exc))
         except PermanentFailure as exc:
             logger.warning("outbox %d failed for good: %s", item.id, exc)
-            await self._finish(item, failed=str(exc))
+            await self._fail(item, transport, str(exc))
         else:
             await self._finish(item)
             return True
         return False
+
+    async def _fail(self, item: OutboxItem, transport: Transport, error: str) -> None:
+        """Record the failure; a staff card that failed takes the rows waiting for it along
+        (they would wait forever), and the transport tells the staff chat."""
+        async with self._uows() as uow:
+            await uow.outbox.mark_failed(item.id, error)
+            if item.kind == KIND_CARD and item.appeal_id is not None:
+                await uow.outbox_queue.fail_dependents(
+                    item.appeal_id, item.chat, f"the appeal's card failed: {error}"
+                )
+                await transport.card_failed(item, error, uow)
+            await uow.commit()
 
     async def _later(self, item: OutboxItem, seconds: float, attempts: int, error: str) -> None:
         async with self._uows() as uow:

@@ -31,24 +31,41 @@ from aiogram.types import Message
 from bot.media import MediaStore
 from bot.outbox.sender import (
     Checkpoint,
+    CredentialsRefused,
     Gate,
     NotReady,
     PermanentFailure,
     RateLimited,
     RetryLater,
 )
+from bot.redact import Redactor
+from bot.telegram.calls import KIND_CALLS, load_calls
 from bot.telegram.delivery import limit_key
 from bot.telegram.render import inline_keyboard, media_calls, render
 from domain.clock import Clock
-from domain.dialog.events import MediaItem
+from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Reply
 from domain.entities import OutboxItem, StaffView
-from domain.i18n import Translator
+from domain.i18n import Translator, gettext
 from domain.lifecycle import KIND_CARD, KIND_CARD_EDIT, KIND_REPLIES
 from domain.staff import CAPTION_LIMIT, CARD_TEXT_LIMIT, card_buttons, card_text
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
+_ = gettext
+
+
+# Telegram's wording for a deleted forum topic, and for a deleted message we edit.
+THREAD_GONE = "message thread not found"
+EDIT_TARGET_GONE = "message to edit not found"
+
+
+class MessageGone(Exception):
+    """The staff message (or its whole forum topic) was deleted by an admin."""
+
+    def __init__(self, text: str, thread_id: int | None) -> None:
+        super().__init__(text)
+        self.thread_id = thread_id
 
 
 class TelegramTransport:
@@ -73,12 +90,66 @@ class TelegramTransport:
         self._staff_locale = staff_locale
         self._timezone = timezone
         self._staff_is_forum: bool | None = None
+        self._redact = Redactor([bot.token])
 
     def limit_key(self, item: OutboxItem) -> tuple[str, bool]:
         return limit_key(item.chat)
 
     async def deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
-        if item.kind == KIND_REPLIES:
+        try:
+            await self._deliver(item, gate, checkpoint)
+        except MessageGone as exc:
+            # An admin deleted the forum topic (or the card itself): post the card again.
+            await self._recover(item, exc)
+            raise NotReady(f"{exc}; the card is posted again") from exc
+        except NotReady:
+            if await self._card_never_comes(item):
+                raise PermanentFailure("the appeal's card was never posted") from None
+            raise
+
+    async def _card_never_comes(self, item: OutboxItem) -> bool:
+        if item.kind == KIND_CARD or item.appeal_id is None or not self._is_staff(item):
+            return False
+        async with self._uows() as uow:
+            return not await uow.outbox_queue.card_queued(item.appeal_id, item.chat)
+
+    async def _recover(self, item: OutboxItem, gone: MessageGone) -> None:
+        assert self._staff_chat_id is not None
+        async with self._uows() as uow:
+            if gone.thread_id is not None:
+                await uow.outbox_queue.forget_topic(self._staff_chat_id, gone.thread_id)
+            if item.kind == KIND_CARD:
+                await uow.outbox.set_progress(item.id, 0)  # all of it, into the new topic
+            elif item.appeal_id is not None:
+                await uow.outbox_queue.repost_card(item.appeal_id, item.chat, self._clock())
+            await uow.commit()
+        logger.warning("outbox %d: %s; posting the card again", item.id, gone)
+
+    async def card_failed(self, item: OutboxItem, error: str, uow: UnitOfWork) -> None:
+        """Tell the staff chat that an appeal's card could not be posted, so that no appeal
+        goes unseen (the notice names no appeal: it must not wait for that card)."""
+        if item.appeal_id is None or self._staff_chat_id is None:
+            return
+        number = await uow.appeals.number_of(item.appeal_id)
+        if number is None:
+            return
+        with self._translator.use(self._staff_locale):
+            text = _(
+                "⚠️ The card of appeal {number} could not be posted here ({error}). "
+                "See it with /history {number}."
+            ).format(number=number, error=error[:200])
+        await uow.outbox.add(
+            channel=Channel.TELEGRAM,
+            chat=str(self._staff_chat_id),
+            kind=KIND_REPLIES,
+            payload={"replies": [Reply(text).to_data()], "card": None},
+            now=self._clock(),
+        )
+
+    async def _deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
+        if item.kind == KIND_CALLS:
+            await self._calls(item, gate, checkpoint)
+        elif item.kind == KIND_REPLIES:
             await self._replies(item, gate, checkpoint)
         elif item.kind == KIND_CARD:
             await self._post_card(item, gate, checkpoint)
@@ -87,19 +158,44 @@ class TelegramTransport:
         else:
             raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
 
+    async def _calls(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
+        """An update's replies that its worker did not get to send (it crashed, or older rows
+        of the chat had to go first). A call Telegram refuses is skipped, as it would have been
+        at once (a spinner's answer to a query that is too old by now, an edited message that
+        is gone): the rest still goes out."""
+        calls = load_calls(item.payload.get("calls"))
+        for index in range(item.progress, len(calls)):
+            try:
+                await self._call(calls[index], gate)
+            except (PermanentFailure, MessageGone) as exc:
+                if "blocked" in str(exc) or "deactivated" in str(exc):
+                    raise PermanentFailure(str(exc)) from exc
+                logger.info("outbox %d: %s skipped: %s", item.id, calls[index].__api_method__, exc)
+            await checkpoint(index + 1)
+
     async def _call(self, method: TelegramMethod[Any], gate: Gate) -> Any:
-        """One Bot API call, with Telegram's answers sorted into the sender's outcomes."""
+        """One Bot API call, with Telegram's answers sorted into the sender's outcomes. Error
+        texts are stored and logged: the token is masked out of them."""
         await gate()
         try:
             return await self._bot(method)
         except TelegramRetryAfter as exc:
             raise RateLimited(float(exc.retry_after)) from exc
         except (TelegramServerError, TelegramNetworkError) as exc:
-            raise RetryLater(str(exc)) from exc
-        except (TelegramForbiddenError, TelegramUnauthorizedError, TelegramNotFound) as exc:
-            raise PermanentFailure(str(exc)) from exc
+            raise RetryLater(self._redact(str(exc))) from exc
+        except (TelegramUnauthorizedError, TelegramNotFound) as exc:
+            # The token itself is refused (being rotated, or revoked): no row is at fault.
+            raise CredentialsRefused(self._redact(str(exc))) from exc
+        except TelegramForbiddenError as exc:
+            raise PermanentFailure(self._redact(str(exc))) from exc
         except TelegramBadRequest as exc:
-            raise PermanentFailure(str(exc)) from exc
+            text = self._redact(str(exc))
+            thread_id = getattr(method, "message_thread_id", None)
+            if THREAD_GONE in exc.message and isinstance(thread_id, int):
+                raise MessageGone(text, thread_id) from exc
+            if EDIT_TARGET_GONE in exc.message:
+                raise MessageGone(text, None) from exc
+            raise PermanentFailure(text) from exc
 
     async def _run(
         self,

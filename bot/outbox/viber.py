@@ -9,7 +9,14 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
 from bot.media import MediaStore, MediaTooBigError, is_local
-from bot.outbox.sender import Checkpoint, Gate, PermanentFailure, RateLimited, RetryLater
+from bot.outbox.sender import (
+    Checkpoint,
+    CredentialsRefused,
+    Gate,
+    PermanentFailure,
+    RateLimited,
+    RetryLater,
+)
 from bot.viber.client import (
     STATUS_NOT_SUBSCRIBED,
     STATUS_TOO_MANY_REQUESTS,
@@ -21,10 +28,12 @@ from bot.viber.render import render
 from domain.dialog.events import Channel, MediaItem, MediaKind
 from domain.dialog.replies import Reply
 from domain.entities import OutboxItem
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
+# Viber's "invalidAuthToken": the token is refused, no resident is at fault.
+STATUS_INVALID_AUTH_TOKEN = 2
 # Viber answers status 12 when a resident got too many messages without replying (about 100
 # an hour): wait a good while before the next one to that resident.
 TOO_MANY_BACKOFF = 600.0
@@ -65,6 +74,9 @@ class ViberTransport:
         self._copied[item.file_ref] = ref
         return ref
 
+    async def card_failed(self, item: OutboxItem, error: str, uow: UnitOfWork) -> None:
+        """Staff cards live in Telegram: nothing to tell here."""
+
     async def deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
         async with self._uows() as uow:
             subscribed = await uow.accounts.is_subscribed(Channel.VIBER, item.chat)
@@ -83,6 +95,8 @@ class ViberTransport:
             except ViberApiError as exc:
                 if exc.status == STATUS_TOO_MANY_REQUESTS:
                     raise RateLimited(TOO_MANY_BACKOFF) from exc
+                if exc.status == STATUS_INVALID_AUTH_TOKEN:
+                    raise CredentialsRefused(str(exc)) from exc
                 if exc.status == STATUS_NOT_SUBSCRIBED:
                     async with self._uows() as uow:
                         await uow.accounts.set_subscribed(Channel.VIBER, item.chat, False)

@@ -18,7 +18,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 
-from bot.outbox.limits import RateLimiter, acquire
+from bot.outbox.limits import RateLimiter, acquire, take_within
 
 logger = logging.getLogger(__name__)
 
@@ -35,34 +35,47 @@ AfterSent = Callable[[Any], Awaitable[None]]
 class PendingCalls:
     """Bot API calls collected while an update is handled, sent once it is committed."""
 
-    calls: list[tuple[TelegramMethod[Any], AfterSent | None]] = field(default_factory=list)
+    calls: list[TelegramMethod[Any]] = field(default_factory=list)
+    # Given what a call returned once it is sent (keyed by the call's id): e.g. the message id
+    # of a question whose answers the desk must recognise.
+    afters: dict[int, AfterSent] = field(default_factory=dict)
     # Sent in place of a call that failed (keyed by the call's id): a new message instead of
     # an edit Telegram refused.
     fallbacks: dict[int, list[TelegramMethod[Any]]] = field(default_factory=dict)
 
     def add(self, *calls: TelegramMethod[Any]) -> None:
-        self.calls.extend((call, None) for call in calls)
+        self.calls.extend(calls)
 
     def add_or(self, call: TelegramMethod[Any], fallback: list[TelegramMethod[Any]]) -> None:
         """Send `call`; should it fail, send `fallback` instead."""
-        self.calls.append((call, None))
+        self.calls.append(call)
         if fallback:
             self.fallbacks[id(call)] = fallback
 
     def add_then(self, call: TelegramMethod[Any], then: AfterSent) -> None:
         """Send `call`, then hand its result to `then` (not called when sending failed)."""
-        self.calls.append((call, then))
+        self.calls.append(call)
+        self.afters[id(call)] = then
 
-    async def flush(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
+    async def flush(
+        self, bot: Bot, limiter: RateLimiter | None = None, *, max_wait: float | None = None
+    ) -> list[TelegramMethod[Any]]:
+        """Send in order; with `max_wait`, stop at the first call the rate limiter would hold
+        longer than that, and return it and the calls after it (unsent)."""
         calls, self.calls = self.calls, []
+        afters, self.afters = self.afters, {}
         fallbacks, self.fallbacks = self.fallbacks, {}
-        for call, then in calls:
-            result = await send_for_result(bot, call, limiter)
-            if then is not None and result is not None:
+        for index, call in enumerate(calls):
+            sent, result = await _send(bot, call, limiter, max_wait)
+            if sent is None:
+                return calls[index:]
+            then = afters.get(id(call))
+            if sent and then is not None:
                 await then(result)
-            if result is None:
+            if not sent:
                 for instead in fallbacks.get(id(call), []):
-                    await send_for_result(bot, instead, limiter)
+                    await send(bot, instead, limiter)
+        return []
 
 
 def limit_key(chat_id: int | str) -> tuple[str, bool]:
@@ -70,30 +83,50 @@ def limit_key(chat_id: int | str) -> tuple[str, bool]:
     return f"tg:{chat_id}", int(chat_id) < 0
 
 
-async def send(bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None = None) -> bool:
+async def send(
+    bot: Bot,
+    call: TelegramMethod[Any],
+    limiter: RateLimiter | None = None,
+    *,
+    max_wait: float | None = None,
+) -> bool | None:
     """Send one call within the bot's rate limits, waiting out 429s and retrying transient
-    failures; False when it failed."""
-    return await send_for_result(bot, call, limiter) is not None
+    failures; False when it failed. With `max_wait`, None (nothing sent) when the limiter
+    would first make it wait longer than that: the caller leaves it to the outbox."""
+    return (await _send(bot, call, limiter, max_wait))[0]
 
 
 async def send_for_result(
     bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None = None
 ) -> Any | None:
     """`send`, returning what Telegram answered, or None when it failed."""
+    sent, result = await _send(bot, call, limiter, None)
+    return result if sent else None
+
+
+async def _send(
+    bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None, max_wait: float | None
+) -> tuple[bool | None, Any]:
+    """(True, what Telegram answered), (False, None) when it failed, (None, None) when the
+    limiter would hold it longer than `max_wait`."""
     delay = 0.5
     chat_id = getattr(call, "chat_id", None)
     for attempt in range(1, ATTEMPTS + 1):
         if limiter is not None and isinstance(chat_id, int | str):
             chat_key, group = limit_key(chat_id)
-            await acquire(limiter, chat_key, group=group)
+            if attempt == 1 and max_wait is not None:
+                if not await take_within(limiter, chat_key, group=group, max_wait=max_wait):
+                    return None, None
+            else:
+                await acquire(limiter, chat_key, group=group)
         try:
-            return await bot(call)
+            return True, await bot(call)
         except TelegramRetryAfter as exc:
             if exc.retry_after > MAX_RETRY_AFTER:
                 logger.warning(
                     "dropping %s: retry_after %s s", call.__api_method__, exc.retry_after
                 )
-                return None
+                return False, None
             if limiter is not None and isinstance(chat_id, int | str):
                 await limiter.pause(limit_key(chat_id)[0], float(exc.retry_after))
             await asyncio.sleep(exc.retry_after)
@@ -103,9 +136,9 @@ async def send_for_result(
             delay *= 2
         except TelegramForbiddenError as exc:
             logger.info("%s refused, the user blocked the bot: %s", call.__api_method__, exc)
-            return None
+            return False, None
         except TelegramBadRequest as exc:
             logger.error("%s rejected: %s", call.__api_method__, exc)
-            return None
+            return False, None
     logger.error("%s failed after %d attempts", call.__api_method__, ATTEMPTS)
-    return None
+    return False, None

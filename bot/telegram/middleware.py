@@ -8,11 +8,14 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.fsm.context import FSMContext
-from aiogram.types import TelegramObject, Update
+from aiogram.methods import AnswerCallbackQuery
+from aiogram.types import Chat, TelegramObject, Update
 
+from bot.durable import DurableReplies, Kept
 from bot.once import Duplicate, handle_once
 from bot.outbox.limits import RateLimiter
-from bot.telegram.delivery import PendingCalls
+from bot.telegram.calls import KIND_CALLS, dump_calls
+from bot.telegram.delivery import PendingCalls, send
 from bot.telegram.render import render, render_press
 from domain.clock import Clock
 from domain.dialog.core import Dialog
@@ -49,16 +52,25 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
     Replies are sent only after the commit, so a crash mid-update leaves neither a half-written
     appeal nor a reply about it, and a redelivered update (Telegram retries anything but 2xx)
-    is recognised by its id and skipped.
+    is recognised by its id and skipped. The replies are written into the outbox in the same
+    transaction (bot.durable), so a crash between the commit and the send loses none of them.
     """
 
     def __init__(
-        self, uows: UnitOfWorkFactory, dialog: Dialog, clock: Clock, limiter: RateLimiter
+        self,
+        uows: UnitOfWorkFactory,
+        dialog: Dialog,
+        clock: Clock,
+        limiter: RateLimiter,
+        durable: DurableReplies | None = None,
+        reply_wait: float = 1.0,
     ) -> None:
         self._uows = uows
         self._dialog = dialog
         self._clock = clock
         self._limiter = limiter
+        self._durable = durable
+        self._reply_wait = reply_wait
 
     async def __call__(
         self,
@@ -69,10 +81,16 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         if not isinstance(event, Update):
             return await handler(event, data)
         pending = PendingCalls()
+        kept: list[Kept] = []
 
         async def work(uow: UnitOfWork) -> Any:
             data["turn"] = TelegramTurn(self._dialog, uow, pending)
-            return await handler(event, data)
+            result = await handler(event, data)
+            if self._durable is not None:
+                stored = await self._keep(uow, pending, data)
+                if stored is not None:
+                    kept.append(stored)
+            return result
 
         try:
             result = await handle_once(
@@ -82,5 +100,51 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             logger.info("skipping %s", exc)
             return None
         bot: Bot = data["bot"]
-        await pending.flush(bot, self._limiter)
+        if kept and kept[0].send_now and self._durable is not None:
+            self._durable.sending(kept[0].row_id)
+        if kept and not kept[0].send_now:
+            # Older rows of this resident's chat go first: the sender delivers them in order.
+            # A button's spinner is no message in that order: it stops at once.
+            pending.calls = [c for c in pending.calls if isinstance(c, AnswerCallbackQuery)]
+        if not (kept and kept[0].send_now and self._durable is not None):
+            await pending.flush(bot, self._limiter)
+            return result
+        # The webhook request stays open while the replies go out; a chat whose budget is spent
+        # (a resident flooding within the limit) does not hold it: the sender takes over.
+        row = kept[0].row_id
+        unsent = await pending.flush(bot, self._limiter, max_wait=self._reply_wait)
+        messages_left = [c for c in unsent if not isinstance(c, AnswerCallbackQuery)]
+        for call in unsent:
+            if isinstance(call, AnswerCallbackQuery):
+                await send(bot, call)  # a spinner is no message: it stops at once
+        if messages_left:
+            sent = kept[0].size - len(messages_left)
+            await self._durable.hand_over(row, sent=sent)
+        else:
+            await self._durable.sent(row)
         return result
+
+    async def _keep(
+        self, uow: UnitOfWork, pending: PendingCalls, data: dict[str, Any]
+    ) -> Kept | None:
+        """Write the update's messages into the outbox (bot.durable). A button's spinner is
+        left out: it means nothing once the moment has passed."""
+        assert self._durable is not None
+        messages = [c for c in pending.calls if not isinstance(c, AnswerCallbackQuery)]
+        calls = dump_calls(messages) if messages else None
+        if calls is None:
+            return None  # nothing to keep, or a local file to upload: sent at once
+        chat = next((c for c in (getattr(m, "chat_id", None) for m in messages) if c), None)
+        if chat is None:
+            event_chat = data.get("event_chat")
+            chat = event_chat.id if isinstance(event_chat, Chat) else 0
+        return await self._durable.keep(
+            uow,
+            channel=Channel.TELEGRAM,
+            chat=str(chat),
+            kind=KIND_CALLS,
+            payload={"calls": calls},
+            # A resident's replies keep their order with the pushes queued for them; in the
+            # staff chat an operator's answer does not wait behind queued notices.
+            in_order=int(chat) > 0,
+        )

@@ -35,17 +35,22 @@ from viberbot.api.viber_requests import (
     create_request,
 )
 
+from bot.durable import DurableReplies, Kept
+from bot.faults import Fault, classify, describe
+from bot.flood import FloodGuard, Verdict, too_fast
 from bot.media import MediaStore, MediaTooBigError, MediaUnavailableError
 from bot.once import Duplicate, handle_once
-from bot.outbox.limits import RateLimiter, acquire
+from bot.outbox.limits import RateLimiter, acquire, take_within
 from bot.viber.client import ViberApiError, ViberClient, ViberTransientError
 from bot.viber.render import render, reply_button
 from domain.actions import Action
 from domain.clock import Clock
-from domain.dialog.core import Dialog
+from domain.dialog.core import S_LOCATION, S_MEDIA, Dialog
 from domain.dialog.events import Channel, ContactShare, GeoPoint, Inbound, MediaItem, MediaKind
+from domain.dialog.feedback import S_ANSWER, S_REOPEN
 from domain.dialog.replies import Reply
 from domain.i18n import Translator, gettext
+from fsm_states.appeal import SelfService, state_id
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -53,6 +58,12 @@ _ = gettext
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 SEND_ATTEMPTS = 3
+
+
+# The dialog steps that take photos and videos: the appeal's media (and the location step,
+# which keeps a photo for it), "not fixed" (where a photo may show what is wrong), an answer to
+# the operator, and adding to an appeal already filed.
+MEDIA_STEPS = frozenset({S_MEDIA, S_LOCATION, S_REOPEN, S_ANSWER, state_id(SelfService.add)})
 
 
 def signature(token: str, body: bytes) -> str:
@@ -76,22 +87,51 @@ class ViberWebhook:
     translator: Translator
     clock: Clock
     limiter: RateLimiter
+    durable: DurableReplies | None = None
+    flood: FloodGuard | None = None
+    reply_wait: float = 1.0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        if not hmac.compare_digest(
-            signature(self.token, body), request.headers.get(SIGNATURE_HEADER, "")
-        ):
+        given = request.headers.get(SIGNATURE_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(signature(self.token, body).encode(), given):
             return web.Response(status=403, text="bad signature")
         try:
             data = json.loads(body)
+        except ValueError:  # not JSON, or not UTF-8
+            return web.Response(status=400, text="the body is not JSON")
+        if not isinstance(data, dict):
+            return web.Response(status=400, text="the body is not a callback")
+        kind = str(data.get("event", "?"))[:40]
+        try:
             parsed = create_request(data)
         except Exception as exc:  # the SDK raises bare Exception for unknown types
-            logger.warning("Viber callback not understood (%s): %.500s", exc, body)
+            # Its message may quote the callback: name the kind only, never the content.
+            logger.warning("Viber %s callback not understood (%s)", kind, type(exc).__name__)
             return web.json_response({})
         if isinstance(parsed, ViberConversationStartedRequest):
             return web.json_response(self._welcome(parsed))
         token = _event_id(data, body)
+        try:
+            await self._dispatch(parsed, token)
+        except Exception as exc:
+            fault = classify(exc)
+            if fault is Fault.TRANSIENT:
+                # Viber delivers it again (for about an hour); the token makes that a no-op
+                # if this one did commit after all.
+                logger.warning(
+                    "Viber %s %d not handled, Viber will deliver it again: %s",
+                    kind,
+                    token,
+                    describe(exc),
+                )
+                return web.Response(status=503, text="try again later")
+            logger.error(
+                "Viber %s %d failed for good: %s", kind, token, describe(exc), exc_info=exc
+            )
+        return web.json_response({})
+
+    async def _dispatch(self, parsed: object, token: int) -> None:
         if isinstance(parsed, ViberMessageRequest):
             await self._on_message(parsed, token)
         elif isinstance(parsed, ViberSubscribedRequest):
@@ -99,8 +139,7 @@ class ViberWebhook:
         elif isinstance(parsed, ViberUnsubscribedRequest):
             await self._on_unsubscribed(parsed, token)
         else:
-            logger.debug("Viber %s event: %s", data.get("event"), parsed)
-        return web.json_response({})
+            logger.debug("Viber %s event %d", type(parsed).__name__, token)
 
     # -- events ------------------------------------------------------------------------
 
@@ -148,6 +187,16 @@ class ViberWebhook:
             return
 
     async def _on_message(self, request: ViberMessageRequest, token: int) -> None:
+        if self.flood is not None:
+            # Before anything is read, locked or downloaded for this resident.
+            verdict = await self.flood.check(f"viber:{request.sender.id}")
+            if verdict is not Verdict.ALLOW:
+                logger.info("Viber message %d from a flooding user: %s", token, verdict)
+                if verdict is Verdict.WARN:
+                    with self.translator.use(getattr(request.sender, "language", None)):
+                        text = too_fast()
+                    await self.send(request.sender.id, [Reply(text)])
+                return
         async with self.uows() as uow:
             if await uow.updates.seen(Channel.VIBER, token):
                 return  # a redelivery: do not even download its media again
@@ -165,9 +214,23 @@ class ViberWebhook:
         """The dialog for one callback, once, in one unit of work with `also`."""
         key = state_key(event.user_id)
 
+        kept: list[Kept] = []
+
         async def work(uow: UnitOfWork) -> list[Reply]:
             replies = await self.dialog.handle(event, FSMContext(self.storage, key), uow)
             await also(uow)
+            if replies and self.durable is not None:
+                # In this transaction, so that a crash before the send loses no reply.
+                payload = {"replies": [reply.to_data() for reply in replies]}
+                kept.append(
+                    await self.durable.keep(
+                        uow,
+                        channel=Channel.VIBER,
+                        chat=event.user_id,
+                        kind="replies",
+                        payload=payload,
+                    )
+                )
             return replies
 
         async with self.isolation.lock(key):
@@ -176,7 +239,19 @@ class ViberWebhook:
             except Duplicate as exc:
                 logger.info("skipping %s", exc)
                 return
-        await self.send(event.user_id, replies)
+        if kept and not kept[0].send_now:
+            return  # older rows of this chat go first: the outbox sender delivers in order
+        if not (kept and self.durable is not None):
+            await self.send(event.user_id, replies)
+            return
+        row = kept[0].row_id
+        self.durable.sending(row)
+        # A resident whose budget is spent does not hold the webhook: the sender goes on.
+        sent = await self.send(event.user_id, replies, max_wait=self.reply_wait)
+        if sent is None:
+            await self.durable.sent(row)
+        else:
+            await self.durable.hand_over(row, sent=sent)
 
     # -- translation in and out ----------------------------------------------------------
 
@@ -208,7 +283,13 @@ class ViberWebhook:
             location = message.location
             fields = {"location": GeoPoint(float(location.latitude), float(location.longitude))}
         elif isinstance(message, PictureMessage | VideoMessage):
-            fields = await self._download(message)
+            # Downloaded only where the dialog takes media: a picture sent at any other step
+            # (or by someone not registered) is never fetched, so never kept.
+            state = await FSMContext(self.storage, state_key(sender.id)).get_state()
+            if state in MEDIA_STEPS:
+                fields = await self._download(message)
+            else:
+                fields = {"other": "photo"}
             if getattr(message, "text", None):
                 fields["caption"] = str(message.text)
         elif isinstance(message, StickerMessage):
@@ -236,11 +317,21 @@ class ViberWebhook:
     async def media_url(self, item: MediaItem) -> tuple[str, int] | None:
         return self.media.locate(item.file_ref)
 
-    async def send(self, user_id: str, replies: list[Reply]) -> None:
-        """The dialog's immediate answer, after its unit of work committed."""
-        for payload in await render(replies, self.media_url):
+    async def send(
+        self, user_id: str, replies: list[Reply], *, max_wait: float | None = None
+    ) -> int | None:
+        """The dialog's immediate answer, after its unit of work committed. With `max_wait`,
+        stops at the first message the rate limiter would hold longer than that and returns
+        how many went out (the outbox sender sends the rest); None when all were handled."""
+        key = f"viber:{user_id}"
+        for index, payload in enumerate(await render(replies, self.media_url)):
+            if max_wait is not None and not await take_within(
+                self.limiter, key, group=False, max_wait=max_wait
+            ):
+                return index
             for attempt in range(1, SEND_ATTEMPTS + 1):
-                await acquire(self.limiter, f"viber:{user_id}", group=False)
+                if attempt > 1 or max_wait is None:
+                    await acquire(self.limiter, key, group=False)
                 try:
                     await self.client.send(user_id, payload)
                     break
@@ -249,7 +340,8 @@ class ViberWebhook:
                     await asyncio.sleep(0.5 * attempt)
                 except ViberApiError as exc:
                     logger.warning("Viber refused a reply to %s: %s", user_id, exc)
-                    return
+                    return None
+        return None
 
 
 def _event_id(data: dict[str, Any], body: bytes) -> int:

@@ -81,12 +81,21 @@ async def ask_which(turn: Turn, draft: Draft) -> bool:
     text, media = said(turn)
     if not text and not media:
         return False
+    held = draft.held_text is not None or bool(draft.held_media)
+    if held and event.media_group_id is not None and event.media_group_id == draft.held_group:
+        # The rest of the album whose first item is held: held with it, asked about once.
+        draft.held_media.extend(media)
+        if text and draft.held_text is None:
+            draft.held_text = text
+        await turn.state.set_data(draft.to_data())
+        return True
     last = await turn.lifecycle.last_operator_message(turn.account)
     if last is None or last.answered or last.event_id <= draft.relay_seen:
         return False
     draft.relay_seen = last.event_id
     draft.held_text = text or None
     draft.held_media = list(media)
+    draft.held_group = event.media_group_id
     await turn.state.set_data(draft.to_data())
     turn.say(
         _(
@@ -114,4 +123,5 @@ def held_event(turn: Turn, draft: Draft) -> bool:
     )
     draft.held_text = None
     draft.held_media = []
+    draft.held_group = None
     return True

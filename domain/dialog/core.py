@@ -12,21 +12,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.actions import KEEP, Act, Action
+from domain.actions import CONFIRMED, KEEP, Act, Action
 from domain.clock import Clock
-from domain.dialog import call, conversation, feedback, linking, urgent
-from domain.dialog.events import Inbound
+from domain.dialog import call, conversation, feedback, linking, photos, selfservice, urgent
+from domain.dialog.events import Inbound, MediaItem
 from domain.dialog.replies import Button, Reply, Request, rows
 from domain.dialog.state import DialogState
 from domain.draft import CallInfo, Draft
-from domain.entities import Account, AppealDetail
+from domain.entities import Account
 from domain.geo import Bounds
 from domain.i18n import N_, Translator, gettext, ngettext
 from domain.identity import IdentityService
 from domain.lifecycle import Lifecycle, LifecycleConfig
 from domain.phone_appeals import PhoneAppealService
 from domain.services import AppealService, IncompleteDraftError, ResidentService, normalize_phone
-from domain.statuses import status_label
 from fsm_states.appeal import AppealForm, Registration, state_id
 from storage.uow import UnitOfWork
 
@@ -45,6 +44,8 @@ DESCRIPTION_MAX = 2000
 ADDRESS_MIN = 5
 ADDRESS_MAX = 300
 LANGUAGE_NAMES = {"uk": "Українська", "en": "English"}
+# Steps beside the appeal form (about filed appeals, linking): the menu and /cancel end them.
+_SIDE_STATES = feedback.FEEDBACK_STATES | linking.LINKING_STATES | selfservice.STATES
 
 # The steps the review can send the resident back to, by the id carried in EDIT buttons.
 EDITABLE_STEPS = {
@@ -105,11 +106,12 @@ class Turn:
         *buttons: tuple[Button, ...],
         request: Request | None = None,
         request_label: str = "",
+        media: tuple[MediaItem, ...] = (),
     ) -> None:
         if self.leading:
             text = "\n\n".join([*self.leading, text])
             self.leading.clear()
-        self.replies.append(Reply(text, tuple(buttons), request, request_label))
+        self.replies.append(Reply(text, tuple(buttons), request, request_label, media))
 
     def lead(self, text: str) -> None:
         """Put `text` at the top of the next message."""
@@ -149,6 +151,9 @@ class Dialog:
             S_REVIEW: self._on_review,
             call.S_CALLER: self._on_caller,
         }
+        self._self = selfservice.SelfServiceFlow(
+            selfservice.SelfServiceConfig(config.timezone, config.page_size), self._menu
+        )
 
     async def handle(self, event: Inbound, state: DialogState, uow: UnitOfWork) -> list[Reply]:
         """Advance one resident's dialog by one event and say what to show them."""
@@ -247,6 +252,12 @@ class Dialog:
             if await linking.on_input(turn):
                 self._menu(turn)
             return
+        if current in selfservice.STATES:
+            if action is not None and action.act in (Act.BACK, Act.CANCEL):
+                await self._cancel(turn)
+            else:
+                await self._self.on_input(turn, current or "")
+            return
         handler = self._inputs.get(current or "")
         if handler is None:
             offer = None if action is not None else await conversation.outside_steps(turn)
@@ -258,7 +269,10 @@ class Dialog:
             return
         draft = await self._draft(turn)
         if action is not None and action.act in (Act.BACK, Act.CANCEL):
-            await (self._back(turn, draft) if action.act is Act.BACK else self._cancel(turn))
+            if action.act is Act.BACK:
+                await self._back(turn, draft)
+            else:
+                await self._cancel(turn, confirmed=action.arg == CONFIRMED)
             return
         if action is not None and await self._draft_action(turn, draft, action):
             return
@@ -281,7 +295,7 @@ class Dialog:
             if appeal is None or not (held_text or held_media):
                 turn.say(_("This button is no longer valid."))
             else:
-                draft.held_text, draft.held_media = None, []
+                draft.held_text, draft.held_media, draft.held_group = None, [], None
                 if not await conversation.relay(turn, appeal.id, held_text, held_media):
                     return True
             await self._goto(turn, draft, await turn.state.get_state() or S_CATEGORY)
@@ -326,7 +340,7 @@ class Dialog:
         elif command == "new":
             await self._start_appeal(turn)
         elif command == "my":
-            await self._my_appeals(turn, 0)
+            await self._self.my_appeals(turn, 0)
         elif command in linking.COMMANDS:
             await self._linking(turn, Act(command))
         else:
@@ -346,8 +360,15 @@ class Dialog:
         if action.act in linking.ACTS:
             await self._linking(turn, action.act)
             return True
+        if action.act in selfservice.ACTS:
+            if current in self._inputs:
+                turn.say(_("Please finish or cancel the appeal you are filing first."))
+                await self._reprompt(turn)
+            else:
+                await self._self.start(turn, action)
+            return True
         if action.act is Act.MENU:
-            if current in feedback.FEEDBACK_STATES or current in linking.LINKING_STATES:
+            if current in _SIDE_STATES:
                 await turn.state.clear()
             if current in self._inputs:
                 turn.say(_("Your appeal is not submitted yet; continue or cancel it."))
@@ -370,10 +391,10 @@ class Dialog:
             await self._goto(turn, draft, S_CATEGORY)
             return True
         if action.act is Act.MY_APPEALS:
-            await self._my_appeals(turn, action.int_arg() or 0)
+            await self._self.my_appeals(turn, action.int_arg() or 0)
             return True
         if action.act is Act.APPEAL:
-            await self._appeal_detail(turn, action.int_arg())
+            await self._self.detail(turn, action.int_arg())
             return True
         return False
 
@@ -399,6 +420,9 @@ class Dialog:
             return
         if current in feedback.FEEDBACK_STATES:
             await feedback.reprompt(turn, current or "")
+            return
+        if current in selfservice.STATES:
+            await self._self.reprompt(turn, current or "")
             return
         prompt = self._prompts.get(current or "")
         if prompt is None:
@@ -448,12 +472,22 @@ class Dialog:
     def _local_time(self, moment: datetime) -> str:
         return moment.astimezone(self._config.timezone).strftime("%d.%m.%Y %H:%M")
 
-    async def _cancel(self, turn: Turn) -> None:
+    async def _cancel(self, turn: Turn, *, confirmed: bool = False) -> None:
         current = await turn.state.get_state()
+        if current in self._inputs and not confirmed:
+            draft = await self._draft(turn)
+            if draft.category or draft.has_place or draft.media or draft.description:
+                # A filled draft is not dropped on one tap: ask first.
+                turn.say(
+                    _("Cancel this appeal? Everything you entered will be lost."),
+                    (Button(_("🗑 Yes, cancel it"), Action(Act.CANCEL, CONFIRMED)),),
+                    (Button(_("▶️ No, continue"), Action(Act.DRAFT_CONTINUE)),),
+                )
+                return
         await turn.state.clear()
         if current in self._inputs:
             turn.say(_("The appeal was cancelled; nothing was sent."))
-        elif current in feedback.FEEDBACK_STATES or current in linking.LINKING_STATES:
+        elif current in _SIDE_STATES:
             if current in linking.LINKING_STATES:
                 await turn.identity.cancel_code(turn.account)
             turn.say(_("Cancelled."))
@@ -729,24 +763,53 @@ class Dialog:
     async def _prompt_media(self, turn: Turn, draft: Draft) -> None:
         buttons = [Button(_("✅ Done"), Action(Act.MEDIA_DONE))] if draft.media else []
         buttons.append(Button(_("⏭ Skip"), Action(Act.MEDIA_SKIP)))
+        text = _(
+            "Step 3 of 5. Send photos or videos of the problem (up to {limit}; an album is "
+            "fine), then press «Done». No photo? Press «Skip»."
+        ).format(limit=self._config.max_media)
+        shown: tuple[MediaItem, ...] = ()
+        if draft.media:
+            text += "\n\n" + ngettext(
+                "You have {count} file; press «🗑» under one to remove it.",
+                "You have {count} files; press «🗑» under one to remove it.",
+                len(draft.media),
+            ).format(count=len(draft.media))
+            action = turn.event.action
+            if action is not None and action.act is Act.EDIT:
+                # Coming from the review: the files themselves, in the order the buttons
+                # number them, so the resident sees which one to remove.
+                shown = tuple(draft.media)
         turn.say(
-            _(
-                "Step 3 of 5. Send photos or videos of the problem (up to {limit}; an album is "
-                "fine), then press «Done». No photo? Press «Skip»."
-            ).format(limit=self._config.max_media),
+            text,
+            *(photos.remove_buttons(draft) if draft.media else ()),
             tuple(buttons),
             self._nav(),
+            media=shown,
         )
 
     async def _on_media(self, turn: Turn, draft: Draft) -> None:
         event = turn.event
         action = event.action
+        if action is not None and action.act is Act.MEDIA_REMOVE:
+            removed = photos.remove(draft, action.arg)
+            if removed is None:
+                turn.lead(_("This button is no longer valid."))
+            else:
+                await turn.state.set_data(draft.to_data())
+                turn.lead(_("🗑 File {n} removed.").format(n=removed))
+            await self._prompt_media(turn, draft)
+            return
         if action is not None and action.act in (Act.MEDIA_DONE, Act.MEDIA_SKIP):
             if action.act is Act.MEDIA_DONE and not draft.media:
                 turn.say(_("No photos yet. Send some, or press «Skip»."))
                 await self._prompt_media(turn, draft)
                 return
-            if action.act is Act.MEDIA_SKIP and draft.editing:
+            if action.act is Act.MEDIA_SKIP and draft.media:
+                if action.arg != CONFIRMED:
+                    # Skipping would drop the files already sent: ask first.
+                    question, buttons = photos.skip_question(len(draft.media))
+                    turn.say(question, *buttons)
+                    return
                 draft.media = []
             await self._advance(turn, draft, S_DESCRIPTION)
             return
@@ -842,18 +905,15 @@ class Dialog:
         category = await turn.appeals.category(draft.category_code)
         parent = await turn.appeals.category(draft.category) if draft.subcategory else None
         category_text = " → ".join(c.name(turn.locale) for c in (parent, category) if c is not None)
-        if draft.location is not None:
-            place = _("pin {lat:.5f}, {lon:.5f}").format(
-                lat=draft.location.latitude, lon=draft.location.longitude
-            )
-        else:
-            place = draft.address or "—"
+        pin = draft.location
         lines = [
             _("Step 5 of 5. Please check your appeal:"),
             *call.review_lines(draft),
             "",
             _("Category: {category}").format(category=category_text or "—"),
-            _("Place: {place}").format(place=place),
+            *selfservice.place_lines(
+                draft.address, pin.latitude if pin else None, pin.longitude if pin else None
+            ),
             _("Photos and videos: {count}").format(count=len(draft.media)),
             _("Description: {text}").format(text=draft.description or "—"),
         ]
@@ -957,93 +1017,3 @@ class Dialog:
         else:
             target = previous[current or ""]
         await self._goto(turn, draft, target)
-
-    # -- my appeals ------------------------------------------------------------------------
-
-    async def _my_appeals(self, turn: Turn, page: int) -> None:
-        size = self._config.page_size
-        items, total = await turn.appeals.page(turn.account, page, size)
-        if total == 0:
-            turn.say(
-                _("You have no appeals yet."),
-                (Button(_("📝 New appeal"), Action(Act.NEW_APPEAL)),),
-                (Button(_("🏠 Menu"), Action(Act.MENU)),),
-            )
-            return
-        pages = (total + size - 1) // size
-        if not items:
-            page = pages - 1
-            items, total = await turn.appeals.page(turn.account, page, size)
-        buttons = [
-            (
-                Button(
-                    f"{item.number} · {status_label(item.status)}",
-                    Action(Act.APPEAL, str(item.id)),
-                ),
-            )
-            for item in items
-        ]
-        paging: list[Button] = []
-        if page > 0:
-            paging.append(Button(_("◀️ Newer"), Action(Act.MY_APPEALS, str(page - 1))))
-        if page + 1 < pages:
-            paging.append(Button(_("Older ▶️"), Action(Act.MY_APPEALS, str(page + 1))))
-        turn.say(
-            _("Your appeals, newest first (page {page} of {pages}):").format(
-                page=page + 1, pages=pages
-            ),
-            *buttons,
-            *((tuple(paging),) if paging else ()),
-            (Button(_("🏠 Menu"), Action(Act.MENU)),),
-        )
-
-    async def _appeal_detail(self, turn: Turn, appeal_id: int | None) -> None:
-        detail = await turn.appeals.detail(turn.account, appeal_id) if appeal_id else None
-        if detail is None:
-            turn.lead(_("Appeal not found."))
-            await self._my_appeals(turn, 0)
-            return
-        turn.say(
-            self._detail_text(turn, detail),
-            (Button(_("📋 My appeals"), Action(Act.MY_APPEALS)),),
-            (Button(_("🏠 Menu"), Action(Act.MENU)),),
-        )
-
-    def _detail_text(self, turn: Turn, detail: AppealDetail) -> str:
-        summary = detail.summary
-        category = summary.category_names.get(turn.locale) or summary.category_names.get("uk", "")
-        if detail.parent_category_names:
-            parent = detail.parent_category_names.get(turn.locale) or ""
-            category = f"{parent} → {category}"
-        if detail.latitude is not None and detail.longitude is not None:
-            place = _("pin {lat:.5f}, {lon:.5f}").format(lat=detail.latitude, lon=detail.longitude)
-        else:
-            place = detail.address or "—"
-        lines = [
-            _("Appeal {number}").format(number=summary.number),
-            _("Status: {status}").format(status=status_label(summary.status)),
-            _("Category: {category}").format(category=category),
-            _("Place: {place}").format(place=place),
-            _("Filed: {date}").format(date=self._local_time(summary.created_at)),
-            _("Due by: {date}").format(date=self._local_time(summary.due_at)),
-            _("Photos and videos: {count}").format(count=detail.media_count),
-            _("Description: {text}").format(text=detail.description),
-            "",
-            _("History:"),
-        ]
-        for entry in detail.history:
-            if entry.to_status is not None:
-                what = status_label(entry.to_status)
-            elif entry.kind == "relay_out":
-                what = _("message from the operator")
-            elif entry.kind == "relay_in":
-                what = _("your answer")
-            elif entry.kind == "reveal":
-                what = _("an operator viewed your phone number")
-            else:
-                continue
-            line = f"• {self._local_time(entry.at)} — {what}"
-            if entry.note:
-                line += f": {entry.note}"
-            lines.append(line)
-        return "\n".join(lines)

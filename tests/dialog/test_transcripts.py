@@ -226,7 +226,9 @@ async def test_back_cancel_and_change_from_review(
     assert await olena.state() == AppealForm.location.state
     await olena.location(*LUTSK)
     assert await olena.state() == AppealForm.review.state
-    assert "pin 50.74720, 25.32540" in olena.texts()
+    # A pin is a map link, not bare coordinates.
+    assert "Place: 📍 pin on the map" in olena.texts()
+    assert "https://www.google.com/maps?q=50.747200,25.325400" in olena.texts()
     await olena.press(Act.EDIT, "category")
     await olena.press(Act.CATEGORY, "water")
     assert await olena.state() == AppealForm.subcategory.state
@@ -236,7 +238,15 @@ async def test_back_cancel_and_change_from_review(
     await olena.press(Act.EDIT, "description")
     await olena.press(Act.BACK)
     assert await olena.state() == AppealForm.review.state
+    # Cancelling a filled draft asks first; «No» keeps it, «Yes» drops it.
     await olena.command("cancel")
+    assert await olena.state() == AppealForm.review.state
+    assert "Everything you entered will be lost" in olena.texts()
+    assert olena.actions() == ["cancel:yes", "dcont"]
+    await olena.press(Act.DRAFT_CONTINUE)
+    assert await olena.state() == AppealForm.review.state
+    await olena.command("cancel")
+    await olena.press(Act.CANCEL, "yes")
     assert await olena.state() is None
     assert "cancelled" in olena.texts()
     assert await count(uows, Appeal) == 0

@@ -34,10 +34,15 @@ class RunningBot:
 
     async def start(self) -> Application:
         app = build_application(self.settings, clock=self.clock)
-        await upgrade(app.engine)
-        await prepare(app)
-        self._serving = serving(app, "127.0.0.1", self.settings.web_port)
-        await self._serving.__aenter__()
+        try:
+            await upgrade(app.engine)
+            await prepare(app)
+            self._serving = serving(app, "127.0.0.1", self.settings.web_port)
+            await self._serving.__aenter__()
+        except BaseException:
+            self._serving = None
+            await app.close()
+            raise
         app.start_background()
         self.app = app
         return app

@@ -225,12 +225,12 @@ async def test_reject_needs_a_reason_and_duplicate_points_to_the_original(
     await oksana.reply(copy, original)
     # The operator sees the resident's message before it goes.
     preview = oksana.confirmation().text or ""
-    assert f"already handled under appeal {original}" in preview
+    assert f"already being handled under appeal {original}" in preview
     assert await status_of(desk, copy) == "new"
     await oksana.confirm()
     assert await status_of(desk, copy) == "duplicate"
     told = texts(second._new())
-    assert f"already handled under appeal {original}" in told
+    assert f"already being handled under appeal {original}" in told
 
     await oksana.press(original, "s_rej:1")
     await oksana.say("/cancel")

@@ -38,6 +38,7 @@ def viber_settings(e2e_settings: Settings, viber: ViberStandIn, tmp_path: Path) 
             "viber_api_url": viber.base_url,
             "media_dir": tmp_path / "media",
             "media_max_bytes": 100_000,
+            "viber_media_hosts": (viber.base_url,),
             "staff_chat_id": STAFF_CHAT,
             "default_locale": "en",
         }

@@ -48,4 +48,6 @@ def test_no_token_starts_the_sandbox(tmp_path: Path) -> None:
     finally:
         process.terminate()
         _out, err = process.communicate(timeout=30)
+    # SIGTERM stops it cleanly, as it does the bot.
+    assert process.returncode == 0, err
     assert "Traceback" not in err, err

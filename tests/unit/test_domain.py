@@ -155,6 +155,21 @@ def test_status_table_is_closed_and_final_states_are_final() -> None:
         check_transition(Status.CLOSED, Status.IN_PROGRESS)
 
 
+def test_only_the_resident_withdraws_and_only_before_the_work_is_done() -> None:
+    from domain.staff import STATUS_ICONS
+    from domain.statuses import NOTE_REQUIRED, Actor, operator_targets, status_label
+
+    withdrawable = {Status.NEW, Status.ACCEPTED, Status.IN_PROGRESS, Status.REOPENED}
+    for status in Status:
+        assert can_transition(status, Status.WITHDRAWN, Actor.RESIDENT) is (status in withdrawable)
+        assert not can_transition(status, Status.WITHDRAWN, Actor.OPERATOR)
+        assert Status.WITHDRAWN not in operator_targets(status)
+        # Every status has a label and a card icon.
+        assert status_label(status) and STATUS_ICONS[status]
+    assert Status.WITHDRAWN in FINAL_STATUSES
+    assert Status.WITHDRAWN in NOTE_REQUIRED
+
+
 def test_categories_file_default_is_in_the_project() -> None:
     assert Settings().categories_file == PROJECT_ROOT / "storage" / "seed" / "categories.toml"
     assert Path(Settings().categories_file).is_file()

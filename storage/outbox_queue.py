@@ -1,0 +1,216 @@
+"""What the outbox sender reads and settles beyond single rows: the next row of every chat,
+and the rows that depend on a staff card.
+
+Fairness: the sender takes each chat's oldest pending row (its head) and goes round the chats,
+so a thousand rows queued for the staff chat cost a resident's notification one turn, not a
+thousand. Order within a chat holds (a head that must wait holds its chat), with one exception
+in the staff chat: rows about appeals whose card is already there (card edits, relays, notices)
+go ahead of new cards, so that operators see their own presses at once while cards queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, exists, false, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from domain.dialog.events import Channel
+from domain.entities import OutboxItem
+from storage.models import Appeal, OutboxMessage, StaffTopic
+from storage.repositories import DUE_NOW, OutboxRepository, _outbox_item
+
+PENDING = OutboxRepository.PENDING
+# Outbox kinds as domain.lifecycle writes them (storage does not import the domain's flows).
+KIND_CARD = "card"
+KIND_CARD_EDIT = "card_edit"
+
+
+class OutboxQueue:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def heads(self, staff_chat: str | None) -> list[OutboxItem]:
+        """Each chat's next row, oldest chat first; due or not (a head that is not due holds
+        its chat). A staff-chat row that waits for its appeal's card (still queued) is never a
+        head: the card comes first."""
+        row = OutboxMessage
+        card = aliased(OutboxMessage)
+        is_staff = row.chat == staff_chat if staff_chat is not None else false()
+        about_card = and_(is_staff, row.kind != KIND_CARD, row.appeal_id.is_not(None))
+        posted = exists().where(Appeal.id == row.appeal_id, Appeal.staff_message_id.is_not(None))
+        card_queued = exists().where(
+            card.appeal_id == row.appeal_id,
+            card.chat == row.chat,
+            card.kind == KIND_CARD,
+            card.status == PENDING,
+        )
+        waiting = and_(about_card, ~posted, card_queued)
+        lane = case((and_(is_staff, row.kind != KIND_CARD), 0), else_=1)
+        ranked = (
+            select(
+                row.id,
+                func.row_number()
+                .over(partition_by=(row.channel, row.chat), order_by=(lane, row.id))
+                .label("rank"),
+            )
+            .where(row.status == PENDING, ~waiting)
+            .subquery()
+        )
+        query = (
+            select(row)
+            .join(ranked, ranked.c.id == row.id)
+            .where(ranked.c.rank == 1)
+            .order_by(row.id)
+        )
+        return [_outbox_item(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def pending_before(
+        self, channel: Channel, chat: str, *, exclude: Collection[int] = ()
+    ) -> bool:
+        """Whether the chat has undelivered rows (other than `exclude`)."""
+        row = OutboxMessage
+        query = select(row.id).where(
+            row.status == PENDING, row.channel == channel.value, row.chat == chat
+        )
+        if exclude:
+            query = query.where(row.id.not_in(list(exclude)))
+        return (await self._session.execute(query.limit(1))).first() is not None
+
+    async def add_leased(
+        self,
+        *,
+        channel: Channel,
+        chat: str,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        until: datetime,
+    ) -> int:
+        """A row the writing worker sends itself: the sender leaves it (and the chat's later
+        rows) alone until `until`, then delivers it if it is still pending."""
+        message = OutboxMessage(
+            created_at=now,
+            channel=channel.value,
+            chat=chat,
+            kind=kind,
+            appeal_id=None,
+            payload=payload,
+            status=PENDING,
+            attempts=0,
+            progress=0,
+            next_attempt_at=until,
+        )
+        self._session.add(message)
+        await self._session.flush()
+        return message.id
+
+    async def hand_over(self, row_id: int, sent: int) -> None:
+        """A leased row whose first `sent` messages went out: due now, resuming after them."""
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == PENDING)
+            .values(progress=sent, next_attempt_at=DUE_NOW)
+        )
+
+    async def mark_sent(self, ids: Collection[int], now: datetime) -> None:
+        row = OutboxMessage
+        await self._session.execute(
+            update(row)
+            .where(row.id.in_(list(ids)), row.status == PENDING)
+            .values(status=OutboxRepository.SENT, sent_at=now)
+        )
+
+    async def prune_sent(self, before: datetime) -> int:
+        """Delivered rows are kept a while for inquiries, then removed."""
+        row = OutboxMessage
+        result = await self._session.execute(
+            delete(row).where(
+                row.status.in_((OutboxRepository.SENT, OutboxRepository.SUPERSEDED)),
+                row.created_at < before,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def collapse_edits(self, item: OutboxItem) -> OutboxItem:
+        """A card edit renders the card's state when it is sent: of several queued edits of
+        one card only the newest is sent, the others are marked superseded."""
+        row = OutboxMessage
+        same = (
+            row.status == PENDING,
+            row.kind == KIND_CARD_EDIT,
+            row.chat == item.chat,
+            row.appeal_id == item.appeal_id,
+        )
+        newest = (await self._session.execute(select(func.max(row.id)).where(*same))).scalar()
+        if newest is None or newest == item.id:
+            return item
+        await self._session.execute(
+            update(row).where(*same, row.id < newest).values(status=OutboxRepository.SUPERSEDED)
+        )
+        latest = await self._session.get(row, newest)
+        assert latest is not None
+        return _outbox_item(latest)
+
+    async def card_queued(self, appeal_id: int, chat: str) -> bool:
+        row = OutboxMessage
+        query = select(row.id).where(
+            row.appeal_id == appeal_id,
+            row.chat == chat,
+            row.kind == KIND_CARD,
+            row.status == PENDING,
+        )
+        return (await self._session.execute(query.limit(1))).first() is not None
+
+    async def fail_dependents(self, appeal_id: int, chat: str, error: str) -> int:
+        """The card will never be posted: the rows that wait for it fail with it."""
+        row = OutboxMessage
+        result = await self._session.execute(
+            update(row)
+            .where(
+                row.status == PENDING,
+                row.appeal_id == appeal_id,
+                row.chat == chat,
+                row.kind != KIND_CARD,
+            )
+            .values(status=OutboxRepository.FAILED, last_error=error[:2000])
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def forget_topic(self, chat_id: int, thread_id: int) -> None:
+        """An admin deleted the forum topic: the next card of its category creates a new one."""
+        await self._session.execute(
+            delete(StaffTopic).where(
+                StaffTopic.chat_id == chat_id, StaffTopic.thread_id == thread_id
+            )
+        )
+
+    async def repost_card(self, appeal_id: int, chat: str, now: datetime) -> bool:
+        """The appeal's card is gone (its topic or message was deleted): forget it and queue
+        the card again, unless it is queued already. True when a card row was added."""
+        await self._session.execute(
+            update(Appeal)
+            .where(Appeal.id == appeal_id)
+            .values(staff_chat_id=None, staff_thread_id=None, staff_message_id=None)
+        )
+        if await self.card_queued(appeal_id, chat):
+            return False
+        self._session.add(
+            OutboxMessage(
+                created_at=now,
+                channel=Channel.TELEGRAM.value,
+                chat=chat,
+                kind=KIND_CARD,
+                appeal_id=appeal_id,
+                payload={},
+                status=PENDING,
+                attempts=0,
+                progress=0,
+                next_attempt_at=DUE_NOW,
+            )
+        )
+        await self._session.flush()
+        return True
