@@ -503,7 +503,11 @@ async def main(args: argparse.Namespace) -> int:
 
     burst = await staff_burst()
     print(report(burst))
-    errors = sum(r.errors for r in [*results, *typing]) + burst.errors
+    from bench import flood
+
+    flooded = await flood.flood()
+    print(flood.report(flooded))
+    errors = sum(r.errors for r in [*results, *typing]) + burst.errors + flooded.errors
     return 1 if errors else 0
 
 

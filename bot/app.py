@@ -126,6 +126,7 @@ class Application:
         await self.bot.session.close()
         if self.viber is not None:
             await self.viber.client.close()
+        await self.media.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

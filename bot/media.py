@@ -11,7 +11,10 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 from yarl import URL
+
+from bot.public_resolver import PublicOnlyResolver
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ class MediaSources:
     """Where residents' media may be fetched from: https on Viber's media hosts (a host and
     its subdomains). An entry with a scheme ("http://127.0.0.1:8081", a stand-in) allows
     exactly that origin. Redirects are never followed, so no answer can point the bot at an
-    internal address."""
+    internal address; host names are resolved by `PublicOnlyResolver`, so none that resolves
+    to one is fetched (an entry naming an IP address is taken as configured)."""
 
     def __init__(self, entries: tuple[str, ...]) -> None:
         self._suffixes: list[str] = []
@@ -80,6 +84,7 @@ class MediaStore:
         *,
         sources: MediaSources | None = None,
         parallel: int = 4,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         self.root = root
         self.max_bytes = max_bytes
@@ -87,6 +92,21 @@ class MediaStore:
         self._sources = sources or MediaSources(("viber.com",))
         # Downloads at once, whoever sends: memory and bandwidth stay bounded under a flood.
         self._downloads = asyncio.Semaphore(parallel)
+        self._resolver = resolver
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """Downloads have a session of their own: its connector resolves through
+        PublicOnlyResolver, which other sessions (the Viber API's) do not need."""
+        if self._session is None or self._session.closed:
+            resolver = PublicOnlyResolver(self._resolver or aiohttp.ThreadedResolver())
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     def path(self, ref: str) -> Path:
         """The file behind a local reference; never outside the media folder."""
@@ -129,15 +149,13 @@ class MediaStore:
         # Disk writes off the event loop: other residents' updates keep flowing meanwhile.
         await asyncio.to_thread(write)
 
-    async def download(
-        self, session: aiohttp.ClientSession, url: str, *, fallback_extension: str
-    ) -> str:
+    async def download(self, url: str, *, fallback_extension: str) -> str:
         """Fetch a URL from an allowed source into the store, streamed to disk, refusing more
         than max_bytes; returns a local ref."""
         if not self._sources.allows(url):
             raise MediaUnavailableError("not one of Viber's media hosts")
         async with self._downloads:
-            return await self._fetch(session, url, fallback_extension)
+            return await self._fetch(self.session, url, fallback_extension)
 
     async def _fetch(self, session: aiohttp.ClientSession, url: str, fallback: str) -> str:
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)

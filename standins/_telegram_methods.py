@@ -38,6 +38,11 @@ CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64  # bytes, not characters
 CALLBACK_ANSWER_LIMIT = 200
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
+# What a bot may upload through the public Bot API: 10 MB for a photo (sendPhoto, or a
+# photo in an album), 50 MB for any other file. Read as decimal megabytes: the stricter
+# reading, so a bot that passes here passes there.
+PHOTO_UPLOAD_LIMIT = 10_000_000
+UPLOAD_LIMIT = 50_000_000
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
@@ -482,6 +487,11 @@ class BotApiMethods:
         if isinstance(value, Upload):
             if not value.data:
                 raise bad_request("file must be non-empty")
+            if len(value.data) > UPLOAD_LIMIT:
+                # Telegram's front server refuses the request itself.
+                raise ApiError(413, "Request Entity Too Large")
+            if kind == "photo" and len(value.data) > PHOTO_UPLOAD_LIMIT:
+                raise bad_request("PHOTO_SAVE_FILE_INVALID")
             if kind == "photo":
                 return self.state.register_photo(value.data), value.describe()
             record = self.state.register_file(

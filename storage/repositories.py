@@ -92,6 +92,10 @@ class AccountRepository:
         row = await self._session.get(ChannelAccount, account_id)
         return _account(row) if row else None
 
+    async def locale_of(self, channel: Channel, external_id: str) -> str | None:
+        row = await self._row(channel, external_id)
+        return row.locale if row else None
+
     async def set_subscribed(self, channel: Channel, external_id: str, subscribed: bool) -> None:
         await self._session.execute(
             update(ChannelAccount)

@@ -23,6 +23,7 @@ from aiogram.methods import (
     EditMessageCaption,
     EditMessageText,
     GetChat,
+    SendMediaGroup,
     SendMessage,
     TelegramMethod,
 )
@@ -41,12 +42,12 @@ from bot.outbox.sender import (
 from bot.redact import Redactor
 from bot.telegram.calls import KIND_CALLS, load_calls
 from bot.telegram.delivery import limit_key
-from bot.telegram.render import inline_keyboard, media_calls, render
+from bot.telegram.render import inline_keyboard, media_calls, render, too_big
 from domain.clock import Clock
 from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Reply
 from domain.entities import OutboxItem, StaffView
-from domain.i18n import Translator, gettext
+from domain.i18n import Translator, gettext, ngettext
 from domain.lifecycle import KIND_CARD, KIND_CARD_EDIT, KIND_REPLIES
 from domain.staff import CAPTION_LIMIT, CARD_TEXT_LIMIT, card_buttons, card_text
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -58,6 +59,11 @@ _ = gettext
 # Telegram's wording for a deleted forum topic, and for a deleted message we edit.
 THREAD_GONE = "message thread not found"
 EDIT_TARGET_GONE = "message to edit not found"
+
+
+def _report(view: StaffView) -> tuple[MediaItem, ...]:
+    """The media the resident filed the appeal with: what the card shows."""
+    return tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == "report")
 
 
 class MessageGone(Exception):
@@ -240,6 +246,10 @@ class TelegramTransport:
                 raise NotReady("the appeal's card is not posted yet")
             thread_id, reply_to = appeal.staff_thread_id, appeal.staff_message_id
         chat_id = int(item.chat)
+        locale = self._staff_locale
+        if not self._is_staff(item) and any(too_big(r.media, self._media.path) for r in replies):
+            async with self._uows() as uow:
+                locale = await uow.accounts.locale_of(Channel.TELEGRAM, item.chat) or locale
         calls = render(
             chat_id,
             replies,
@@ -247,6 +257,7 @@ class TelegramTransport:
             thread_id=thread_id,
             reply_to=reply_to,
             local_files=self._media.path,
+            too_big_note=lambda count: self._too_big_note(count, locale),
         )
         await self._run(item, calls, gate, checkpoint, item.appeal_id, "relay")
 
@@ -259,9 +270,22 @@ class TelegramTransport:
             raise PermanentFailure(f"appeal {appeal_id} is gone")
         return view
 
+    def _too_big_note(self, count: int, locale: str) -> str:
+        with self._translator.use(locale):
+            return ngettext(
+                "📎 {count} file too big to show here",
+                "📎 {count} files too big to show here",
+                count,
+            ).format(count=count)
+
     def _card(self, view: StaffView, now: datetime, limit: int = CARD_TEXT_LIMIT) -> Reply:
+        """The card's text and buttons; files too big for Telegram are named on it, on
+        every edit too (the count comes from the stored files, so it stays the same)."""
+        left_out = too_big(_report(view), self._media.path)
+        note = "\n" + self._too_big_note(left_out, self._staff_locale) if left_out else ""
         with self._translator.use(self._staff_locale) as locale:
-            return Reply(card_text(view, locale, now, self._timezone, limit), card_buttons(view))
+            text = card_text(view, locale, now, self._timezone, limit - len(note))
+        return Reply(text + note, card_buttons(view))
 
     async def _thread_for(self, view: StaffView, gate: Gate) -> int | None:
         """The category's forum topic when the staff chat is a forum, created on first use."""
@@ -298,21 +322,20 @@ class TelegramTransport:
         chat_id = int(item.chat)
         thread_id = await self._thread_for(view, gate)
         common: dict[str, Any] = {"message_thread_id": thread_id} if thread_id else {}
-        report = tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == "report")
         now = self._clock()
-        caption = len(report) == 1
-        calls: list[TelegramMethod[Any]]
+        calls = media_calls(chat_id, _report(view), common, self._media.path)
+        # One message of a single file carries the card as its caption (a photo, a video, or
+        # a photo too big for sendPhoto sent as a document: all take captions and edits).
+        caption = len(calls) == 1 and not isinstance(calls[0], SendMediaGroup)
         if caption:
             card = self._card(view, now, CAPTION_LIMIT)
-            [single] = media_calls(chat_id, report, common, self._media.path)
             calls = [
-                single.model_copy(
+                calls[0].model_copy(
                     update={"caption": card.text, "reply_markup": inline_keyboard(card)}
                 )
             ]
         else:
             card = self._card(view, now)
-            calls = media_calls(chat_id, report, common, self._media.path)
             calls.append(
                 SendMessage(
                     chat_id=chat_id, text=card.text, reply_markup=inline_keyboard(card), **common

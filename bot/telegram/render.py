@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from aiogram.methods import (
     EditMessageReplyMarkup,
     EditMessageText,
+    SendDocument,
     SendMediaGroup,
     SendMessage,
     SendPhoto,
@@ -33,6 +33,7 @@ from aiogram.types import (
 )
 
 from bot.media import is_local
+from bot.telegram.uploads import LocalFiles, fit_uploads
 from domain.dialog.events import MediaItem, MediaKind
 from domain.dialog.replies import Reply, Request
 
@@ -67,10 +68,6 @@ def _request_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
-# A stored file's path for a local reference (media that came through Viber).
-LocalFiles = Callable[[str], Path]
-
-
 def _source(ref: str, local_files: LocalFiles | None) -> str | InputFile:
     """A Telegram file id as is; a file the bot keeps is uploaded."""
     if local_files is not None and is_local(ref):
@@ -84,23 +81,42 @@ def media_calls(
     common: dict[str, Any],
     local_files: LocalFiles | None = None,
 ) -> list[TelegramMethod[Any]]:
-    """One photo or video as itself, several as an album (Telegram takes at most ten)."""
-    media = media[:ALBUM_LIMIT]
-    if not media:
-        return []
-    if len(media) == 1:
-        item = media[0]
+    """One photo or video as itself, several as an album (Telegram takes at most ten).
+    Stored files are fitted to Telegram's upload limits: photos too big for sendPhoto go
+    as documents (one, or an album of their own: documents mix with nothing else), files
+    too big for any upload are left out (`too_big` counts them for a note)."""
+    fitted = fit_uploads(media[:ALBUM_LIMIT], local_files)
+    calls: list[TelegramMethod[Any]] = []
+    if len(fitted.shown) == 1:
+        item = fitted.shown[0]
         source = _source(item.file_ref, local_files)
         if item.kind is MediaKind.VIDEO:
-            return [SendVideo(chat_id=chat_id, video=source, **common)]
-        return [SendPhoto(chat_id=chat_id, photo=source, **common)]
-    album: list[MediaGroupItem] = [
-        InputMediaVideo(media=_source(item.file_ref, local_files))
-        if item.kind is MediaKind.VIDEO
-        else InputMediaPhoto(media=_source(item.file_ref, local_files))
-        for item in media
-    ]
-    return [SendMediaGroup(chat_id=chat_id, media=album, **common)]
+            calls.append(SendVideo(chat_id=chat_id, video=source, **common))
+        else:
+            calls.append(SendPhoto(chat_id=chat_id, photo=source, **common))
+    elif fitted.shown:
+        album: list[MediaGroupItem] = [
+            InputMediaVideo(media=_source(item.file_ref, local_files))
+            if item.kind is MediaKind.VIDEO
+            else InputMediaPhoto(media=_source(item.file_ref, local_files))
+            for item in fitted.shown
+        ]
+        calls.append(SendMediaGroup(chat_id=chat_id, media=album, **common))
+    if len(fitted.documents) == 1:
+        source = _source(fitted.documents[0].file_ref, local_files)
+        calls.append(SendDocument(chat_id=chat_id, document=source, **common))
+    elif fitted.documents:
+        files: list[MediaGroupItem] = [
+            InputMediaDocument(media=_source(item.file_ref, local_files))
+            for item in fitted.documents
+        ]
+        calls.append(SendMediaGroup(chat_id=chat_id, media=files, **common))
+    return calls
+
+
+def too_big(media: tuple[MediaItem, ...], local_files: LocalFiles | None) -> int:
+    """How many of the files `media_calls` leaves out for being over the upload limit."""
+    return fit_uploads(media[:ALBUM_LIMIT], local_files).too_big
 
 
 def render(
@@ -111,6 +127,7 @@ def render(
     thread_id: int | None = None,
     reply_to: int | None = None,
     local_files: LocalFiles | None = None,
+    too_big_note: Callable[[int], str] | None = None,
 ) -> list[TelegramMethod[Any]]:
     """The calls that show `replies` in a chat.
 
@@ -129,7 +146,11 @@ def render(
     calls: list[TelegramMethod[Any]] = []
     for reply in replies:
         calls.extend(media_calls(chat_id, reply.media, common, local_files))
-        text = fit(reply.text)
+        text = reply.text
+        left_out = too_big(reply.media, local_files)
+        if left_out and too_big_note is not None:
+            text += "\n\n" + too_big_note(left_out)
+        text = fit(text)
         if reply.request is not None and reply.buttons:
             calls.append(
                 SendMessage(

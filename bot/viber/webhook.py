@@ -303,7 +303,6 @@ class ViberWebhook:
         kind = MediaKind.VIDEO if isinstance(message, VideoMessage) else MediaKind.PHOTO
         try:
             ref = await self.media.download(
-                self.client.session,
                 str(message.media),
                 fallback_extension=".mp4" if kind is MediaKind.VIDEO else ".jpg",
             )

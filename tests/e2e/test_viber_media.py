@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import SecretStr
 
 from bot.config import Settings
+from bot.media import MediaSources, MediaStore, MediaUnavailableError
+from bot.public_resolver import is_public
 from standins.viber import ViberStandIn, ViberUser
 from tests.clock import FakeClock
 from tests.e2e.conftest import RunningBot
@@ -196,3 +200,106 @@ async def test_media_no_appeal_uses_is_removed_when_old(
     result = await bot.app.maintenance.tick()
     assert result.media_removed == 1
     assert sorted(stored(bot)) == sorted([used, recent])
+
+
+def files_in(root: Path) -> list[Path]:
+    return list(root.iterdir())
+
+
+class StubResolver(AbstractResolver):
+    """DNS as the test wants it: host name -> addresses; every lookup is recorded."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in self.answers[host]
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["127.0.0.1"],
+        ["10.1.2.3"],
+        ["192.168.0.7"],
+        ["169.254.169.254"],  # a cloud's metadata service
+        ["::1"],
+        ["fe80::1"],
+        ["::ffff:127.0.0.1"],
+        ["93.184.215.14", "127.0.0.1"],  # one inward answer is enough to refuse
+    ],
+)
+async def test_a_media_host_resolving_to_a_private_address_is_never_connected(
+    internal: MediaHost, tmp_path: Path, addresses: list[str]
+) -> None:
+    port = int(internal.url.rsplit(":", 1)[1])
+    # The allow-list names the host; only its resolution points inward, at a live server.
+    resolver = StubResolver({"media.viber.test": addresses})
+    store = MediaStore(
+        tmp_path,
+        1_000_000,
+        None,
+        sources=MediaSources((f"http://media.viber.test:{port}",)),
+        resolver=resolver,
+    )
+    try:
+        with pytest.raises(MediaUnavailableError, match="non-public address"):
+            await store.download(
+                f"http://media.viber.test:{port}/secret", fallback_extension=".jpg"
+            )
+    finally:
+        await store.close()
+    assert resolver.asked == ["media.viber.test"]
+    assert internal.requests == []
+    assert files_in(tmp_path) == []
+
+
+async def test_a_host_resolving_to_public_addresses_is_fetched_from_them(
+    allowed: MediaHost, tmp_path: Path
+) -> None:
+    """The control: the resolver's answer is what the connection uses. The stub maps the
+    name to the local server, and the check is told loopback is public for this once."""
+    allowed.release.set()
+    port = int(allowed.url.rsplit(":", 1)[1])
+    resolver = StubResolver({"media.viber.test": ["127.0.0.1"]})
+    store = MediaStore(
+        tmp_path,
+        1_000_000,
+        None,
+        sources=MediaSources((f"http://media.viber.test:{port}",)),
+        resolver=resolver,
+    )
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("bot.public_resolver.is_public", lambda address: True)
+            ref = await store.download(
+                f"http://media.viber.test:{port}/p.jpg", fallback_extension=".jpg"
+            )
+    finally:
+        await store.close()
+    assert allowed.requests == ["/p.jpg"]
+    assert store.path(ref).read_bytes().startswith(b"\xff\xd8")
+
+
+def test_public_addresses_are_told_from_inward_ones() -> None:
+    assert is_public("93.184.215.14")
+    assert is_public("2606:2800:21f:cb07:6820:80da:af6b:8b2c")
+    for inward in ("127.0.0.1", "10.0.0.1", "172.16.5.4", "100.64.0.1", "0.0.0.0", "::", "fc00::1"):
+        assert not is_public(inward), inward

@@ -16,6 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -595,3 +596,20 @@ async def test_contacts_commands_and_update_json(telegram: TelegramStandIn, bot:
     downloaded = await bot.download(first_item.photo[-1].file_id)
     assert isinstance(downloaded, io.BytesIO)
     assert downloaded.getvalue().startswith(b"\xff\xd8")
+
+
+async def test_uploads_over_telegrams_limits_are_refused(
+    telegram: TelegramStandIn, bot: Bot
+) -> None:
+    telegram.user(RESIDENT_ID)
+    big_photo = b"\xff\xd8" + bytes(10_000_001)
+    with pytest.raises(TelegramBadRequest, match="PHOTO_SAVE_FILE_INVALID"):
+        await bot.send_photo(RESIDENT_ID, BufferedInputFile(big_photo, filename="big.jpg"))
+    # The same bytes are a fine document; over 50 MB nothing is taken.
+    sent = await bot.send_document(RESIDENT_ID, BufferedInputFile(big_photo, filename="big.jpg"))
+    assert sent.document is not None
+    with pytest.raises(TelegramEntityTooLarge):
+        await bot.send_document(
+            RESIDENT_ID, BufferedInputFile(bytes(50_000_001), filename="huge.bin")
+        )
+    assert [m.kind for m in telegram.messages(RESIDENT_ID)] == ["document"]

@@ -1,0 +1,62 @@
+"""Stored files fitted to Telegram's upload limits, for any reply that carries them (a
+resident's «Done» album with a Viber resident's pictures, the card): a photo over 10 MB goes
+as a document, a file over 50 MB is left out and the text says so."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aiogram.methods import SendDocument, SendMediaGroup, SendMessage, SendPhoto
+from aiogram.types import InputMediaDocument, InputMediaPhoto
+
+from bot.telegram.render import render
+from domain.dialog.events import MediaItem, MediaKind
+from domain.dialog.replies import Reply
+
+
+def stored(root: Path, name: str, size: int) -> MediaItem:
+    with (root / name).open("wb") as handle:
+        os.truncate(handle.fileno(), size)  # sparse: the size is all that matters
+    return MediaItem(MediaKind.PHOTO, f"file:{name}")
+
+
+def test_a_done_album_with_stored_files_fits_telegrams_limits(tmp_path: Path) -> None:
+    media = (
+        stored(tmp_path, "small.jpg", 40_000),
+        stored(tmp_path, "large.jpg", 12_000_000),
+        stored(tmp_path, "larger.jpg", 15_000_000),
+        stored(tmp_path, "huge.jpg", 51_000_000),
+        MediaItem(MediaKind.PHOTO, "AgACTelegramFileId"),  # Telegram's own: as it is
+    )
+    calls = render(
+        42,
+        [Reply("✅ Done", media=media)],
+        local_files=lambda ref: tmp_path / ref.removeprefix("file:"),
+        too_big_note=lambda count: f"{count} left out",
+    )
+    album, documents, text = calls
+    assert isinstance(album, SendMediaGroup)
+    assert [type(m) for m in album.media] == [InputMediaPhoto, InputMediaPhoto]
+    assert isinstance(documents, SendMediaGroup)
+    assert [type(m) for m in documents.media] == [InputMediaDocument, InputMediaDocument]
+    assert isinstance(text, SendMessage)
+    assert text.text == "✅ Done\n\n1 left out"
+
+
+def test_one_large_photo_is_one_document_and_nothing_is_left_out(tmp_path: Path) -> None:
+    calls = render(
+        42,
+        [Reply("✅ Done", media=(stored(tmp_path, "large.jpg", 10_000_001),))],
+        local_files=lambda ref: tmp_path / ref.removeprefix("file:"),
+        too_big_note=lambda count: f"{count} left out",
+    )
+    document, text = calls
+    assert isinstance(document, SendDocument)
+    assert isinstance(text, SendMessage) and text.text == "✅ Done"
+    exact = render(
+        42,
+        [Reply("✅ Done", media=(stored(tmp_path, "exact.jpg", 10_000_000),))],
+        local_files=lambda ref: tmp_path / ref.removeprefix("file:"),
+    )
+    assert isinstance(exact[0], SendPhoto)
