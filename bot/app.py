@@ -481,6 +481,9 @@ async def sync_categories(uows: UnitOfWorkFactory, path: Path) -> None:
     async with uows() as uow:
         await uow.categories.sync(specs)
         await uow.commit()
+    if uows.catalogue is not None:
+        # Read again after the commit, not from what the sync's own transaction saw.
+        uows.catalogue.invalidate()
 
 
 def startup_backoff(settings: Settings, *, forever: bool = False) -> Backoff:

@@ -14,6 +14,7 @@ from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.methods import DeleteMessage
 from aiogram.types import Message
 
+from bot.telegram.filters import Magic
 from bot.telegram.middleware import TelegramTurn
 from bot.telegram.render import render
 from bot.telegram.staff_gate import Verdict
@@ -34,11 +35,11 @@ def _command(message: Message) -> str:
     return head.split("@", 1)[0].lower()
 
 
-def _is_call(message: Message) -> bool:
+async def _is_call(message: Message) -> bool:
     return _command(message) == "/call"
 
 
-def _is_link(message: Message) -> bool:
+async def _is_link(message: Message) -> bool:
     return _command(message) == "/link"
 
 
@@ -58,7 +59,7 @@ _LINK_ANSWERS = {
 def create_router(rt: StaffRuntime, dialog: Dialog) -> Router:
     router = Router(name="calls")
 
-    @router.message(F.chat.id == rt.chat_id, F.from_user, _is_call)
+    @router.message(Magic(F.chat.id == rt.chat_id), Magic(F.from_user), _is_call)
     async def on_call(
         message: Message,
         bot: Bot,
@@ -110,7 +111,7 @@ def create_router(rt: StaffRuntime, dialog: Dialog) -> Router:
         replies = await dialog.start_call(private, info, FSMContext(fsm_storage, key), turn.uow)
         turn.pending.add(*render(user.id, replies))
 
-    @router.message(F.chat.id == rt.chat_id, F.from_user, _is_link)
+    @router.message(Magic(F.chat.id == rt.chat_id), Magic(F.from_user), _is_link)
     async def on_link(message: Message, turn: TelegramTurn, staff_member: Verdict) -> None:
         user = message.from_user
         if user is None or user.is_bot:

@@ -8,14 +8,15 @@ from aiogram.fsm.context import FSMContext
 from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import CallbackQuery, Message
 
+from bot.telegram.filters import Magic
 from bot.telegram.inbound import from_callback, from_message
 from bot.telegram.middleware import TelegramTurn
 
 
 def create_router() -> Router:
     router = Router(name="resident")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, F.from_user)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.filter(Magic(F.chat.type == ChatType.PRIVATE), Magic(F.from_user))
+    router.callback_query.filter(Magic(F.message.chat.type == ChatType.PRIVATE))
 
     @router.message()
     async def on_message(message: Message, state: FSMContext, turn: TelegramTurn) -> None:

@@ -101,6 +101,11 @@ class Sessions:
         self._maker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
+    @property
+    def single_process(self) -> bool:
+        """SQLite: this process is the database's only writer (one bot process per file)."""
+        return self._gate is not None
+
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
         if self._gate is None:

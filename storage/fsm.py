@@ -53,18 +53,28 @@ class SQLAlchemyStorage(BaseStorage):
     async def _write(
         self, key: StorageKey, *, state: str | None, data: dict[str, Any] | None
     ) -> None:
+        """Change the record in the session only: a dialog step sets its state and its data
+        one after the other, and the commit writes both in one statement (the session
+        flushes before it commits) rather than one flush for each."""
         raw_key = self._keys.build(key)
         async with self._session() as (session, own):
             record = await self._record(session, raw_key)
             new_state = state if data is None else (record.state if record else None)
             new_data = data if data is not None else (dict(record.data) if record else {})
             held: dict[str, FsmRecord | None] = session.info["fsm_records"]
+            deleted: set[str] = session.info.setdefault("fsm_deleted", set())
             if new_state is None and not new_data:
                 # An empty dialog is no row at all, so finished dialogs do not pile up.
                 if record is not None:
                     await session.delete(record)
                     held[raw_key] = None
+                    deleted.add(raw_key)
             elif record is None:
+                if raw_key in deleted:
+                    # A flush inserts before it deletes: the old row must go first, or the
+                    # new one would clash with it on the key.
+                    await session.flush()
+                    deleted.discard(raw_key)
                 held[raw_key] = FsmRecord(
                     key=raw_key, state=new_state, data=new_data, updated_at=utc_now()
                 )
@@ -73,7 +83,6 @@ class SQLAlchemyStorage(BaseStorage):
                 record.state = new_state
                 record.data = new_data
                 record.updated_at = utc_now()
-            await session.flush()
             if own:
                 await session.commit()
 

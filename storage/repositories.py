@@ -30,6 +30,7 @@ from domain.entities import (
     StoredMedia,
 )
 from domain.statuses import Status
+from storage.category_cache import CategoryCatalogue
 from storage.models import (
     Appeal,
     AppealCounter,
@@ -143,8 +144,9 @@ def _active_children() -> Any:
 
 
 class CategoryRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, catalogue: CategoryCatalogue | None = None) -> None:
         self._session = session
+        self._catalogue = catalogue
         self._by_code: dict[str, CategoryInfo | None] = {}
 
     async def sync(self, specs: Sequence[CategorySpec]) -> None:
@@ -179,6 +181,8 @@ class CategoryRepository:
             if code not in seen:
                 row.active = False
         await self._session.flush()
+        if self._catalogue is not None:
+            self._catalogue.invalidate()
 
     async def _list(self, parent_id: int | None) -> list[CategoryInfo]:
         query = (
@@ -195,12 +199,18 @@ class CategoryRepository:
         return [_category(row, count > 0) for row, count in rows]
 
     async def roots(self) -> list[CategoryInfo]:
+        if self._catalogue is not None:
+            return await self._catalogue.roots(self._session)
         return await self._list(None)
 
     async def children(self, parent_id: int) -> list[CategoryInfo]:
+        if self._catalogue is not None:
+            return await self._catalogue.children(self._session, parent_id)
         return await self._list(parent_id)
 
     async def by_code(self, code: str) -> CategoryInfo | None:
+        if self._catalogue is not None:
+            return await self._catalogue.by_code(self._session, code)
         # A dialog step asks for the same category several times; categories change only
         # when the file is loaded at start-up, so one lookup per unit of work is enough.
         if code not in self._by_code:

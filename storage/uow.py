@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.calls import CallRepository
+from storage.category_cache import CategoryCatalogue
 from storage.conversation import ConversationRepository
 from storage.database import Sessions
 from storage.identity import IdentityRepository
@@ -30,11 +31,16 @@ current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, on_outbox: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        on_outbox: Callable[[], None] | None = None,
+        catalogue: CategoryCatalogue | None = None,
+    ) -> None:
         self.session = session
         self._on_outbox = on_outbox
         self.accounts = AccountRepository(session)
-        self.categories = CategoryRepository(session)
+        self.categories = CategoryRepository(session, catalogue)
         self.appeals = AppealRepository(session)
         self.updates = ProcessedUpdateRepository(session)
         self.staff = StaffRepository(session)
@@ -57,6 +63,8 @@ class UnitOfWork:
 class UnitOfWorkFactory:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
+        # Categories in process where one process owns the database (storage.category_cache).
+        self.catalogue = CategoryCatalogue() if sessions.single_process else None
         # Set by whoever delivers the outbox; called after a commit that queued something.
         self.on_outbox: Callable[[], None] | None = None
 
@@ -66,7 +74,7 @@ class UnitOfWorkFactory:
         async with self.sessions() as session:
             token = current_session.set(session)
             try:
-                yield UnitOfWork(session, self.on_outbox)
+                yield UnitOfWork(session, self.on_outbox, self.catalogue)
             finally:
                 current_session.reset(token)
                 if session.in_transaction():

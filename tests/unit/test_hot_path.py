@@ -1,0 +1,167 @@
+"""What the hot path keeps in process or writes less often still behaves as the table says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import build_application, sync_categories
+from bot.config import Settings
+from domain.entities import CategoryInfo
+from storage.fsm import SQLAlchemyStorage
+from storage.repositories import CategoryRepository
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+from tests import backends
+
+SMALLER_FILE = """
+[[category]]
+code = "roads"
+names = { uk = "Дороги", en = "Roads" }
+sla_hours = 240
+department = "ЖКГ"
+  [[category.sub]]
+  code = "pothole"
+  names = { uk = "Вибоїна", en = "Pothole" }
+  [[category.sub]]
+  code = "manhole"
+  names = { uk = "Відкритий люк", en = "Open manhole" }
+  sla_hours = 24
+
+[[category]]
+code = "parks"
+names = { uk = "Парки", en = "Parks" }
+sla_hours = 120
+department = "Благоустрій"
+"""
+
+
+async def _everything(categories: CategoryRepository) -> list[CategoryInfo]:
+    roots = await categories.roots()
+    children = [c for root in roots for c in await categories.children(root.id)]
+    return roots + children
+
+
+async def _same_as_the_table(uow: UnitOfWork) -> list[CategoryInfo]:
+    """The repository's answers equal those of a repository that reads the table each time."""
+    uncached = CategoryRepository(uow.session)
+    seen = await _everything(uow.categories)
+    assert seen == await _everything(uncached)
+    for info in seen:
+        assert await uow.categories.by_code(info.code) == await uncached.by_code(info.code)
+    assert await uow.categories.by_code("no_such_code") is None
+    return seen
+
+
+async def test_categories_in_process_follow_the_file_after_a_sync(
+    uows: UnitOfWorkFactory, settings: Settings, tmp_path: Path
+) -> None:
+    # One process owns a SQLite file, so it keeps the categories; PostgreSQL reads the table.
+    assert (uows.catalogue is not None) is (not backends.POSTGRES)
+    async with uows() as uow:
+        before = {c.code: c for c in await _same_as_the_table(uow)}
+    assert before["roads"].has_children and not before["pothole"].has_children
+    assert "lighting" in before and "manhole" not in before
+
+    smaller = tmp_path / "categories.toml"
+    smaller.write_text(SMALLER_FILE, encoding="utf-8")
+    await sync_categories(uows, smaller)
+    async with uows() as uow:
+        after = {c.code: c for c in await _same_as_the_table(uow)}
+        assert await uow.categories.by_code("light_off") is None  # retired with the file
+    assert set(after) == {"roads", "pothole", "manhole", "parks"}
+    assert after["manhole"].sla_hours == 24 and after["manhole"].parent_id == after["roads"].id
+    assert after["roads"].names["uk"] == "Дороги" and not after["parks"].has_children
+
+    await sync_categories(uows, settings.categories_file)
+    async with uows() as uow:
+        again = {c.code: c for c in await _same_as_the_table(uow)}
+    assert again == before
+
+
+@contextmanager
+def _fsm_writes(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "fsm_records" in statement and not statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement.split()[0].upper())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_a_step_writes_its_dialog_state_once_at_commit(uows: UnitOfWorkFactory) -> None:
+    storage = SQLAlchemyStorage(uows.sessions)
+    key = StorageKey(bot_id=1, chat_id=7, user_id=7)
+    async with uows() as uow:
+        engine = uow.session.bind
+        assert isinstance(engine, AsyncEngine)
+    with _fsm_writes(engine) as writes:
+        async with uows() as uow:
+            await storage.set_state(key, "Appeal:category")
+            await storage.set_data(key, {"category": "roads"})
+            await storage.set_state(key, "Appeal:location")
+            assert writes == []  # nothing written before the commit
+            await uow.commit()
+        assert writes == ["INSERT"]
+
+        writes.clear()
+        async with uows() as uow:
+            assert await storage.get_state(key) == "Appeal:location"
+            await storage.set_state(key, "Appeal:photo")
+            await storage.set_data(key, {"category": "pothole"})
+            await uow.commit()
+        assert writes == ["UPDATE"]
+
+        # A step that ends the dialog and starts another in the same unit of work.
+        writes.clear()
+        async with uows() as uow:
+            await storage.set_state(key, None)
+            await storage.set_data(key, {})
+            await storage.set_state(key, "Appeal:category")
+            await storage.set_data(key, {"fresh": True})
+            await uow.commit()
+        assert writes == ["DELETE", "INSERT"]
+
+    async with uows() as uow:
+        assert await storage.get_state(key) == "Appeal:category"
+        assert await storage.get_data(key) == {"fresh": True}
+        # Not committed: the step's change is gone with its unit of work.
+        await storage.set_state(key, "Appeal:photo")
+    async with uows() as uow:
+        assert await storage.get_state(key) == "Appeal:category"
+        await storage.set_state(key, None)
+        await storage.set_data(key, {})
+        await uow.commit()
+    async with uows():
+        assert await storage.get_state(key) is None and await storage.get_data(key) == {}
+    # Outside a unit of work the storage commits on its own.
+    await storage.set_state(key, "Appeal:done")
+    assert await storage.get_state(key) == "Appeal:done"
+
+
+async def test_every_router_filter_runs_on_the_event_loop(settings: Settings) -> None:
+    """aiogram runs a synchronous filter through a thread (asyncio.to_thread): a hop for a
+    comparison on every update. Every filter of the bot's routers is a coroutine."""
+    app = build_application(settings.model_copy(update={"staff_chat_id": -100123}))
+    try:
+        checked = 0
+        for router in app.dispatcher.chain_tail:
+            for observer in router.observers.values():
+                handlers = [observer._handler, *observer.handlers]
+                for handler in handlers:
+                    for check in handler.filters or []:
+                        assert check.awaitable, f"{router.name}: {check.callback!r} is synchronous"
+                        checked += 1
+        assert checked >= 8  # resident, staff and phone-desk filters were all seen
+    finally:
+        await app.close()
