@@ -11,13 +11,10 @@ at the stand-in (target under 1 s).
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from bench.limited import bot_at_telegram_limits
 from standins.telegram import FakeUser, TelegramStandIn
 
 TARGET_S = 1.0
@@ -33,81 +30,48 @@ class FloodResult:
 
 
 async def flood(messages: int = 500, connections: int = 40, samples: int = 15) -> FloodResult:
-    # Imported here: bench.__main__ is also the entry point, and holds the shared plumbing.
-    from bench.__main__ import (
-        STAFF_CHAT,
-        TOKEN,
-        BotProcess,
-        bot_env,
-        free_port,
-        migrate,
-        wait_for_webhook,
-    )
-    from bot.config import PROJECT_ROOT
-
-    workdir = Path(tempfile.mkdtemp(prefix="bench-flood-"))
     errors = 0
-    try:
-        async with TelegramStandIn(TOKEN) as tg:
-            tg.group(STAFF_CHAT, members=[1])
-            port = free_port()
-            env = bot_env(
-                port,
-                tg,
-                workdir,
-                {
-                    # The bot's own defaults: Telegram's limits.
-                    "TELEGRAM_RATE_CHAT_PER_SECOND": "1",
-                    "TELEGRAM_RATE_GROUP_PER_MINUTE": "20",
-                    "TELEGRAM_RATE_GLOBAL_PER_SECOND": "30",
-                },
-            )
-            await migrate(env, workdir)
-            command = [sys.executable, str(PROJECT_ROOT / "main.py")]
-            async with BotProcess(command, env, workdir) as bot:
-                await wait_for_webhook(tg, bot)
-                flooder = tg.user(700_001, language_code="en")
-                resident = tg.user(700_002, language_code="en")
-                await tg.send_text(resident, "/start")
-                await tg.send_contact(resident, "+380501112233")
-                await asyncio.sleep(2.0)  # the resident's chat budget refills
-                gate = asyncio.Semaphore(connections)
+    async with bot_at_telegram_limits("bench-flood-", staff_members=[1]) as tg:
+        flooder = tg.user(700_001, language_code="en")
+        resident = tg.user(700_002, language_code="en")
+        await tg.send_text(resident, "/start")
+        await tg.send_contact(resident, "+380501112233")
+        await asyncio.sleep(2.0)  # the resident's chat budget refills
+        gate = asyncio.Semaphore(connections)
 
-                flood_done: list[float] = []
+        flood_done: list[float] = []
 
-                async def one(n: int) -> int:
-                    async with gate:
-                        delivery = await tg.send_text(flooder, f"spam {n}")
-                        flood_done.append(time.monotonic())
-                        return int(getattr(delivery, "status", 200))
+        async def one(n: int) -> int:
+            async with gate:
+                delivery = await tg.send_text(flooder, f"spam {n}")
+                flood_done.append(time.monotonic())
+                return int(getattr(delivery, "status", 200))
 
-                async def resident_meanwhile() -> list[float]:
-                    latencies: list[float] = []
-                    await asyncio.sleep(0.2)  # the flood is under way
-                    for _ in range(samples):
-                        before = len(tg.messages(resident.id))
-                        started = time.monotonic()
-                        await tg.send_text(resident, "/start")
-                        await tg.wait_for_messages(resident.id, before + 1, timeout=60)
-                        latencies.append(time.monotonic() - started)
-                        await asyncio.sleep(1.2)
-                    return latencies
-
+        async def resident_meanwhile() -> list[float]:
+            latencies: list[float] = []
+            await asyncio.sleep(0.2)  # the flood is under way
+            for _ in range(samples):
+                before = len(tg.messages(resident.id))
                 started = time.monotonic()
-                flooding = asyncio.gather(*(one(n) for n in range(messages)))
-                latencies = await resident_meanwhile()
-                statuses = await flooding
-                flood_seconds = max(flood_done) - started
-                errors += sum(1 for status in statuses if status != 200)
-                return FloodResult(
-                    messages,
-                    flood_seconds,
-                    len(_bot_messages(tg, flooder)),
-                    sorted(latencies),
-                    errors,
-                )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+                await tg.send_text(resident, "/start")
+                await tg.wait_for_messages(resident.id, before + 1, timeout=60)
+                latencies.append(time.monotonic() - started)
+                await asyncio.sleep(1.2)
+            return latencies
+
+        started = time.monotonic()
+        flooding = asyncio.gather(*(one(n) for n in range(messages)))
+        latencies = await resident_meanwhile()
+        statuses = await flooding
+        flood_seconds = max(flood_done) - started
+        errors += sum(1 for status in statuses if status != 200)
+        return FloodResult(
+            messages,
+            flood_seconds,
+            len(_bot_messages(tg, flooder)),
+            sorted(latencies),
+            errors,
+        )
 
 
 def _bot_messages(tg: TelegramStandIn, user: FakeUser) -> list[object]:

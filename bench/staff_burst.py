@@ -10,12 +10,10 @@ seconds of Telegram's own pacing, so they are absolute rather than ratios.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from bench.limited import bot_at_telegram_limits
 from standins.telegram import FakeUser, SentMessage, TelegramStandIn
 
 CARD_TARGET_S = 25.0
@@ -39,111 +37,75 @@ def _card(tg: TelegramStandIn, chat: int, number: str) -> SentMessage | None:
 
 
 async def staff_burst(appeals: int = 8) -> BurstResult:
-    # Imported here: bench.__main__ is also the entry point, and holds the shared plumbing.
-    from bench.__main__ import (
-        LUTSK,
-        STAFF_CHAT,
-        TOKEN,
-        BotProcess,
-        bot_env,
-        free_port,
-        migrate,
-        wait_for_webhook,
-    )
-    from bot.config import PROJECT_ROOT
+    from bench.__main__ import LUTSK, STAFF_CHAT
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-staff-"))
     errors = 0
-    try:
-        async with TelegramStandIn(TOKEN) as tg:
-            operator = tg.user(1, first_name="Oksana")
-            tg.group(STAFF_CHAT, members=[operator.id])
-            port = free_port()
-            env = bot_env(
-                port,
-                tg,
-                workdir,
-                {
-                    # The bot's own defaults: Telegram's limits.
-                    "TELEGRAM_RATE_CHAT_PER_SECOND": "1",
-                    "TELEGRAM_RATE_GROUP_PER_MINUTE": "20",
-                    "TELEGRAM_RATE_GLOBAL_PER_SECOND": "30",
-                },
-            )
-            await migrate(env, workdir)
-            import sys
+    async with bot_at_telegram_limits("bench-staff-", staff_members=[1]) as tg:
+        operator = tg.user(1, first_name="Oksana")
+        residents = [tg.user(300_000 + i, language_code="en") for i in range(appeals)]
 
-            command = [sys.executable, str(PROJECT_ROOT / "main.py")]
-            async with BotProcess(command, env, workdir) as bot:
-                await wait_for_webhook(tg, bot)
-                residents = [tg.user(300_000 + i, language_code="en") for i in range(appeals)]
+        async def prepare(user: FakeUser) -> None:
+            await tg.send_text(user, "/start")
+            await tg.send_contact(user, f"+38050{user.id % 10_000_000:07d}")
+            for data in ("new", "cat:other"):
+                await tg.press_button(user, tg.last_message(user.id), data, check=False)
+            await tg.send_location(user, *LUTSK)
+            await tg.send_photo(user)
+            await tg.send_photo(user)
+            await tg.press_button(user, tg.last_message(user.id), "mdone", check=False)
+            await tg.send_text(user, "A water main burst, the street is flooded.")
 
-                async def prepare(user: FakeUser) -> None:
-                    await tg.send_text(user, "/start")
-                    await tg.send_contact(user, f"+38050{user.id % 10_000_000:07d}")
-                    for data in ("new", "cat:other"):
-                        await tg.press_button(user, tg.last_message(user.id), data, check=False)
-                    await tg.send_location(user, *LUTSK)
-                    await tg.send_photo(user)
-                    await tg.send_photo(user)
-                    await tg.press_button(user, tg.last_message(user.id), "mdone", check=False)
-                    await tg.send_text(user, "A water main burst, the street is flooded.")
+        await asyncio.gather(*(prepare(user) for user in residents))
+        # Everyone at the review step: all submit within one second.
+        submitted: dict[int, float] = {}
 
-                await asyncio.gather(*(prepare(user) for user in residents))
-                # Everyone at the review step: all submit within one second.
-                submitted: dict[int, float] = {}
+        async def submit(user: FakeUser) -> None:
+            submitted[user.id] = time.monotonic()
+            delivery = await tg.press_button(user, tg.last_message(user.id), "submit", check=False)
+            if delivery.status != 200:
+                raise RuntimeError(f"submit answered {delivery.status}")
 
-                async def submit(user: FakeUser) -> None:
-                    submitted[user.id] = time.monotonic()
-                    delivery = await tg.press_button(
-                        user, tg.last_message(user.id), "submit", check=False
-                    )
-                    if delivery.status != 200:
-                        raise RuntimeError(f"submit answered {delivery.status}")
-
-                await asyncio.gather(*(submit(user) for user in residents))
-                numbers: dict[int, str] = {}
-                for user in residents:
-                    for message in tg.messages(user.id):
-                        for word in (message.text or "").split():
-                            if word.startswith("1580-"):
-                                numbers[user.id] = word.rstrip(".,")
-                errors += appeals - len(numbers)
-                arrived: dict[int, float] = {}
-                press_delay: float | None = None
-                pressed_at: float | None = None
-                deadline = time.monotonic() + 120.0
-                while len(arrived) < len(numbers) and time.monotonic() < deadline:
-                    now = time.monotonic()
-                    for user_id, number in numbers.items():
-                        if user_id not in arrived and _card(tg, STAFF_CHAT, number) is not None:
-                            arrived[user_id] = now
-                    if pressed_at is None and arrived and len(arrived) < len(numbers):
-                        # The first card is out and others are queued: the operator accepts it.
-                        first = min(arrived, key=arrived.__getitem__)
-                        card = _card(tg, STAFF_CHAT, numbers[first])
-                        assert card is not None
-                        action = next(d for _, d in card.buttons() if d.startswith("s_acc:"))
-                        pressed_at = time.monotonic()
-                        await tg.press_button(operator, card, action)
-                        first_number = numbers[first]
-                    if pressed_at is not None and press_delay is None:
-                        card = _card(tg, STAFF_CHAT, first_number)
-                        if card is not None and (card.text or "").startswith(ACCEPTED):
-                            press_delay = time.monotonic() - pressed_at
-                    await asyncio.sleep(0.05)
-                while pressed_at is not None and press_delay is None:
-                    if time.monotonic() > deadline:
-                        break
-                    card = _card(tg, STAFF_CHAT, first_number)
-                    if card is not None and (card.text or "").startswith(ACCEPTED):
-                        press_delay = time.monotonic() - pressed_at
-                    await asyncio.sleep(0.05)
-                errors += len(numbers) - len(arrived)
-                delays = sorted(arrived[u] - submitted[u] for u in arrived)
-                return BurstResult(delays, press_delay, errors)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        await asyncio.gather(*(submit(user) for user in residents))
+        numbers: dict[int, str] = {}
+        for user in residents:
+            for message in tg.messages(user.id):
+                for word in (message.text or "").split():
+                    if word.startswith("1580-"):
+                        numbers[user.id] = word.rstrip(".,")
+        errors += appeals - len(numbers)
+        arrived: dict[int, float] = {}
+        press_delay: float | None = None
+        pressed_at: float | None = None
+        deadline = time.monotonic() + 120.0
+        while len(arrived) < len(numbers) and time.monotonic() < deadline:
+            now = time.monotonic()
+            for user_id, number in numbers.items():
+                if user_id not in arrived and _card(tg, STAFF_CHAT, number) is not None:
+                    arrived[user_id] = now
+            if pressed_at is None and arrived and len(arrived) < len(numbers):
+                # The first card is out and others are queued: the operator accepts it.
+                first = min(arrived, key=arrived.__getitem__)
+                card = _card(tg, STAFF_CHAT, numbers[first])
+                assert card is not None
+                action = next(d for _, d in card.buttons() if d.startswith("s_acc:"))
+                pressed_at = time.monotonic()
+                await tg.press_button(operator, card, action)
+                first_number = numbers[first]
+            if pressed_at is not None and press_delay is None:
+                card = _card(tg, STAFF_CHAT, first_number)
+                if card is not None and (card.text or "").startswith(ACCEPTED):
+                    press_delay = time.monotonic() - pressed_at
+            await asyncio.sleep(0.05)
+        while pressed_at is not None and press_delay is None:
+            if time.monotonic() > deadline:
+                break
+            card = _card(tg, STAFF_CHAT, first_number)
+            if card is not None and (card.text or "").startswith(ACCEPTED):
+                press_delay = time.monotonic() - pressed_at
+            await asyncio.sleep(0.05)
+        errors += len(numbers) - len(arrived)
+        delays = sorted(arrived[u] - submitted[u] for u in arrived)
+        return BurstResult(delays, press_delay, errors)
 
 
 def report(result: BurstResult) -> str:

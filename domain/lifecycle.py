@@ -24,7 +24,7 @@ from domain.entities import (
     OperatorMessage,
     StoredMedia,
 )
-from domain.i18n import Translator, gettext
+from domain.i18n import N_, Translator, gettext
 from domain.statuses import (
     NOTE_REQUIRED,
     OPEN_STATUSES,
@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 _ = gettext
 
 NOTE_MAX = 2000
+
+# How the staff chat is shown what a resident sends about a filed appeal.
+_ANSWERS = N_("💬 The resident answers on {number}:\n{text}")
+_ADDS = N_("📎 The resident adds to {number}:\n{text}")
 # What a resident types outside any step within this long after an operator's message about an
 # open appeal is taken as their answer to it.
 OPERATOR_THREAD = timedelta(hours=24)
@@ -361,25 +365,9 @@ class Lifecycle:
     ) -> AppealState:
         """The resident's words (and photos) to the operators, in the card's thread."""
         appeal = await self.get(appeal_id)
-        text = text.strip()[:NOTE_MAX]
-        await self._uow.appeals.add_event(
-            appeal.id,
-            at=self._clock(),
-            kind="relay_in",
-            actor_kind=resident.kind.value,
-            actor_id=resident.id,
-            note=text or None,
+        await self._resident_to_staff(
+            appeal, resident, text, media, kind="relay_in", role="answer", header=_ANSWERS
         )
-        if media:
-            await self._uow.appeals.add_media(appeal.id, media, "answer")
-        with self._translator.use(self._config.staff_locale):
-            reply = Reply(
-                _("💬 The resident answers on {number}:\n{text}").format(
-                    number=appeal.number, text=text or "📷"
-                ),
-                media=tuple(MediaItem(m.kind, m.file_ref) for m in media),
-            )
-        await self.to_staff(appeal.id, [reply])
         return appeal
 
     async def add_to_appeal(
@@ -392,26 +380,41 @@ class Lifecycle:
             raise AppealNotFoundError(appeal_id)
         if appeal.status not in OPEN_STATUSES:
             raise TransitionError(appeal.status, appeal.status, resident.kind)
+        await self._resident_to_staff(
+            appeal, resident, text, media, kind="addition", role="addition", header=_ADDS
+        )
+        return appeal
+
+    async def _resident_to_staff(
+        self,
+        appeal: AppealState,
+        resident: ActorRef,
+        text: str,
+        media: Sequence[NewMedia],
+        *,
+        kind: str,
+        role: str,
+        header: str,
+    ) -> None:
+        """What a resident sends about a filed appeal: recorded with it, its photos kept, and
+        shown to the operators in the card's thread."""
         text = text.strip()[:NOTE_MAX]
         await self._uow.appeals.add_event(
             appeal.id,
             at=self._clock(),
-            kind="addition",
+            kind=kind,
             actor_kind=resident.kind.value,
             actor_id=resident.id,
             note=text or None,
         )
         if media:
-            await self._uow.appeals.add_media(appeal.id, media, "addition")
+            await self._uow.appeals.add_media(appeal.id, media, role)
         with self._translator.use(self._config.staff_locale):
             reply = Reply(
-                _("📎 The resident adds to {number}:\n{text}").format(
-                    number=appeal.number, text=text or "📷"
-                ),
+                gettext(header).format(number=appeal.number, text=text or "📷"),
                 media=tuple(MediaItem(m.kind, m.file_ref) for m in media),
             )
         await self.to_staff(appeal.id, [reply])
-        return appeal
 
     async def last_operator_message(self, account: Account) -> OperatorMessage | None:
         """The operator's latest message to this account about an open appeal, if recent."""

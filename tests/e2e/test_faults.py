@@ -18,7 +18,6 @@ from bot.config import Settings
 from standins.telegram import TelegramStandIn
 from standins.viber import ViberStandIn
 from storage.models import ChannelAccount
-from tests import backends
 from tests.clock import FakeClock
 from tests.e2e.conftest import Resident, RunningBot, texts
 from tests.faults import RedisServer, TcpProxy
@@ -105,14 +104,13 @@ async def test_redis_stopped_mid_run_loses_nothing(
         await running.stop()
 
 
+@pytest.mark.postgres_only  # the proxy stands before PostgreSQL
 async def test_postgres_refusing_connections_loses_nothing(
     tg: TelegramStandIn,
     e2e_settings: Settings,
     clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    if not backends.POSTGRES:
-        pytest.skip("PostgreSQL leg only (TEST_BACKEND=postgres): the proxy stands before it")
     url = make_url(e2e_settings.database_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.start()

@@ -15,7 +15,7 @@ from bot.config import Settings
 from domain.dialog.events import Channel
 from domain.dialog.replies import Reply
 from domain.lifecycle import KIND_CARD, KIND_CARD_EDIT, KIND_REPLIES
-from standins.telegram import FakeChat, FakeUser, TelegramStandIn
+from standins.telegram import FakeUser, TelegramStandIn
 from storage.models import OutboxMessage
 from tests.clock import FakeClock
 from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot, texts
@@ -32,26 +32,6 @@ def staff_settings(e2e_settings: Settings) -> Settings:
             "outbox_max_attempts": 3,
         }
     )
-
-
-@pytest.fixture
-def operators(tg: TelegramStandIn) -> tuple[FakeUser, FakeUser]:
-    return tg.user(900, first_name="Oksana"), tg.user(901, first_name="Petro")
-
-
-@pytest.fixture
-def staff(tg: TelegramStandIn, operators: tuple[FakeUser, FakeUser]) -> FakeChat:
-    return tg.group(STAFF_CHAT, title="15-80 operators", members=[u.id for u in operators])
-
-
-@pytest.fixture
-async def desk(
-    staff_settings: Settings, clock: FakeClock, staff: FakeChat
-) -> AsyncIterator[RunningBot]:
-    running = RunningBot(staff_settings, clock)
-    await running.start()
-    yield running
-    await running.stop()
 
 
 async def submit(resident: Resident) -> str:

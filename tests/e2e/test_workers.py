@@ -17,14 +17,11 @@ from bot.config import PROJECT_ROOT, Settings
 from standins.telegram import TelegramStandIn
 from storage.database import create_engine, create_session_factory
 from storage.models import Appeal, OutboxMessage
-from tests import backends
 from tests.conftest import TOKEN, WEBHOOK_SECRET
 from tests.e2e.conftest import Resident, buttons, free_port, texts
 
-pytestmark = pytest.mark.skipif(
-    not backends.POSTGRES,
-    reason="several workers need PostgreSQL and Redis: this runs on the second test leg",
-)
+# Several workers need PostgreSQL and Redis: this runs on the second test leg.
+pytestmark = pytest.mark.postgres_only
 
 STAFF_CHAT = -1001581
 RESIDENTS = 30

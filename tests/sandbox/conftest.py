@@ -16,7 +16,6 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from bot.config import Settings
 from sandbox.web import create_page
 from sandbox.world import Sandbox
-from tests import backends
 from tests.e2e.conftest import free_port
 
 CHROMIUM = os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium")
@@ -40,9 +39,6 @@ class RunningSandbox:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
-    if backends.POSTGRES:
-        # Not a lost test: the sandbox always runs on its own SQLite file; leg 1 ran these.
-        pytest.skip("the sandbox runs on SQLite only; its tests ran in the SQLite leg")
     port = free_port()
     settings = Settings(_env_file=None, web_host="127.0.0.1", web_port=port)
     world = Sandbox(settings, tmp_path / "sandbox")

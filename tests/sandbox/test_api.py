@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from aiohttp import ClientSession
 
 from tests.sandbox.conftest import RunningSandbox
+
+# The sandbox always runs on its own SQLite file: its tests belong to the SQLite leg.
+pytestmark = pytest.mark.sqlite_only
 
 
 async def test_refusals_are_explained(sandbox: RunningSandbox) -> None:

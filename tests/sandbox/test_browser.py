@@ -19,7 +19,8 @@ from sandbox.transcript import load
 from storage.models import Appeal
 from tests.sandbox.conftest import RunningSandbox
 
-pytestmark = pytest.mark.timeout(300)
+# The sandbox always runs on its own SQLite file: its tests belong to the SQLite leg.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.sqlite_only]
 
 KEEP = os.environ.get("SANDBOX_KEEP")
 NUMBER = re.compile(r"1580-\d{4}-\d{6}")

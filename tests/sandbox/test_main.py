@@ -9,8 +9,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from bot.config import PROJECT_ROOT
 from tests.e2e.conftest import free_port
+
+# The sandbox always runs on its own SQLite file: its tests belong to the SQLite leg.
+pytestmark = pytest.mark.sqlite_only
 
 
 def _get(url: str) -> str:

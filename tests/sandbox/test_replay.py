@@ -12,15 +12,15 @@ from bot.config import Settings
 from sandbox.replay import replay
 from sandbox.transcript import Step, load
 from sandbox.world import Sandbox
-from tests import backends
+
+# The sandbox always runs on its own SQLite file: its tests belong to the SQLite leg.
+pytestmark = pytest.mark.sqlite_only
 
 TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("*.json"))
 
 
 @pytest.fixture
 async def fresh(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    if backends.POSTGRES:
-        pytest.skip("the sandbox runs on SQLite only; its replays ran in the SQLite leg")
     world = Sandbox(Settings(_env_file=None), tmp_path / "sandbox")
     await world.start()
     try:
