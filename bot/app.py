@@ -31,12 +31,10 @@ from bot.durable import DurableReplies
 from bot.faults import Fault, classify, describe
 from bot.flood import FloodGuard
 from bot.leader import Leadership
+from bot.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.maintenance import Maintenance
 from bot.media import MediaSources, MediaStore
-from bot.outbox.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.outbox.sender import OutboxSender, SenderConfig, Transport
-from bot.outbox.telegram import TelegramTransport
-from bot.outbox.viber import ViberTransport
 from bot.startup import Backoff, telegram_call, until_done
 from bot.telegram.delivery import send
 from bot.telegram.flood import FloodMiddleware
@@ -48,11 +46,15 @@ from bot.telegram.membership import (
     StaffMembership,
 )
 from bot.telegram.middleware import UnitOfWorkMiddleware
+from bot.telegram.outbox import TelegramTransport
 from bot.telegram.retry import RetryTransientMiddleware
 from bot.telegram.session import BotApiSession
 from bot.telegram.staff_gate import StaffGateMiddleware
 from bot.telegram.webhook import TelegramWebhook, update_kind
 from bot.viber.client import ViberClient
+from bot.viber.outbox import ViberTransport
+from bot.viber.transport import ViberReplies
+from bot.viber.turn import ViberTurn
 from bot.viber.webhook import ViberWebhook
 from domain.categories import load_categories
 from domain.clock import Clock, utc_now
@@ -339,9 +341,9 @@ def create_viber(
         sender_name=settings.viber_bot_name,
         sender_avatar=settings.viber_bot_avatar,
     )
-    return ViberWebhook(
-        token=token,
-        client=client,
+    turn = ViberTurn(
+        sender=client.sender,
+        replies=ViberReplies(client, media, limiter),
         dialog=dialog,
         uows=uows,
         storage=storage,
@@ -349,11 +351,11 @@ def create_viber(
         media=media,
         translator=translator,
         clock=clock,
-        limiter=limiter,
         durable=durable,
         flood=flood,
         reply_wait=settings.reply_wait_seconds,
     )
+    return ViberWebhook(token=token, client=client, turn=turn)
 
 
 def build_application(settings: Settings, *, clock: Clock = utc_now) -> Application:
