@@ -221,6 +221,7 @@ def create_dispatcher(
     reply_wait: float = 1.0,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    dispatcher["dialog"] = dialog
     if staff is not None:
         dispatcher["staff"] = staff
     if flood is not None:
@@ -239,7 +240,7 @@ def create_dispatcher(
     if staff is not None:
         # First, so that staff buttons pressed anywhere get the operators' check; /call
         # before the staff router, which takes every other command in the staff chat.
-        dispatcher.include_router(calls.create_router(staff, dialog))
+        dispatcher.include_router(calls.create_router())
         dispatcher.include_router(staff_handlers.create_router())
     dispatcher.include_router(resident.create_router())
     dispatcher.errors.register(_on_error)
