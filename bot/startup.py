@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
 
+from bot.config import Settings
 from bot.faults import Fault, classify, describe
 
 logger = logging.getLogger(__name__)
@@ -70,3 +71,10 @@ async def until_done(what: str, call: Callable[[], Awaitable[None]], backoff: Ba
         else:
             logger.info("%s done", what)
             return
+
+
+def startup_backoff(settings: Settings, *, forever: bool = False) -> Backoff:
+    return Backoff(
+        first=settings.startup_backoff_seconds,
+        within=None if forever else settings.startup_retry_seconds,
+    )
