@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -151,16 +152,16 @@ class TelegramTransport:
         )
 
     async def _deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
-        if item.kind == KIND_CALLS:
-            await self._calls(item, gate, checkpoint)
-        elif item.kind == KIND_REPLIES:
-            await self._replies(item, gate, checkpoint)
-        elif item.kind == KIND_CARD:
-            await self._post_card(item, gate, checkpoint)
-        elif item.kind == KIND_CARD_EDIT:
-            await self._edit_card(item, gate)
-        else:
+        kinds: dict[str, Callable[[OutboxItem, Gate, Checkpoint], Awaitable[None]]] = {
+            KIND_CALLS: self._calls,
+            KIND_REPLIES: self._replies,
+            KIND_CARD: self._post_card,
+            KIND_CARD_EDIT: self._edit_card,
+        }
+        deliver = kinds.get(item.kind)
+        if deliver is None:
             raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
+        await deliver(item, gate, checkpoint)
 
     async def _calls(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
         """An update's replies that its worker did not get to send (it crashed, or older rows
@@ -355,7 +356,8 @@ class TelegramTransport:
                 )
                 await uow.commit()
 
-    async def _edit_card(self, item: OutboxItem, gate: Gate) -> None:
+    async def _edit_card(self, item: OutboxItem, gate: Gate, _checkpoint: Checkpoint) -> None:
+        """One call: a retry makes it again, so there is no progress to keep."""
         view = await self._view(item.appeal_id)
         appeal = view.appeal
         if appeal.staff_message_id is None or appeal.staff_chat_id is None:
