@@ -25,6 +25,8 @@ from aiogram.exceptions import (
 from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
 
 from bot.api_errors import Failure, Outcome
+from bot.faults import Fault
+from bot.faults import classify as classify_fault
 from bot.limits import MemoryRateLimiter
 from bot.media import MediaStore
 from bot.outbox.sender import (
@@ -286,3 +288,30 @@ async def test_an_immediate_viber_reply_retries_only_what_may_pass(
     )
     assert await replies.send("u1", [Reply("hi")]) is None
     assert client.sent == tries
+
+
+@pytest.mark.parametrize(
+    ("exc", "fault"),
+    [
+        (TelegramServerError(SEND, "Bad Gateway"), Fault.TRANSIENT),
+        (TelegramRetryAfter(SEND, "Too Many Requests", 3), Fault.TRANSIENT),
+        (TelegramUnauthorizedError(SEND, "Unauthorized"), Fault.TRANSIENT),
+        # A NetworkError by type: an update failing on it would be retried for a day.
+        (TelegramEntityTooLarge(SEND, "Request Entity Too Large"), Fault.PERMANENT),
+        (TelegramForbiddenError(SEND, "Forbidden: bot was blocked by the user"), Fault.PERMANENT),
+        (TelegramMigrateToChat(SEND, "migrated", -1001), Fault.PERMANENT),
+        (ViberTransientError("HTTP 503"), Fault.TRANSIENT),
+        (ViberApiError(ViberStatus.BAD_DATA, "badData"), Fault.PERMANENT),
+        (ViberApiError(ViberStatus.INVALID_AUTH_TOKEN, "invalidAuthToken"), Fault.TRANSIENT),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_a_failed_update_is_retried_exactly_when_its_api_error_may_pass(
+    exc: Exception, fault: Fault
+) -> None:
+    """The update-level question (answer 5xx, retry in polling) agrees with the channel's
+    classifier, also when the API error is the cause of another."""
+    assert classify_fault(exc) is fault
+    wrapper = ValueError("while handling the update")
+    wrapper.__cause__ = exc
+    assert classify_fault(wrapper) is fault
