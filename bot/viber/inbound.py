@@ -49,9 +49,9 @@ def from_subscribed(request: ViberSubscribedRequest) -> Inbound:
 def from_text(base: Inbound, text: str) -> Inbound:
     """A command, a button's action id (a `reply` button sends its ActionBody as text), or
     what the resident typed."""
-    if text.startswith("/"):
-        command = text[1:].split(maxsplit=1)[0].lower() if text[1:].strip() else ""
-        return replace(base, command=command or None)
+    words = text[1:].split(maxsplit=1) if text.startswith("/") else []
+    if words:
+        return replace(base, command=words[0].lower())
     action = Action.parse(text)
     if action is not None:
         return replace(base, action=action)
