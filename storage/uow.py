@@ -29,8 +29,8 @@ current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
 
 
 class UnitOfWork:
-    """The stores of one event, all over its one session; each store is one module of
-    storage/, named after its attribute here."""
+    """The index of the stores: one attribute per store, all over the event's one session.
+    Each comment names the module that holds the store."""
 
     session: AsyncSession
     # A resident's messenger chats: locale, subscription (storage.accounts).
