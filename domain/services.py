@@ -20,6 +20,7 @@ from domain.entities import (
     NewMedia,
 )
 from domain.numbering import format_number, parse_number
+from domain.statuses import INITIAL_STATUS, Actor
 
 if TYPE_CHECKING:
     from domain.lifecycle import Lifecycle
@@ -124,6 +125,7 @@ class AppealService:
             account_id=account.id,
             channel=account.channel,
             category_id=category.id,
+            status=INITIAL_STATUS,
             location=draft.location,
             address=draft.address,
             description=draft.description,
@@ -133,7 +135,14 @@ class AppealService:
             ],
             created_at=now,
             due_at=due_at,
+        )
+        await self._uow.appeals.add_event(
+            appeal_id,
+            at=now,
+            kind="status",
+            actor_kind=Actor.RESIDENT.value,
             actor_id=str(account.id),
+            to_status=INITIAL_STATUS,
         )
         await self._lifecycle.post_card(appeal_id)
         return Submitted(appeal_id=appeal_id, number=number, due_at=due_at, category=category)

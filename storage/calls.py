@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from domain.dialog.events import GeoPoint
 from domain.entities import AppealChannel
-from domain.statuses import Status
-from storage.models import Appeal
+from domain.statuses import INITIAL_STATUS, Status
+from storage._sql import SessionStore, clip_name
+from storage.appeals import appeal_row
 
 
-class CallRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
+class CallRepository(SessionStore):
     async def add(
         self,
         *,
@@ -32,27 +28,27 @@ class CallRepository:
         caller_name: str | None,
         operator_id: str,
         operator_name: str,
+        status: Status = INITIAL_STATUS,
     ) -> int:
-        appeal = Appeal(
+        """The appeal in `status`: the initial one unless the phone flow says otherwise. The
+        flow (domain.phone_appeals) writes the first event itself."""
+        appeal = appeal_row(
             number=number,
             resident_id=resident_id,
             account_id=None,
             channel=AppealChannel.PHONE.value,
             category_id=category_id,
-            status=Status.NEW.value,
-            latitude=location.latitude if location else None,
-            longitude=location.longitude if location else None,
+            status=status,
+            location=location,
             address=address,
             description=description,
             created_at=created_at,
             due_at=due_at,
-            updated_at=created_at,
-            status_changed_at=created_at,
-            caller_phone=caller_phone,
-            caller_name=(caller_name or "")[:128] or None,
-            taken_by_id=operator_id,
-            taken_by_name=operator_name[:128] or None,
         )
+        appeal.caller_phone = caller_phone
+        appeal.caller_name = clip_name(caller_name)
+        appeal.taken_by_id = operator_id
+        appeal.taken_by_name = clip_name(operator_name)
         self._session.add(appeal)
         await self._session.flush()
         return appeal.id

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.entities import CategoryInfo
+from storage._rows import category_info
 from storage.models import Category
 
 
@@ -56,17 +57,7 @@ async def _load(session: AsyncSession) -> _Snapshot:
     by_parent: dict[int | None, list[CategoryInfo]] = {}
     by_code: dict[str, CategoryInfo] = {}
     for row in rows:
-        info = CategoryInfo(
-            id=row.id,
-            code=row.code,
-            names=dict(row.names),
-            sla_hours=row.sla_hours,
-            department=row.department,
-            parent_id=row.parent_id,
-            has_children=row.id in parents,
-            urgent=bool(row.urgent),
-            department_en=row.department_en,
-        )
+        info = category_info(row, row.id in parents)
         by_parent.setdefault(row.parent_id, []).append(info)
         by_code[row.code] = info
     return _Snapshot(by_parent=by_parent, by_code=by_code)

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.dialog.events import Channel
 from domain.entities import Account, AppealChannel
+from storage import _rows
+from storage._sql import clip_name
 from storage.models import AccountEvent, Appeal, ChannelAccount, LinkCode, Resident
 
 
@@ -36,18 +37,6 @@ class AppealContact:
     verified: bool
     # A phone appeal: the number the caller gave the operator.
     by_phone: bool
-
-
-def _account(row: ChannelAccount) -> Account:
-    return Account(
-        id=row.id,
-        channel=Channel(row.channel),
-        external_id=row.external_id,
-        resident_id=row.resident_id,
-        locale=row.locale,
-        phone=row.phone,
-        phone_verified=row.phone_verified_at is not None,
-    )
 
 
 def _code(row: LinkCode) -> StoredCode:
@@ -89,7 +78,7 @@ class IdentityRepository:
 
     async def account(self, account_id: int) -> Account | None:
         row = await self._session.get(ChannelAccount, account_id)
-        return _account(row) if row else None
+        return _rows.account(row) if row else None
 
     async def verified_owner(self, phone: str) -> Account | None:
         """The account that verified this number most recently: numbers change hands, and
@@ -101,7 +90,7 @@ class IdentityRepository:
             .limit(1)
         )
         row = (await self._session.execute(query)).scalar_one_or_none()
-        return _account(row) if row else None
+        return _rows.account(row) if row else None
 
     async def accounts_of(self, resident_id: int) -> list[Account]:
         query = (
@@ -109,7 +98,7 @@ class IdentityRepository:
             .where(ChannelAccount.resident_id == resident_id)
             .order_by(ChannelAccount.id)
         )
-        return [_account(row) for row in (await self._session.execute(query)).scalars()]
+        return [_rows.account(row) for row in (await self._session.execute(query)).scalars()]
 
     async def attach_calls(self, phone: str, resident_id: int) -> list[str]:
         """Phone appeals that waited for this (now verified) number: they become the
@@ -208,7 +197,7 @@ class IdentityRepository:
                 link_code_id=link_code_id,
                 actor_kind=actor_kind,
                 actor_id=actor_id,
-                actor_name=(actor_name or "")[:128] or None,
+                actor_name=clip_name(actor_name),
                 note=note,
             )
         )

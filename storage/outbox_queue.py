@@ -20,10 +20,10 @@ from sqlalchemy.orm import aliased
 
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
+from storage._rows import outbox_item
 from storage.models import Appeal, OutboxMessage, StaffTopic
-from storage.repositories import DUE_NOW, OutboxRepository, _outbox_item
+from storage.outbox import DUE_NOW, PENDING, OutboxRepository, pending_row
 
-PENDING = OutboxRepository.PENDING
 # Outbox kinds as domain.lifecycle writes them (storage does not import the domain's flows).
 KIND_CARD = "card"
 KIND_CARD_EDIT = "card_edit"
@@ -66,7 +66,7 @@ class OutboxQueue:
             .where(ranked.c.rank == 1)
             .order_by(row.id)
         )
-        return [_outbox_item(r) for r in (await self._session.execute(query)).scalars()]
+        return [outbox_item(r) for r in (await self._session.execute(query)).scalars()]
 
     async def pending_before(
         self, channel: Channel, chat: str, *, exclude: Collection[int] = ()
@@ -92,17 +92,8 @@ class OutboxQueue:
     ) -> int:
         """A row the writing worker sends itself: the sender leaves it (and the chat's later
         rows) alone until `until`, then delivers it if it is still pending."""
-        message = OutboxMessage(
-            created_at=now,
-            channel=channel.value,
-            chat=chat,
-            kind=kind,
-            appeal_id=None,
-            payload=payload,
-            status=PENDING,
-            attempts=0,
-            progress=0,
-            next_attempt_at=until,
+        message = pending_row(
+            channel=channel, chat=chat, kind=kind, payload=payload, now=now, due_at=until
         )
         self._session.add(message)
         await self._session.flush()
@@ -153,7 +144,7 @@ class OutboxQueue:
         )
         latest = await self._session.get(row, newest)
         assert latest is not None
-        return _outbox_item(latest)
+        return outbox_item(latest)
 
     async def card_queued(self, appeal_id: int, chat: str) -> bool:
         row = OutboxMessage
@@ -199,17 +190,13 @@ class OutboxQueue:
         if await self.card_queued(appeal_id, chat):
             return False
         self._session.add(
-            OutboxMessage(
-                created_at=now,
-                channel=Channel.TELEGRAM.value,
+            pending_row(
+                channel=Channel.TELEGRAM,
                 chat=chat,
                 kind=KIND_CARD,
-                appeal_id=appeal_id,
                 payload={},
-                status=PENDING,
-                attempts=0,
-                progress=0,
-                next_attempt_at=DUE_NOW,
+                now=now,
+                appeal_id=appeal_id,
             )
         )
         await self._session.flush()

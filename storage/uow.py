@@ -8,22 +8,20 @@ from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.accounts import AccountRepository
+from storage.appeals import AppealRepository
 from storage.calls import CallRepository
+from storage.categories import CategoryRepository
 from storage.category_cache import CategoryCatalogue
 from storage.conversation import ConversationRepository
 from storage.database import Sessions
 from storage.identity import IdentityRepository
 from storage.media_refs import MediaRefs
+from storage.outbox import OutboxRepository
 from storage.outbox_queue import OutboxQueue
 from storage.pending_actions import PendingActionRepository
-from storage.repositories import (
-    AccountRepository,
-    AppealRepository,
-    CategoryRepository,
-    OutboxRepository,
-    ProcessedUpdateRepository,
-    StaffRepository,
-)
+from storage.processed_updates import ProcessedUpdateRepository
+from storage.staff_chat import StaffRepository
 
 # The session of the event being handled. The FSM storage joins it, so a dialog step's state
 # change commits or rolls back together with what the step wrote.
@@ -31,6 +29,35 @@ current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
 
 
 class UnitOfWork:
+    """The index of the stores: one attribute per store, all over the event's one session.
+    Each comment names the module that holds the store."""
+
+    session: AsyncSession
+    # A resident's messenger chats: locale, subscription (storage.accounts).
+    accounts: AccountRepository
+    # Residents, their verified phones, linking codes, the account journal (storage.identity).
+    identity: IdentityRepository
+    # The categories file as stored (storage.categories).
+    categories: CategoryRepository
+    # Appeals: rows, history, media, the resident's and the staff's views (storage.appeals).
+    appeals: AppealRepository
+    # Appeals taken by phone (storage.calls).
+    calls: CallRepository
+    # Operators' messages the resident's conversation follows (storage.conversation).
+    conversation: ConversationRepository
+    # Staff-chat messages per appeal and forum topics per category (storage.staff_chat).
+    staff: StaffRepository
+    # The desk's two-step actions waiting for an operator's answer (storage.pending_actions).
+    pending: PendingActionRepository
+    # Notifications to deliver after the commit (storage.outbox) ...
+    outbox: OutboxRepository
+    # ... and what the sender reads across chats (storage.outbox_queue).
+    outbox_queue: OutboxQueue
+    # Messenger updates already handled (storage.processed_updates).
+    updates: ProcessedUpdateRepository
+    # Media files still referenced by appeals (storage.media_refs).
+    media_refs: MediaRefs
+
     def __init__(
         self,
         session: AsyncSession,
@@ -40,16 +67,16 @@ class UnitOfWork:
         self.session = session
         self._on_outbox = on_outbox
         self.accounts = AccountRepository(session)
+        self.identity = IdentityRepository(session)
         self.categories = CategoryRepository(session, catalogue)
         self.appeals = AppealRepository(session)
-        self.updates = ProcessedUpdateRepository(session)
-        self.staff = StaffRepository(session)
-        self.outbox = OutboxRepository(session)
-        self.pending = PendingActionRepository(session)
-        self.identity = IdentityRepository(session)
         self.calls = CallRepository(session)
         self.conversation = ConversationRepository(session)
+        self.staff = StaffRepository(session)
+        self.pending = PendingActionRepository(session)
+        self.outbox = OutboxRepository(session)
         self.outbox_queue = OutboxQueue(session)
+        self.updates = ProcessedUpdateRepository(session)
         self.media_refs = MediaRefs(session)
 
     async def commit(self) -> None:

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_application, sync_categories
 from bot.config import Settings
 from domain.entities import CategoryInfo
+from storage.categories import CategoryRepository
 from storage.fsm import SQLAlchemyStorage
-from storage.repositories import CategoryRepository
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests import backends
 
