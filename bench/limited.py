@@ -10,6 +10,15 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bench.harness import (
+    STAFF_CHAT,
+    TOKEN,
+    BotProcess,
+    bot_env,
+    free_port,
+    migrate,
+    wait_for_webhook,
+)
 from standins.telegram import TelegramStandIn
 
 DEFAULT_LIMITS = {
@@ -24,16 +33,6 @@ async def bot_at_telegram_limits(
     prefix: str, staff_members: Sequence[int]
 ) -> AsyncIterator[TelegramStandIn]:
     """The stand-in, with the staff chat and the bot serving it; everything is removed after."""
-    # Imported here: bench.__main__ is also the entry point, and holds the shared plumbing.
-    from bench.__main__ import (
-        STAFF_CHAT,
-        TOKEN,
-        BotProcess,
-        bot_env,
-        free_port,
-        migrate,
-        wait_for_webhook,
-    )
     from bot.config import PROJECT_ROOT
 
     workdir = Path(tempfile.mkdtemp(prefix=prefix))

@@ -13,6 +13,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from bench.harness import LUTSK, STAFF_CHAT
 from bench.limited import bot_at_telegram_limits
 from standins.telegram import FakeUser, SentMessage, TelegramStandIn
 
@@ -37,8 +38,6 @@ def _card(tg: TelegramStandIn, chat: int, number: str) -> SentMessage | None:
 
 
 async def staff_burst(appeals: int = 8) -> BurstResult:
-    from bench.__main__ import LUTSK, STAFF_CHAT
-
     errors = 0
     async with bot_at_telegram_limits("bench-staff-", staff_members=[1]) as tg:
         operator = tg.user(1, first_name="Oksana")

@@ -137,3 +137,10 @@ class Settings(BaseSettings):
     @property
     def webhook_mode(self) -> bool:
         return bool(self.webhook_base_url)
+
+
+URL_SCHEMES = ("http://", "https://")
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong; the message says what to set."""

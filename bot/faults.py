@@ -10,13 +10,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from redis.exceptions import RedisError
 from sqlalchemy.exc import (
     DataError,
@@ -31,6 +24,10 @@ from sqlalchemy.exc import (
     TimeoutError as PoolTimeoutError,
 )
 
+from bot.api_errors import Outcome
+from bot.telegram import errors as telegram_errors
+from bot.viber import errors as viber_errors
+
 # Checked first: these pass, whatever else they also are (a TimeoutError is an OSError).
 _TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,  # refused or reset connections, DNS, timeouts
@@ -40,11 +37,8 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     InternalError,
     DisconnectionError,
     PoolTimeoutError,
-    TelegramNetworkError,
-    TelegramServerError,
-    TelegramRetryAfter,
 )
-# Known to fail the same way every time: our bugs, bad data, a request Telegram refuses.
+# Known to fail the same way every time: our bugs, bad data.
 _PERMANENT: tuple[type[BaseException], ...] = (
     ValueError,
     TypeError,
@@ -57,14 +51,36 @@ _PERMANENT: tuple[type[BaseException], ...] = (
     IntegrityError,
     DataError,
     ProgrammingError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
 )
 
 
 class Fault(StrEnum):
     TRANSIENT = "transient"
     PERMANENT = "permanent"
+
+
+# What a messenger's refusal means for the update that got it: the same refusal may pass
+# (a 5xx, a flood wait, a token being rotated) or will not (the chat is gone, the request is
+# wrong). Each channel's classifier decides, so this agrees with the replies and the outbox.
+_API_FAULTS = {
+    Outcome.RETRY: Fault.TRANSIENT,
+    Outcome.FLOOD_WAIT: Fault.TRANSIENT,
+    Outcome.CREDENTIALS: Fault.TRANSIENT,
+    Outcome.BLOCKED: Fault.PERMANENT,
+    Outcome.TOPIC_GONE: Fault.PERMANENT,
+    Outcome.MESSAGE_GONE: Fault.PERMANENT,
+    Outcome.NOT_MODIFIED: Fault.PERMANENT,
+    Outcome.PERMANENT: Fault.PERMANENT,
+}
+
+
+def _api_fault(exc: BaseException) -> Fault | None:
+    """The fault of a messenger API error, None for anything else."""
+    if isinstance(exc, telegram_errors.API_ERRORS):
+        return _API_FAULTS[telegram_errors.classify(exc).outcome]
+    if isinstance(exc, viber_errors.ViberApiError | viber_errors.ViberTransientError):
+        return _API_FAULTS[viber_errors.classify(exc).outcome]
+    return None
 
 
 def classify(exc: BaseException) -> Fault:
@@ -74,9 +90,13 @@ def classify(exc: BaseException) -> Fault:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _TRANSIENT):
+        fault = _api_fault(current)
+        if fault is Fault.TRANSIENT or (fault is None and isinstance(current, _TRANSIENT)):
             return Fault.TRANSIENT
         current = current.__cause__ or current.__context__
+    fault = _api_fault(exc)
+    if fault is not None:
+        return fault
     return Fault.PERMANENT if isinstance(exc, _PERMANENT) else Fault.TRANSIENT
 
 

@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
-
+from bot.api_errors import Outcome
+from bot.config import Settings
 from bot.faults import Fault, classify, describe
+from bot.telegram.errors import API_ERRORS
+from bot.telegram.errors import classify as api_error
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,12 +40,12 @@ async def telegram_call(what: str, call: Callable[[], Awaitable[T]], backoff: Ba
     while True:
         try:
             return await call()
-        except (TelegramUnauthorizedError, TelegramNotFound) as exc:
-            raise StartupError(
-                f"Telegram refused the bot token ({what}: {type(exc).__name__}): check "
-                "TELEGRAM_BOT_TOKEN (and TELEGRAM_API_URL if you set it)."
-            ) from exc
         except Exception as exc:
+            if isinstance(exc, API_ERRORS) and api_error(exc).outcome is Outcome.CREDENTIALS:
+                raise StartupError(
+                    f"Telegram refused the bot token ({what}: {type(exc).__name__}): check "
+                    "TELEGRAM_BOT_TOKEN (and TELEGRAM_API_URL if you set it)."
+                ) from exc
             if classify(exc) is Fault.PERMANENT:
                 raise StartupError(f"Telegram refused {what}: {describe(exc)}.") from exc
             waited = loop.time() - started
@@ -70,3 +72,10 @@ async def until_done(what: str, call: Callable[[], Awaitable[None]], backoff: Ba
         else:
             logger.info("%s done", what)
             return
+
+
+def startup_backoff(settings: Settings, *, forever: bool = False) -> Backoff:
+    return Backoff(
+        first=settings.startup_backoff_seconds,
+        within=None if forever else settings.startup_retry_seconds,
+    )

@@ -16,16 +16,11 @@ import threading
 from multiprocessing.synchronize import Event as ProcessEvent
 from types import FrameType
 
-from bot.app import (
-    ConfigurationError,
-    build_application,
-    prepare,
-    register_telegram,
-    register_viber,
-    register_viber_until_done,
-    serving,
-)
-from bot.config import Settings
+from bot.app import build_application, prepare
+from bot.config import ConfigurationError, Settings
+from bot.telegram.setup import register_telegram
+from bot.viber.setup import register_viber, register_viber_until_done
+from bot.web import serving
 from storage.database import is_sqlite
 
 logger = logging.getLogger(__name__)

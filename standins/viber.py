@@ -33,21 +33,18 @@ downloaded; callbacks the bot does not answer with 200 are not retried (redelive
 from __future__ import annotations
 
 import hashlib
-import hmac
-import itertools
 import json
-import time
 from base64 import b64encode
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import ClientSession, ClientTimeout, web
 
 from standins._common import Served, Signal
+from standins._viber_methods import ViberApiMethods
 from standins._viber_model import (
     ApiCall,
     Delivery,
@@ -57,14 +54,17 @@ from standins._viber_model import (
     ViberStatus,
     ViberUser,
 )
-from standins._viber_validate import (
-    FILTERABLE_EVENTS,
-    MAX_BODY_BYTES,
-    MAX_BROADCAST_RECEIVERS,
-    min_api_version,
-    require_str,
-    validate_message,
-    validate_sender,
+from standins._viber_state import Fault, ViberState, Webhook, now_ms, recorded
+from standins._viber_validate import MAX_BODY_BYTES
+from standins._viber_wire import (
+    AUTH_HEADER,
+    MAX_REQUEST_SIZE,
+    SIGNATURE_HEADER,
+    encode,
+    json_dumps,
+    parse_body,
+    phrase,
+    sign,
 )
 
 __all__ = [
@@ -80,60 +80,11 @@ __all__ = [
     "ViberUser",
 ]
 
-AUTH_HEADER = "X-Viber-Auth-Token"
-SIGNATURE_HEADER = "X-Viber-Content-Signature"
-# Larger bodies get a Viber answer (status 3) rather than aiohttp's 413.
-_MAX_REQUEST_SIZE = 4 * 1024 * 1024
-# Events a bot cannot filter out with set_webhook's event_types.
-_MANDATORY_EVENTS = frozenset({"message", "subscribed", "unsubscribed", "webhook"})
-_MAX_ONLINE_IDS = 100
-_USER_DETAILS_WINDOW = 12 * 3600.0
-# Viber message tokens are 64-bit integers; start high so they look the part.
-_FIRST_MESSAGE_TOKEN = 5_491_000_000_000_000_000
 # Leading bytes of synthesized media, so downloads sniff as the right type.
 _JPEG_MAGIC = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 _MP4_MAGIC = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 _PDF_MAGIC = b"%PDF-1.4\n"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class _Fault:
-    status: int
-    http_status: int
-
-
-@dataclass(frozen=True)
-class _Webhook:
-    url: str
-    event_types: tuple[str, ...] | None
-    """``None``: every event (the bot passed no ``event_types``)."""
-    send_name: bool
-    send_photo: bool
-
-    def wants(self, event: str) -> bool:
-        return self.event_types is None or event in _MANDATORY_EVENTS or event in self.event_types
-
-
-@dataclass
-class _UserState:
-    user: ViberUser
-    subscribed: bool = False
-    sent: list[SentMessage] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    details_requests: deque[float] = field(default_factory=deque)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _encode(event: dict[str, Any]) -> bytes:
-    # Non-ASCII stays raw UTF-8 as in Viber's callbacks, so a bot that verifies the
-    # signature over re-serialized JSON instead of the raw bytes is caught.
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class ViberStandIn(Served):
@@ -157,43 +108,63 @@ class ViberStandIn(Served):
         if not auth_token:
             msg = "the auth token must not be empty"
             raise ValueError(msg)
-        self.auth_token = auth_token
+        self._state = ViberState(auth_token, bot_name)
         self.host = host
         self.port = port
-        self.bot_name = bot_name
-        self.bot_uri = "".join(ch for ch in bot_name.lower() if ch.isalnum()) or "bot"
-        """The bot's public URI (``viber://pa?chatURI=<uri>``), from its name."""
-        self.base_url = ""
-        """``http://host:port`` once started; the bot calls ``{base_url}/pa/<method>``."""
-        self.chat_hostname = "SN-STANDIN-01_"
-        """What Viber puts into ``chat_hostname`` of answers and callbacks."""
-        self.calls: list[ApiCall] = []
-        """Every REST API request, in order of completion."""
-        self.deliveries: list[Delivery] = []
-        """Every callback POSTed to the bot (including ``set_webhook``'s check)."""
         self.webhook_timeout = 10.0
         """Seconds to wait for the bot's webhook to answer one callback."""
-        self.user_details_limit: int | None = 2
-        """``get_user_details`` calls allowed per user in 12 hours (Viber's limit;
-        more answer 12 ``tooManyRequests``). ``None`` lifts it."""
-        self._users: dict[str, _UserState] = {}
-        self._media: dict[str, MediaFile] = {}
-        self._webhook: _Webhook | None = None
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._changed = Signal()
-        self._tokens = itertools.count(_FIRST_MESSAGE_TOKEN + 1)
-        self._user_numbers = itertools.count(1)
-        self._media_numbers = itertools.count(1)
-        self._methods: dict[str, Handler] = {
-            "set_webhook": self._set_webhook,
-            "send_message": self._send_message,
-            "broadcast_message": self._broadcast_message,
-            "get_account_info": self._get_account_info,
-            "get_user_details": self._get_user_details,
-            "get_online": self._get_online,
-        }
+        self._methods = ViberApiMethods(self._state, self._post)
         self._runner: web.AppRunner | None = None
         self._http: ClientSession | None = None
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def auth_token(self) -> str:
+        return self._state.auth_token
+
+    @property
+    def bot_name(self) -> str:
+        return self._state.bot_name
+
+    @property
+    def bot_uri(self) -> str:
+        """The bot's public URI (``viber://pa?chatURI=<uri>``), from its name."""
+        return self._state.bot_uri
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` once started; the bot calls ``{base_url}/pa/<method>``."""
+        return self._state.base_url
+
+    @property
+    def chat_hostname(self) -> str:
+        """What Viber puts into ``chat_hostname`` of answers and callbacks."""
+        return self._state.chat_hostname
+
+    @chat_hostname.setter
+    def chat_hostname(self, value: str) -> None:
+        self._state.chat_hostname = value
+
+    @property
+    def calls(self) -> list[ApiCall]:
+        """Every REST API request, in order of completion."""
+        return self._state.calls
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every callback POSTed to the bot (including ``set_webhook``'s check)."""
+        return self._state.deliveries
+
+    @property
+    def user_details_limit(self) -> int | None:
+        """``get_user_details`` calls allowed per user in 12 hours (Viber's limit;
+        more answer 12 ``tooManyRequests``). ``None`` lifts it."""
+        return self._state.user_details_limit
+
+    @user_details_limit.setter
+    def user_details_limit(self, value: int | None) -> None:
+        self._state.user_details_limit = value
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -202,7 +173,7 @@ class ViberStandIn(Served):
         if self._runner is not None:
             msg = "the stand-in is already running"
             raise RuntimeError(msg)
-        app = web.Application(client_max_size=_MAX_REQUEST_SIZE)
+        app = web.Application(client_max_size=MAX_REQUEST_SIZE)
         app.router.add_post("/pa/{method}", self._handle_api)
         app.router.add_get("/media/{name}", self._handle_media)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -211,7 +182,7 @@ class ViberStandIn(Served):
         await site.start()
         host, port = runner.addresses[0][:2]
         self.port = int(port)
-        self.base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        self._state.base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         self._http = ClientSession()
         self._runner = runner
 
@@ -223,7 +194,7 @@ class ViberStandIn(Served):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self._changed.notify()
+        self._state.changed.notify()
 
     def _require_running(self) -> ClientSession:
         if self._http is None:
@@ -236,7 +207,7 @@ class ViberStandIn(Served):
     @property
     def changed(self) -> Signal:
         """Notified on every message either way (for live viewers)."""
-        return self._changed
+        return self._state.changed
 
     @property
     def api_url(self) -> str:
@@ -246,19 +217,19 @@ class ViberStandIn(Served):
     @property
     def webhook_url(self) -> str | None:
         """The URL the bot registered with ``set_webhook``, or ``None``."""
-        return self._webhook.url if self._webhook else None
+        return self._state.webhook.url if self._state.webhook else None
 
     @property
     def webhook_event_types(self) -> list[str] | None:
         """The ``event_types`` the bot asked for (``None``: all of them)."""
-        if self._webhook is None or self._webhook.event_types is None:
+        if self._state.webhook is None or self._state.webhook.event_types is None:
             return None
-        return list(self._webhook.event_types)
+        return list(self._state.webhook.event_types)
 
     @property
     def webhook_sends_name(self) -> bool:
         """Whether callbacks carry users' names (``send_name`` of ``set_webhook``)."""
-        return self._webhook is not None and self._webhook.send_name
+        return self._state.webhook is not None and self._state.webhook.send_name
 
     def fail(
         self, method: str, *, status: int = 12, times: int = 1, http_status: int = 200
@@ -270,8 +241,9 @@ class ViberStandIn(Served):
         ``http_status`` (e.g. 500, 502, 503) answers that HTTP status with a text body
         instead, as Viber's front servers do when overloaded.
         """
-        if method not in self._methods:
-            msg = f"the stand-in does not serve {method!r}; it serves {sorted(self._methods)}"
+        served = sorted(self._methods.handlers)
+        if method not in served:
+            msg = f"the stand-in does not serve {method!r}; it serves {served}"
             raise ValueError(msg)
         if times < 1:
             msg = "times must be at least 1"
@@ -282,34 +254,36 @@ class ViberStandIn(Served):
         if http_status == HTTPStatus.OK and status == ViberStatus.OK:
             msg = "a fault needs a non-zero status or a non-200 http_status"
             raise ValueError(msg)
-        queue = self._faults.setdefault(method, deque())
-        queue.extend([_Fault(status, http_status)] * times)
+        queue = self._state.faults.setdefault(method, deque())
+        queue.extend([Fault(status, http_status)] * times)
 
     # ------------------------------------------------------------- HTTP endpoints
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         raw = await request.read()
-        handler = self._methods.get(method)
+        handler = self._methods.handlers.get(method)
         if handler is None:
-            self.calls.append(ApiCall(method, None, None, 404))
+            self._state.calls.append(ApiCall(method, None, None, 404))
             return web.Response(status=404, text="Not Found")
         payload: dict[str, Any] | None = None
         try:
             header_token = request.headers.get(AUTH_HEADER)
             if header_token is not None and header_token != self.auth_token:
                 raise ViberApiError(ViberStatus.INVALID_AUTH_TOKEN)
-            payload = self._parse_body(raw)
+            payload = parse_body(raw)
             if header_token is None:
                 body_token = payload.get("auth_token")
                 if body_token is None:
                     raise ViberApiError(ViberStatus.INVALID_AUTH_TOKEN, "missing_auth_token")
                 if body_token != self.auth_token:
                     raise ViberApiError(ViberStatus.INVALID_AUTH_TOKEN)
-            fault = self._next_fault(method)
+            fault = self._state.next_fault(method)
             if fault is not None and fault.http_status != HTTPStatus.OK:
-                self.calls.append(ApiCall(method, self._recorded(payload), None, fault.http_status))
-                return web.Response(status=fault.http_status, text=_phrase(fault.http_status))
+                self._state.calls.append(
+                    ApiCall(method, recorded(payload), None, fault.http_status)
+                )
+                return web.Response(status=fault.http_status, text=phrase(fault.http_status))
             if fault is not None:
                 raise ViberApiError(fault.status)
             if len(raw) > MAX_BODY_BYTES:
@@ -317,281 +291,26 @@ class ViberStandIn(Served):
                 raise ViberApiError(ViberStatus.BAD_DATA, msg)
             result = await handler(payload)
         except ViberApiError as error:
-            recorded = self._recorded(payload) if payload is not None else None
-            self.calls.append(ApiCall(method, recorded, error.status))
+            kept = recorded(payload) if payload is not None else None
+            self._state.calls.append(ApiCall(method, kept, error.status))
             return web.json_response(
                 {
                     "status": error.status,
                     "status_message": error.status_message,
                     "chat_hostname": self.chat_hostname,
                 },
-                dumps=_json_dumps,
+                dumps=json_dumps,
             )
-        self.calls.append(ApiCall(method, self._recorded(payload), 0))
-        return web.json_response({"status": 0, "status_message": "ok", **result}, dumps=_json_dumps)
-
-    @staticmethod
-    def _parse_body(raw: bytes) -> dict[str, Any]:
-        try:
-            payload = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ViberApiError(ViberStatus.BAD_DATA, "badData: the body is not JSON") from None
-        if not isinstance(payload, dict):
-            raise ViberApiError(ViberStatus.BAD_DATA, "badData: the body is not a JSON object")
-        return payload
-
-    @staticmethod
-    def _recorded(payload: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in payload.items() if key != "auth_token"}
-
-    def _next_fault(self, method: str) -> _Fault | None:
-        queue = self._faults.get(method)
-        return queue.popleft() if queue else None
+        self._state.calls.append(ApiCall(method, recorded(payload), 0))
+        return web.json_response({"status": 0, "status_message": "ok", **result}, dumps=json_dumps)
 
     async def _handle_media(self, request: web.Request) -> web.Response:
-        media = self._media.get(request.match_info["name"])
+        media = self._state.media.get(request.match_info["name"])
         if media is None:
             return web.Response(status=HTTPStatus.NOT_FOUND, text="Not Found")
         if media.status != HTTPStatus.OK:
-            return web.Response(status=media.status, text=_phrase(media.status))
+            return web.Response(status=media.status, text=phrase(media.status))
         return web.Response(body=media.content, headers={"Content-Type": media.content_type})
-
-    # ------------------------------------------------------------- API methods
-
-    async def _set_webhook(self, payload: dict[str, Any]) -> dict[str, Any]:
-        url = payload.get("url")
-        if url is None:
-            raise ViberApiError(ViberStatus.MISSING_DATA, "missingData: url is required")
-        if not isinstance(url, str):
-            raise ViberApiError(ViberStatus.BAD_DATA, "badData: url must be a string")
-        if url == "":
-            self._webhook = None
-            self._changed.notify()
-            return {}
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ViberApiError(ViberStatus.INVALID_URL, f"invalidUrl: {url!r}")
-        event_types = payload.get("event_types")
-        if event_types is not None:
-            allowed = {*FILTERABLE_EVENTS, "message"}
-            if not isinstance(event_types, list) or not all(
-                isinstance(event, str) and event in allowed for event in event_types
-            ):
-                msg = f"badData: event_types must be a list of {', '.join(FILTERABLE_EVENTS)}"
-                raise ViberApiError(ViberStatus.BAD_DATA, msg)
-        flags = {key: payload.get(key, False) for key in ("send_name", "send_photo")}
-        for key, value in flags.items():
-            if not isinstance(value, bool):
-                raise ViberApiError(ViberStatus.BAD_DATA, f"badData: {key} must be a boolean")
-        webhook = _Webhook(
-            url=url,
-            event_types=tuple(event_types) if event_types is not None else None,
-            send_name=flags["send_name"],
-            send_photo=flags["send_photo"],
-        )
-        check = {
-            "event": "webhook",
-            "timestamp": _now_ms(),
-            "chat_hostname": self.chat_hostname,
-            "message_token": self._next_token(),
-        }
-        try:
-            delivery = await self._post(webhook, check, _encode(check), "valid")
-        except (ClientError, TimeoutError) as exc:
-            msg = f"invalidUrl: the webhook could not be reached ({exc.__class__.__name__})"
-            raise ViberApiError(ViberStatus.INVALID_URL, msg) from None
-        self.deliveries.append(delivery)
-        if delivery.status != HTTPStatus.OK:
-            msg = f"invalidUrl: the webhook answered HTTP {delivery.status}, not 200"
-            raise ViberApiError(ViberStatus.INVALID_URL, msg)
-        self._webhook = webhook
-        self._changed.notify()
-        return {"event_types": list(webhook.event_types or FILTERABLE_EVENTS)}
-
-    def _require_webhook(self) -> _Webhook:
-        if self._webhook is None:
-            msg = "webhookNotSet: set a webhook before sending messages"
-            raise ViberApiError(ViberStatus.WEBHOOK_NOT_SET, msg)
-        return self._webhook
-
-    async def _send_message(self, payload: dict[str, Any]) -> dict[str, Any]:
-        self._require_webhook()
-        receiver = require_str(payload, "receiver")
-        state = self._users.get(receiver)
-        if state is None:
-            raise ViberApiError(ViberStatus.RECEIVER_NOT_REGISTERED)
-        if not state.subscribed:
-            raise ViberApiError(ViberStatus.RECEIVER_NOT_SUBSCRIBED, "notSubscribed")
-        sender = validate_sender(payload)
-        kind = validate_message(payload, receiver_api_version=state.user.api_version)
-        sent = self._store(
-            state, payload, kind, sender, token=self._next_token(), via="send_message"
-        )
-        return {"message_token": sent.message_token, "chat_hostname": self.chat_hostname}
-
-    async def _broadcast_message(self, payload: dict[str, Any]) -> dict[str, Any]:
-        self._require_webhook()
-        receivers = payload.get("broadcast_list")
-        if receivers is None:
-            raise ViberApiError(ViberStatus.MISSING_DATA, "missingData: broadcast_list")
-        if (
-            not isinstance(receivers, list)
-            or not 1 <= len(receivers) <= MAX_BROADCAST_RECEIVERS
-            or not all(isinstance(receiver, str) and receiver for receiver in receivers)
-        ):
-            msg = f"badData: broadcast_list must hold 1..{MAX_BROADCAST_RECEIVERS} user ids"
-            raise ViberApiError(ViberStatus.BAD_DATA, msg)
-        sender = validate_sender(payload)
-        kind = validate_message(payload, receiver_api_version=None)
-        needed = min_api_version(payload)
-        token = self._next_token()
-        message = {key: value for key, value in payload.items() if key != "broadcast_list"}
-        failed: list[dict[str, Any]] = []
-        for receiver in receivers:
-            state = self._users.get(receiver)
-            if state is None:
-                status, text = ViberStatus.RECEIVER_NOT_REGISTERED, "receiverNotRegistered"
-            elif not state.subscribed:
-                status, text = ViberStatus.RECEIVER_NOT_SUBSCRIBED, "notSubscribed"
-            elif state.user.api_version < needed:
-                status, text = ViberStatus.API_VERSION_NOT_SUPPORTED, "apiVersionNotSupported"
-            else:
-                raw = {**message, "receiver": receiver}
-                self._store(state, raw, kind, sender, token=token, via="broadcast_message")
-                continue
-            failed.append({"receiver": receiver, "status": int(status), "status_message": text})
-        return {"message_token": token, "failed_list": failed}
-
-    async def _get_account_info(self, payload: dict[str, Any]) -> dict[str, Any]:
-        digest = hashlib.sha256(self.auth_token.encode()).hexdigest()
-        return {
-            "id": f"pa:{int(digest[:15], 16)}",
-            "chat_hostname": self.chat_hostname,
-            "name": self.bot_name,
-            "uri": self.bot_uri,
-            "icon": f"{self.base_url}/media/bot-icon.jpg",
-            "background": f"{self.base_url}/media/bot-background.jpg",
-            "category": "Local Businesses",
-            "subcategory": "Public Services",
-            "location": {"lat": 50.4501, "lon": 30.5234},
-            "country": "UA",
-            "webhook": self.webhook_url or "",
-            "event_types": (
-                list(self._webhook.event_types or FILTERABLE_EVENTS) if self._webhook else []
-            ),
-            "subscribers_count": sum(state.subscribed for state in self._users.values()),
-            "members": [{"id": "01234567890A=", "name": "Admin", "role": "admin"}],
-        }
-
-    async def _get_user_details(self, payload: dict[str, Any]) -> dict[str, Any]:
-        user_id = require_str(payload, "id")
-        state = self._users.get(user_id)
-        if state is None:
-            raise ViberApiError(ViberStatus.RECEIVER_NOT_REGISTERED)
-        now = time.monotonic()
-        requests = state.details_requests
-        while requests and now - requests[0] > _USER_DETAILS_WINDOW:
-            requests.popleft()
-        if self.user_details_limit is not None and len(requests) >= self.user_details_limit:
-            raise ViberApiError(ViberStatus.TOO_MANY_REQUESTS)
-        requests.append(now)
-        user = state.user
-        details: dict[str, Any] = {
-            "id": user.id,
-            "name": user.name,
-            "country": user.country,
-            "language": user.language,
-            "primary_device_os": "Android 14",
-            "api_version": user.api_version,
-            "viber_version": "24.9.0.0",
-            "mcc": 255,
-            "mnc": 1,
-            "device_type": "Pixel 8",
-        }
-        if user.avatar is not None:
-            details["avatar"] = user.avatar
-        return {
-            "message_token": self._next_token(),
-            "chat_hostname": self.chat_hostname,
-            "user": details,
-        }
-
-    async def _get_online(self, payload: dict[str, Any]) -> dict[str, Any]:
-        ids = payload.get("ids")
-        if ids is None:
-            raise ViberApiError(ViberStatus.MISSING_DATA, "missingData: ids")
-        if (
-            not isinstance(ids, list)
-            or not 1 <= len(ids) <= _MAX_ONLINE_IDS
-            or not all(isinstance(user_id, str) for user_id in ids)
-        ):
-            msg = f"badData: ids must hold 1..{_MAX_ONLINE_IDS} user ids"
-            raise ViberApiError(ViberStatus.BAD_DATA, msg)
-        users = []
-        for user_id in ids:
-            if user_id in self._users:
-                users.append({"id": user_id, "online_status": 0, "online_status_message": "online"})
-            else:
-                users.append(
-                    {"id": user_id, "online_status": 4, "online_status_message": "unavailable"}
-                )
-        return {"users": users}
-
-    # ------------------------------------------------------------- bookkeeping
-
-    def _next_token(self) -> int:
-        return next(self._tokens)
-
-    def _store(
-        self,
-        state: _UserState,
-        payload: dict[str, Any],
-        kind: str,
-        sender: dict[str, Any],
-        *,
-        token: int,
-        via: str,
-    ) -> SentMessage:
-        raw = self._recorded(payload)
-        text = raw.get("text")
-        media = raw.get("media")
-        keyboard = raw.get("keyboard")
-        tracking = raw.get("tracking_data")
-        sent = SentMessage(
-            message_token=token,
-            receiver=state.user.id,
-            type=kind,
-            text=text if isinstance(text, str) else None,
-            media=media if isinstance(media, str) else None,
-            keyboard=keyboard if isinstance(keyboard, dict) else None,
-            tracking_data=tracking if isinstance(tracking, str) else None,
-            sender=sender,
-            min_api_version=min_api_version(raw),
-            raw=raw,
-            via=via,
-        )
-        state.sent.append(sent)
-        state.history.append(
-            {"from": "bot", "message_token": token, "timestamp": _now_ms(), "message": raw}
-        )
-        self._changed.notify()
-        return sent
-
-    def _state(self, user: ViberUser) -> _UserState:
-        """The state of ``user``, registering (or updating) their profile."""
-        state = self._users.get(user.id)
-        if state is None:
-            state = self._users[user.id] = _UserState(user)
-        elif state.user != user:
-            state.user = user
-        return state
-
-    def _user_json(self, user: ViberUser) -> dict[str, Any]:
-        webhook = self._webhook
-        return user.to_json(
-            send_name=webhook is not None and webhook.send_name,
-            send_photo=webhook is not None and webhook.send_photo,
-        )
 
     # ------------------------------------------------------------- people & media
 
@@ -613,9 +332,9 @@ class ViberStandIn(Served):
         """
         if user_id is None:
             while True:
-                seed = f"{self.auth_token}:{next(self._user_numbers)}".encode()
+                seed = f"{self.auth_token}:{next(self._state.user_numbers)}".encode()
                 user_id = b64encode(hashlib.sha256(seed).digest()[:16]).decode()
-                if user_id not in self._users:
+                if user_id not in self._state.users:
                     break
         elif not user_id:
             msg = "user ids are non-empty strings"
@@ -629,12 +348,12 @@ class ViberStandIn(Served):
             phone=phone,
             avatar=avatar,
         )
-        self._state(user)
+        self._state.state(user)
         return user
 
     def is_subscribed(self, user: ViberUser | str) -> bool:
         """Whether the bot may send messages to ``user`` (status 6 otherwise)."""
-        state = self._users.get(user if isinstance(user, str) else user.id)
+        state = self._state.users.get(user if isinstance(user, str) else user.id)
         return state is not None and state.subscribed
 
     def media(
@@ -658,11 +377,11 @@ class ViberStandIn(Served):
         self._require_running()
         url = f"{self.base_url}/media/{quote(name)}"
         media = MediaFile(name, content, content_type, status, url)
-        self._media[name] = media
+        self._state.media[name] = media
         return media
 
     def _synth_media(self, stem: str, suffix: str, magic: bytes, size: int, kind: str) -> MediaFile:
-        name = f"{stem}-{next(self._media_numbers)}.{suffix}"
+        name = f"{stem}-{next(self._state.media_numbers)}.{suffix}"
         content = (magic + bytes(max(0, size - len(magic))))[: max(size, 1)]
         return self.media(name, content, content_type=kind)
 
@@ -677,14 +396,14 @@ class ViberStandIn(Served):
         and in :attr:`Delivery.welcome`.
         """
         self._require_webhook_set()
-        state = self._state(user)
+        state = self._state.state(user)
         event: dict[str, Any] = {
             "event": "conversation_started",
-            "timestamp": _now_ms(),
+            "timestamp": now_ms(),
             "chat_hostname": self.chat_hostname,
-            "message_token": self._next_token(),
+            "message_token": self._state.next_token(),
             "type": "open",
-            "user": self._user_json(user),
+            "user": self._state.user_json(user),
             "api_version": user.api_version,
             "subscribed": state.subscribed,
         }
@@ -695,13 +414,13 @@ class ViberStandIn(Served):
     async def subscribe(self, user: ViberUser) -> Delivery:
         """``user`` taps "subscribe" in the chat: a ``subscribed`` callback."""
         self._require_webhook_set()
-        self._state(user).subscribed = True
+        self._state.state(user).subscribed = True
         event = {
             "event": "subscribed",
-            "timestamp": _now_ms(),
+            "timestamp": now_ms(),
             "chat_hostname": self.chat_hostname,
-            "message_token": self._next_token(),
-            "user": self._user_json(user),
+            "message_token": self._state.next_token(),
+            "user": self._state.user_json(user),
             "api_version": user.api_version,
         }
         return await self.deliver(event)
@@ -710,12 +429,12 @@ class ViberStandIn(Served):
         """``user`` unsubscribes: an ``unsubscribed`` callback; ``send_message`` to them
         fails with status 6 until they write again or subscribe."""
         self._require_webhook_set()
-        self._state(user).subscribed = False
+        self._state.state(user).subscribed = False
         event = {
             "event": "unsubscribed",
-            "timestamp": _now_ms(),
+            "timestamp": now_ms(),
             "chat_hostname": self.chat_hostname,
-            "message_token": self._next_token(),
+            "message_token": self._state.next_token(),
             "user_id": user.id,
         }
         return await self.deliver(event)
@@ -726,7 +445,7 @@ class ViberStandIn(Served):
         """A ``message`` callback from ``user``; writing subscribes them (without a
         ``subscribed`` callback, as on Viber)."""
         self._require_webhook_set()
-        state = self._state(user)
+        state = self._state.state(user)
         state.subscribed = True
         if tracking_data is None and state.sent:
             tracking_data = state.sent[-1].tracking_data
@@ -734,10 +453,10 @@ class ViberStandIn(Served):
             message = {**message, "tracking_data": tracking_data}
         event = {
             "event": "message",
-            "timestamp": _now_ms(),
+            "timestamp": now_ms(),
             "chat_hostname": self.chat_hostname,
-            "message_token": self._next_token(),
-            "sender": self._user_json(user),
+            "message_token": self._state.next_token(),
+            "sender": self._state.user_json(user),
             "message": message,
             "silent": False,
         }
@@ -859,7 +578,7 @@ class ViberStandIn(Served):
         :meth:`send_location`. With ``check=False`` a missing button is forged as a
         ``reply`` button.
         """
-        state = self._state(user)
+        state = self._state.state(user)
         latest = state.sent[-1] if state.sent else None
         button = latest.button(action_body) if latest is not None else None
         if button is None:
@@ -892,7 +611,7 @@ class ViberStandIn(Served):
         token = message if isinstance(message, int) else message.message_token
         return {
             "event": event,
-            "timestamp": _now_ms(),
+            "timestamp": now_ms(),
             "chat_hostname": self.chat_hostname,
             "message_token": token,
             "user_id": user.id,
@@ -923,7 +642,7 @@ class ViberStandIn(Served):
     def sign(self, body: bytes) -> str:
         """Viber's ``X-Viber-Content-Signature`` for ``body``: hex HMAC-SHA256 keyed
         with the auth token."""
-        return hmac.new(self.auth_token.encode(), body, hashlib.sha256).hexdigest()
+        return sign(self.auth_token, body)
 
     async def deliver(
         self,
@@ -941,30 +660,30 @@ class ViberStandIn(Served):
         filtered out with ``event_types`` are not sent (``delivered=False``).
         """
         webhook = self._require_webhook_set()
-        body = raw_body if raw_body is not None else _encode(event)
+        body = raw_body if raw_body is not None else encode(event)
         if not webhook.wants(str(event.get("event", ""))):
             delivery = Delivery(event, body, None, delivered=False)
-            self.deliveries.append(delivery)
+            self._state.deliveries.append(delivery)
             return delivery
         delivery = await self._post(webhook, event, body, signature)
         if event.get("event") == "conversation_started" and delivery.status == HTTPStatus.OK:
-            welcome = self._welcome(event, delivery.answer)
+            welcome = self._methods.accept_welcome(event, delivery.answer)
             if welcome is not None:
                 delivery = replace(delivery, welcome=welcome)
-        self.deliveries.append(delivery)
-        self._changed.notify()
+        self._state.deliveries.append(delivery)
+        self._state.changed.notify()
         return delivery
 
-    def _require_webhook_set(self) -> _Webhook:
+    def _require_webhook_set(self) -> Webhook:
         """The webhook, for the stand-in's own deliveries (``RuntimeError`` without one)."""
-        if self._webhook is None:
+        if self._state.webhook is None:
             msg = "the bot has not set a webhook: Viber has nowhere to send callbacks"
             raise RuntimeError(msg)
-        return self._webhook
+        return self._state.webhook
 
     async def _post(
         self,
-        webhook: _Webhook,
+        webhook: Webhook,
         event: dict[str, Any],
         body: bytes,
         signature: str | None,
@@ -991,25 +710,6 @@ class ViberStandIn(Served):
                 answer = None
         return Delivery(event, body, status, answer, text)
 
-    def _welcome(self, event: dict[str, Any], answer: Any) -> SentMessage | None:
-        """Accept the welcome message a bot put into its ``conversation_started`` answer."""
-        user = event.get("user")
-        if not isinstance(answer, dict) or not answer or not isinstance(user, dict):
-            return None
-        state = self._users.get(str(user.get("id")))
-        if state is None:
-            return None
-        try:
-            sender = validate_sender(answer)
-            kind = validate_message(answer, receiver_api_version=state.user.api_version)
-        except ViberApiError as error:
-            self.calls.append(ApiCall("welcome_message", self._recorded(answer), error.status))
-            return None
-        self.calls.append(ApiCall("welcome_message", self._recorded(answer), 0))
-        return self._store(
-            state, answer, kind, sender, token=int(event["message_token"]), via="welcome"
-        )
-
     # ----------------------------------------------------------------- transcript
 
     def calls_of(self, method: str) -> list[ApiCall]:
@@ -1019,7 +719,7 @@ class ViberStandIn(Served):
     def messages(self, user_id: ViberUser | str) -> list[SentMessage]:
         """What the bot sent to the user, oldest first (empty for unknown users)."""
         key = user_id if isinstance(user_id, str) else user_id.id
-        state = self._users.get(key)
+        state = self._state.users.get(key)
         return list(state.sent) if state is not None else []
 
     def last_message(self, user_id: ViberUser | str) -> SentMessage:
@@ -1035,7 +735,7 @@ class ViberStandIn(Served):
         (``"user"``/``"bot"``), ``message_token``, ``timestamp`` and ``message`` (the
         callback's ``message`` or the bot's payload)."""
         key = user_id if isinstance(user_id, str) else user_id.id
-        state = self._users.get(key)
+        state = self._state.users.get(key)
         return list(state.history) if state is not None else []
 
     async def wait_for_messages(
@@ -1047,20 +747,11 @@ class ViberStandIn(Served):
     ) -> list[SentMessage]:
         """Wait until the bot has sent the user at least ``count`` messages; return all."""
         try:
-            await self._changed.wait_for(lambda: len(self.messages(user_id)) >= count, timeout)
+            await self._state.changed.wait_for(
+                lambda: len(self.messages(user_id)) >= count, timeout
+            )
         except TimeoutError:
             got = [(m.type, m.text) for m in self.messages(user_id)]
             msg = f"{user_id!r}: expected {count} bot messages within {timeout} s, got {got}"
             raise TimeoutError(msg) from None
         return self.messages(user_id)
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-def _json_dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)

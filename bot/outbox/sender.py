@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from bot.outbox.limits import RateLimiter
+from bot.limits import RateLimiter
 from domain.clock import Clock, utc_now
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem

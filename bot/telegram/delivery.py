@@ -9,16 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.methods import TelegramMethod
 
-from bot.outbox.limits import RateLimiter, acquire, take_within
+from bot.api_errors import Outcome
+from bot.limits import RateLimiter, acquire, take_within
+from bot.telegram.errors import API_ERRORS, classify
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +65,7 @@ class PendingCalls:
             if sent is None:
                 return calls[index:]
             then = afters.get(id(call))
-            if sent and then is not None:
+            if sent and then is not None and result is not None:
                 await then(result)
             if not sent:
                 for instead in fallbacks.get(id(call), []):
@@ -121,24 +116,34 @@ async def _send(
                 await acquire(limiter, chat_key, group=group)
         try:
             return True, await bot(call)
-        except TelegramRetryAfter as exc:
-            if exc.retry_after > MAX_RETRY_AFTER:
-                logger.warning(
-                    "dropping %s: retry_after %s s", call.__api_method__, exc.retry_after
-                )
-                return False, None
-            if limiter is not None and isinstance(chat_id, int | str):
-                await limiter.pause(limit_key(chat_id)[0], float(exc.retry_after))
-            await asyncio.sleep(exc.retry_after)
-        except (TelegramServerError, TelegramNetworkError) as exc:
-            logger.warning("%s failed (attempt %d): %s", call.__api_method__, attempt, exc)
-            await asyncio.sleep(delay)
-            delay *= 2
-        except TelegramForbiddenError as exc:
-            logger.info("%s refused, the user blocked the bot: %s", call.__api_method__, exc)
-            return False, None
-        except TelegramBadRequest as exc:
-            logger.error("%s rejected: %s", call.__api_method__, exc)
-            return False, None
+        except API_ERRORS as exc:
+            failure = classify(exc)
+            name = call.__api_method__
+            match failure.outcome:
+                case Outcome.FLOOD_WAIT:
+                    wait = failure.retry_after or 1.0
+                    if wait > MAX_RETRY_AFTER:
+                        logger.warning("dropping %s: retry_after %s s", name, wait)
+                        return False, None
+                    if limiter is not None and isinstance(chat_id, int | str):
+                        await limiter.pause(limit_key(chat_id)[0], wait)
+                    await asyncio.sleep(wait)
+                case Outcome.RETRY:
+                    logger.warning("%s failed (attempt %d): %s", name, attempt, exc)
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                case Outcome.BLOCKED:
+                    logger.info("%s refused, the chat takes nothing from the bot: %s", name, exc)
+                    return False, None
+                case Outcome.NOT_MODIFIED:
+                    # The message already shows it: done, and no fallback message is needed.
+                    return True, None
+                case Outcome.CREDENTIALS:
+                    # The outbox sender pauses the channel and alerts; a reply cannot wait.
+                    logger.error("%s refused, Telegram refuses the bot's token: %s", name, exc)
+                    return False, None
+                case _:
+                    logger.error("%s rejected: %s", name, exc)
+                    return False, None
     logger.error("%s failed after %d attempts", call.__api_method__, ATTEMPTS)
     return False, None

@@ -12,8 +12,8 @@ from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import Chat, TelegramObject, Update
 
 from bot.durable import DurableReplies, Kept
+from bot.limits import RateLimiter
 from bot.once import Duplicate, handle_once
-from bot.outbox.limits import RateLimiter
 from bot.telegram.calls import KIND_CALLS, dump_calls
 from bot.telegram.delivery import PendingCalls, send
 from bot.telegram.render import render, render_press

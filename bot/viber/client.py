@@ -8,24 +8,9 @@ from typing import Any
 
 import aiohttp
 
+from bot.viber.errors import ViberApiError, ViberStatus, ViberTransientError
+
 logger = logging.getLogger(__name__)
-
-STATUS_OK = 0
-STATUS_NOT_REGISTERED = 5
-STATUS_NOT_SUBSCRIBED = 6
-STATUS_TOO_MANY_REQUESTS = 12
-# Statuses after which the same request can only fail again.
-PERMANENT_STATUSES = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 13})
-
-
-class ViberApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"Viber status {status}: {message}")
-        self.status = status
-
-
-class ViberTransientError(Exception):
-    """A network error or a 5xx: the same request may succeed later."""
 
 
 class ViberClient:
@@ -72,7 +57,7 @@ class ViberClient:
         if not isinstance(body, dict):
             raise ViberTransientError("not a JSON object")
         status = int(body.get("status", -1))
-        if status != STATUS_OK:
+        if status != ViberStatus.OK:
             raise ViberApiError(status, str(body.get("status_message", "")))
         return body
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 import redis.asyncio as aioredis
 
-from bot.outbox.limits import (
+from bot.limits import (
     LimitRules,
     MemoryRateLimiter,
     RateLimiter,

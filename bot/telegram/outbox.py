@@ -3,21 +3,14 @@ and the staff card (posted once, then edited in place)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
 from aiogram.methods import (
     CreateForumTopic,
     EditMessageCaption,
@@ -29,6 +22,7 @@ from aiogram.methods import (
 )
 from aiogram.types import Message
 
+from bot.api_errors import Outcome
 from bot.media import MediaStore
 from bot.outbox.sender import (
     Checkpoint,
@@ -42,6 +36,7 @@ from bot.outbox.sender import (
 from bot.redact import Redactor
 from bot.telegram.calls import KIND_CALLS, load_calls
 from bot.telegram.delivery import limit_key
+from bot.telegram.errors import API_ERRORS, classify
 from bot.telegram.render import inline_keyboard, media_calls, render, too_big
 from domain.clock import Clock
 from domain.dialog.events import Channel, MediaItem
@@ -56,11 +51,6 @@ logger = logging.getLogger(__name__)
 _ = gettext
 
 
-# Telegram's wording for a deleted forum topic, and for a deleted message we edit.
-THREAD_GONE = "message thread not found"
-EDIT_TARGET_GONE = "message to edit not found"
-
-
 def _report(view: StaffView) -> tuple[MediaItem, ...]:
     """The media the resident filed the appeal with: what the card shows."""
     return tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == "report")
@@ -72,6 +62,15 @@ class MessageGone(Exception):
     def __init__(self, text: str, thread_id: int | None) -> None:
         super().__init__(text)
         self.thread_id = thread_id
+
+
+class Blocked(PermanentFailure):
+    """The chat takes nothing from the bot (blocked, deactivated, kicked): no call to it will
+    go through, so a row of several calls stops at the first."""
+
+
+class AlreadyShown(PermanentFailure):
+    """An edit to what the message already shows (e.g. two edits rendered the same text)."""
 
 
 class TelegramTransport:
@@ -153,16 +152,16 @@ class TelegramTransport:
         )
 
     async def _deliver(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
-        if item.kind == KIND_CALLS:
-            await self._calls(item, gate, checkpoint)
-        elif item.kind == KIND_REPLIES:
-            await self._replies(item, gate, checkpoint)
-        elif item.kind == KIND_CARD:
-            await self._post_card(item, gate, checkpoint)
-        elif item.kind == KIND_CARD_EDIT:
-            await self._edit_card(item, gate)
-        else:
+        kinds: dict[str, Callable[[OutboxItem, Gate, Checkpoint], Awaitable[None]]] = {
+            KIND_CALLS: self._calls,
+            KIND_REPLIES: self._replies,
+            KIND_CARD: self._post_card,
+            KIND_CARD_EDIT: self._edit_card,
+        }
+        deliver = kinds.get(item.kind)
+        if deliver is None:
             raise PermanentFailure(f"unknown outbox kind {item.kind!r}")
+        await deliver(item, gate, checkpoint)
 
     async def _calls(self, item: OutboxItem, gate: Gate, checkpoint: Checkpoint) -> None:
         """An update's replies that its worker did not get to send (it crashed, or older rows
@@ -173,9 +172,9 @@ class TelegramTransport:
         for index in range(item.progress, len(calls)):
             try:
                 await self._call(calls[index], gate)
+            except Blocked:
+                raise
             except (PermanentFailure, MessageGone) as exc:
-                if "blocked" in str(exc) or "deactivated" in str(exc):
-                    raise PermanentFailure(str(exc)) from exc
                 logger.info("outbox %d: %s skipped: %s", item.id, calls[index].__api_method__, exc)
             await checkpoint(index + 1)
 
@@ -185,23 +184,29 @@ class TelegramTransport:
         await gate()
         try:
             return await self._bot(method)
-        except TelegramRetryAfter as exc:
-            raise RateLimited(float(exc.retry_after)) from exc
-        except (TelegramServerError, TelegramNetworkError) as exc:
-            raise RetryLater(self._redact(str(exc))) from exc
-        except (TelegramUnauthorizedError, TelegramNotFound) as exc:
-            # The token itself is refused (being rotated, or revoked): no row is at fault.
-            raise CredentialsRefused(self._redact(str(exc))) from exc
-        except TelegramForbiddenError as exc:
-            raise PermanentFailure(self._redact(str(exc))) from exc
-        except TelegramBadRequest as exc:
+        except API_ERRORS as exc:
+            failure = classify(exc)
             text = self._redact(str(exc))
             thread_id = getattr(method, "message_thread_id", None)
-            if THREAD_GONE in exc.message and isinstance(thread_id, int):
-                raise MessageGone(text, thread_id) from exc
-            if EDIT_TARGET_GONE in exc.message:
-                raise MessageGone(text, None) from exc
-            raise PermanentFailure(text) from exc
+            match failure.outcome:
+                case Outcome.FLOOD_WAIT:
+                    raise RateLimited(failure.retry_after or 1.0) from exc
+                case Outcome.RETRY:
+                    raise RetryLater(text) from exc
+                case Outcome.CREDENTIALS:
+                    # The token itself is refused (being rotated, or revoked): no row is at
+                    # fault.
+                    raise CredentialsRefused(text) from exc
+                case Outcome.BLOCKED:
+                    raise Blocked(text) from exc
+                case Outcome.TOPIC_GONE if isinstance(thread_id, int):
+                    raise MessageGone(text, thread_id) from exc
+                case Outcome.MESSAGE_GONE:
+                    raise MessageGone(text, None) from exc
+                case Outcome.NOT_MODIFIED:
+                    raise AlreadyShown(text) from exc
+                case _:
+                    raise PermanentFailure(text) from exc
 
     async def _run(
         self,
@@ -351,7 +356,8 @@ class TelegramTransport:
                 )
                 await uow.commit()
 
-    async def _edit_card(self, item: OutboxItem, gate: Gate) -> None:
+    async def _edit_card(self, item: OutboxItem, gate: Gate, _checkpoint: Checkpoint) -> None:
+        """One call: a retry makes it again, so there is no progress to keep."""
         view = await self._view(item.appeal_id)
         appeal = view.appeal
         if appeal.staff_message_id is None or appeal.staff_chat_id is None:
@@ -373,9 +379,5 @@ class TelegramTransport:
                 text=card.text,
                 reply_markup=inline_keyboard(card),
             )
-        try:
+        with contextlib.suppress(AlreadyShown):
             await self._call(method, gate)
-        except PermanentFailure as exc:
-            # The card already shows this state (e.g. two edits rendered the same text).
-            if "message is not modified" not in str(exc):
-                raise

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import NoReturn
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
+from bot.api_errors import Outcome
 from bot.media import MediaStore, MediaTooBigError, is_local
 from bot.outbox.sender import (
     Checkpoint,
@@ -17,26 +19,21 @@ from bot.outbox.sender import (
     RateLimited,
     RetryLater,
 )
-from bot.viber.client import (
-    STATUS_NOT_SUBSCRIBED,
-    STATUS_TOO_MANY_REQUESTS,
+from bot.viber.client import ViberClient
+from bot.viber.errors import (
+    TOO_MANY_BACKOFF,
     ViberApiError,
-    ViberClient,
     ViberTransientError,
+    classify,
 )
 from bot.viber.render import render
+from bot.viber.transport import limit_key
 from domain.dialog.events import Channel, MediaItem, MediaKind
 from domain.dialog.replies import Reply
 from domain.entities import OutboxItem
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
-
-# Viber's "invalidAuthToken": the token is refused, no resident is at fault.
-STATUS_INVALID_AUTH_TOKEN = 2
-# Viber answers status 12 when a resident got too many messages without replying (about 100
-# an hour): wait a good while before the next one to that resident.
-TOO_MANY_BACKOFF = 600.0
 
 
 class ViberTransport:
@@ -52,7 +49,7 @@ class ViberTransport:
 
     def limit_key(self, item: OutboxItem) -> tuple[str, bool]:
         # The same key as the webhook's immediate replies: one budget per resident.
-        return f"viber:{item.chat}", False
+        return limit_key(item.chat), False
 
     async def media_url(self, item: MediaItem) -> tuple[str, int] | None:
         """A URL Viber can fetch. Telegram files (an operator's completion photo) are copied
@@ -90,16 +87,26 @@ class ViberTransport:
             await gate()
             try:
                 await self._client.send(item.chat, payloads[index])
-            except ViberTransientError as exc:
-                raise RetryLater(str(exc)) from exc
-            except ViberApiError as exc:
-                if exc.status == STATUS_TOO_MANY_REQUESTS:
-                    raise RateLimited(TOO_MANY_BACKOFF) from exc
-                if exc.status == STATUS_INVALID_AUTH_TOKEN:
-                    raise CredentialsRefused(str(exc)) from exc
-                if exc.status == STATUS_NOT_SUBSCRIBED:
-                    async with self._uows() as uow:
-                        await uow.accounts.set_subscribed(Channel.VIBER, item.chat, False)
-                        await uow.commit()
-                raise PermanentFailure(str(exc)) from exc
+            except (ViberApiError, ViberTransientError) as exc:
+                await self._refused(item, exc)
             await checkpoint(index + 1)
+
+    async def _refused(
+        self, item: OutboxItem, exc: ViberApiError | ViberTransientError
+    ) -> NoReturn:
+        """Raise the sender's outcome for a call Viber refused."""
+        failure = classify(exc)
+        match failure.outcome:
+            case Outcome.RETRY:
+                raise RetryLater(str(exc)) from exc
+            case Outcome.FLOOD_WAIT:
+                raise RateLimited(failure.retry_after or TOO_MANY_BACKOFF) from exc
+            case Outcome.CREDENTIALS:
+                raise CredentialsRefused(str(exc)) from exc
+            case Outcome.BLOCKED:
+                # Viber forbids messages to residents who unsubscribed: stop queueing for
+                # them until they write again.
+                async with self._uows() as uow:
+                    await uow.accounts.set_subscribed(Channel.VIBER, item.chat, False)
+                    await uow.commit()
+        raise PermanentFailure(str(exc)) from exc

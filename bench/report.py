@@ -1,0 +1,62 @@
+"""What a benchmark run measured, and the tables `make bench` prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Result:
+    name: str
+    updates: int = 0
+    appeals: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    peak_rss_kb: int = 0
+    parked_growth_kb: int | None = None
+    parked: int = 0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    @property
+    def ups(self) -> float:
+        return self.updates / self.seconds if self.seconds else 0.0
+
+
+def typing_table(results: list[Result]) -> str:
+    lines = [
+        "| run | updates | p50 ms | p95 ms | p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.updates} | {r.pct(0.5):.1f} | {r.pct(0.95):.1f} | "
+            f"{r.pct(0.99):.1f} | {r.errors} |"
+        )
+    return "\n".join(lines)
+
+
+def table(results: list[Result], baseline: Result) -> str:
+    lines = [
+        "| run | updates/s | × baseline | appeals/s | p50 ms | p95 ms | p99 ms | errors "
+        "| peak RSS MiB | growth per parked resident |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in [baseline, *results]:
+        growth = (
+            f"{r.parked_growth_kb * 1024 / r.parked:.0f} B ({r.parked} parked)"
+            if r.parked_growth_kb is not None and r.parked
+            else "—"
+        )
+        lines.append(
+            f"| {r.name} | {r.ups:.0f} | {r.ups / baseline.ups:.2f} | "
+            f"{r.appeals / r.seconds if r.seconds else 0:.1f} | {r.pct(0.5):.1f} | "
+            f"{r.pct(0.95):.1f} | {r.pct(0.99):.1f} | {r.errors} | "
+            f"{r.peak_rss_kb / 1024:.0f} | {growth} |"
+        )
+    return "\n".join(lines)
