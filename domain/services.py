@@ -20,10 +20,11 @@ from domain.entities import (
     NewMedia,
 )
 from domain.numbering import format_number, parse_number
+from domain.statuses import Actor
 
 if TYPE_CHECKING:
     from domain.lifecycle import Lifecycle
-    from storage.uow import UnitOfWork
+    from domain.ports import UnitOfWork
 
 
 class IncompleteDraftError(ValueError):
@@ -74,7 +75,7 @@ class ResidentService:
             "phone_verified" if verified else "phone_claimed",
             account.id,
             at=now,
-            actor_kind="resident",
+            actor_kind=Actor.RESIDENT.value,
             actor_id=str(account.id),
         )
         attached = await self._uow.identity.attach_calls(phone, resident_id) if verified else []
