@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 Clock = Callable[[], datetime]
 
@@ -19,3 +19,16 @@ def due_date(created_at: datetime, sla_hours: int) -> datetime:
     if sla_hours <= 0:
         raise ValueError("an SLA must be a positive number of hours")
     return created_at + timedelta(hours=sla_hours)
+
+
+def local_time(
+    moment: datetime, tz: tzinfo, *, date_only: bool = False, time_only: bool = False
+) -> str:
+    """A moment as people in the city read it: "31.12.2026 14:05", or only its date or time.
+    The one format every message uses, so a resident and an operator see the same."""
+    local = moment.astimezone(tz)
+    if date_only:
+        return local.strftime("%d.%m.%Y")
+    if time_only:
+        return local.strftime("%H:%M")
+    return local.strftime("%d.%m.%Y %H:%M")

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
-from domain.clock import Clock
+from domain.clock import Clock, local_time
 from domain.dialog.events import Channel, MediaKind
 from domain.dialog.replies import Button, Reply
 from domain.entities import NewMedia
@@ -242,7 +242,7 @@ class Desk:
         """The time alone for today, the date and time otherwise."""
         local = moment.astimezone(self._timezone)
         if local.date() == self._clock().astimezone(self._timezone).date():
-            return local.strftime("%H:%M")
+            return local_time(moment, self._timezone, time_only=True)
         return self._lifecycle.local_time(moment)
 
     async def _move(

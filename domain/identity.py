@@ -21,10 +21,12 @@ from domain.clock import Clock
 from domain.dialog.replies import Button, Reply
 from domain.entities import Account
 from domain.i18n import Translator, gettext
+from domain.kinds import EventKind
 from domain.lifecycle import KIND_REPLIES
+from domain.statuses import Actor
 
 if TYPE_CHECKING:
-    from storage.uow import UnitOfWork
+    from domain.ports import UnitOfWork
 
 _ = gettext
 
@@ -230,7 +232,7 @@ class IdentityService:
                 LinkEvent.OPERATOR_LINKED.value,
                 account.id,
                 at=now,
-                actor_kind="operator",
+                actor_kind=Actor.OPERATOR.value,
                 actor_id=operator_id,
                 actor_name=operator_name,
                 note=note,
@@ -248,8 +250,8 @@ class IdentityService:
             await self._uow.appeals.add_event(
                 appeal.id,
                 at=now,
-                kind="link",
-                actor_kind="operator",
+                kind=EventKind.LINK,
+                actor_kind=Actor.OPERATOR.value,
                 actor_id=operator_id,
                 actor_name=operator_name,
                 note=note,
@@ -298,7 +300,7 @@ class IdentityService:
             kind.value,
             account.id,
             at=self._clock(),
-            actor_kind="resident",
+            actor_kind=Actor.RESIDENT.value,
             actor_id=str(account.id),
             other_account_id=other.id if other else None,
             link_code_id=code_id,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from domain.actions import KEEP, Act, Action
-from domain.clock import Clock
+from domain.clock import Clock, local_time
 from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Button, Reply
 from domain.entities import (
@@ -25,9 +25,11 @@ from domain.entities import (
     StoredMedia,
 )
 from domain.i18n import N_, Translator, gettext
+from domain.kinds import EventKind, MediaRole, OutboxKind
 from domain.statuses import (
     NOTE_REQUIRED,
     OPEN_STATUSES,
+    WORKABLE_STATUSES,
     Actor,
     Status,
     TransitionError,
@@ -36,7 +38,7 @@ from domain.statuses import (
 )
 
 if TYPE_CHECKING:
-    from storage.uow import UnitOfWork
+    from domain.ports import UnitOfWork
 
 _ = gettext
 
@@ -90,9 +92,10 @@ class LifecycleConfig:
 CALL_BACK_STATUSES = frozenset({Status.DONE, Status.REJECTED, Status.DUPLICATE})
 
 # Outbox kinds: neutral replies to a person or the staff chat, and the staff card itself.
-KIND_REPLIES = "replies"
-KIND_CARD = "card"
-KIND_CARD_EDIT = "card_edit"
+# (Names kept for the outbox transports that import them.)
+KIND_REPLIES = OutboxKind.REPLIES
+KIND_CARD = OutboxKind.CARD
+KIND_CARD_EDIT = OutboxKind.CARD_EDIT
 
 
 class Lifecycle:
@@ -105,7 +108,7 @@ class Lifecycle:
         self._config = config
 
     def local_time(self, moment: datetime) -> str:
-        return moment.astimezone(self._config.timezone).strftime("%d.%m.%Y %H:%M")
+        return local_time(moment, self._config.timezone)
 
     async def find(self, number: str) -> int | None:
         return await self._uow.appeals.id_by_number(number.strip())
@@ -154,7 +157,7 @@ class Lifecycle:
         await self._uow.appeals.add_event(
             appeal.id,
             at=now,
-            kind="status",
+            kind=EventKind.STATUS,
             actor_kind=actor.kind.value,
             actor_id=actor.id,
             actor_name=actor.name,
@@ -163,7 +166,7 @@ class Lifecycle:
             note=note,
         )
         if media:
-            role = "completion" if target is Status.DONE else "reopen"
+            role = MediaRole.COMPLETION if target is Status.DONE else MediaRole.REOPEN
             await self._uow.appeals.add_media(appeal.id, media, role)
         updated = await self.get(appeal.id)
         if actor.kind is not Actor.RESIDENT:
@@ -280,8 +283,8 @@ class Lifecycle:
         both (media from another channel cannot be re-sent by file id), and a line that says
         which is which (call inside the recipient's locale)."""
         media = await self._uow.appeals.media(appeal_id)
-        first_report = next((m for m in media if m.role == "report"), None)
-        completion = [m for m in media if m.role == "completion"]
+        first_report = next((m for m in media if m.role == MediaRole.REPORT), None)
+        completion = [m for m in media if m.role == MediaRole.COMPLETION]
         chosen: list[StoredMedia] = ([first_report] if first_report else []) + completion[-1:]
         if first_report is not None and completion:
             label = _("📷 First: your photo, before. Second: the completed work, after.")
@@ -321,7 +324,7 @@ class Lifecycle:
         await self._uow.appeals.add_event(
             appeal.id,
             at=self._clock(),
-            kind="relay_out",
+            kind=EventKind.RELAY_OUT,
             actor_kind=operator.kind.value,
             actor_id=operator.id,
             actor_name=operator.name,
@@ -358,7 +361,7 @@ class Lifecycle:
     async def last_status_change(self, appeal_id: int) -> HistoryEntry | None:
         """Who moved the appeal to its current status, and when."""
         entries = await self._uow.appeals.history(appeal_id)
-        return next((e for e in reversed(entries) if e.kind == "status"), None)
+        return next((e for e in reversed(entries) if e.kind == EventKind.STATUS), None)
 
     async def relay_to_staff(
         self, appeal_id: int, text: str, resident: ActorRef, media: Sequence[NewMedia] = ()
@@ -366,7 +369,13 @@ class Lifecycle:
         """The resident's words (and photos) to the operators, in the card's thread."""
         appeal = await self.get(appeal_id)
         await self._resident_to_staff(
-            appeal, resident, text, media, kind="relay_in", role="answer", header=_ANSWERS
+            appeal,
+            resident,
+            text,
+            media,
+            kind=EventKind.RELAY_IN,
+            role=MediaRole.ANSWER,
+            header=_ANSWERS,
         )
         return appeal
 
@@ -381,7 +390,13 @@ class Lifecycle:
         if appeal.status not in OPEN_STATUSES:
             raise TransitionError(appeal.status, appeal.status, resident.kind)
         await self._resident_to_staff(
-            appeal, resident, text, media, kind="addition", role="addition", header=_ADDS
+            appeal,
+            resident,
+            text,
+            media,
+            kind=EventKind.ADDITION,
+            role=MediaRole.ADDITION,
+            header=_ADDS,
         )
         return appeal
 
@@ -392,8 +407,8 @@ class Lifecycle:
         text: str,
         media: Sequence[NewMedia],
         *,
-        kind: str,
-        role: str,
+        kind: EventKind,
+        role: MediaRole,
         header: str,
     ) -> None:
         """What a resident sends about a filed appeal: recorded with it, its photos kept, and
@@ -429,14 +444,14 @@ class Lifecycle:
         appeal = await self._uow.appeals.get(appeal_id, lock=True)
         if appeal is None:
             raise AppealNotFoundError(appeal_id)
-        if appeal.status not in OPEN_STATUSES or appeal.status is Status.DONE:
+        if appeal.status not in WORKABLE_STATUSES:
             raise TransitionError(appeal.status, appeal.status, operator.kind)
         now = self._clock()
         await self._uow.appeals.set_department(appeal.id, department, now)
         await self._uow.appeals.add_event(
             appeal.id,
             at=now,
-            kind="route",
+            kind=EventKind.ROUTE,
             actor_kind=operator.kind.value,
             actor_id=operator.id,
             actor_name=operator.name,
@@ -467,7 +482,7 @@ class Lifecycle:
         await self._uow.appeals.add_event(
             appeal.id,
             at=self._clock(),
-            kind="reveal",
+            kind=EventKind.REVEAL,
             actor_kind=operator.kind.value,
             actor_id=operator.id,
             actor_name=operator.name,

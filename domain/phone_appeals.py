@@ -13,13 +13,14 @@ from domain.dialog.replies import Button, Reply
 from domain.draft import Draft
 from domain.entities import NewMedia
 from domain.i18n import Translator, gettext
+from domain.kinds import EventKind, MediaRole
 from domain.lifecycle import KIND_REPLIES, Lifecycle
 from domain.numbering import format_number
 from domain.services import IncompleteDraftError, Submitted
-from domain.statuses import Actor, Status
+from domain.statuses import INITIAL_STATUS, Actor
 
 if TYPE_CHECKING:
-    from storage.uow import UnitOfWork
+    from domain.ports import UnitOfWork
 
 _ = gettext
 
@@ -75,18 +76,19 @@ class PhoneAppealService:
             caller_name=call.caller_name,
             operator_id=call.operator_id,
             operator_name=call.operator_name,
+            status=INITIAL_STATUS,
         )
         if draft.media:
             media = [NewMedia(m.kind, channel, m.file_ref, m.unique_id) for m in draft.media]
-            await self._uow.appeals.add_media(appeal_id, media, "report")
+            await self._uow.appeals.add_media(appeal_id, media, MediaRole.REPORT)
         await self._uow.appeals.add_event(
             appeal_id,
             at=now,
-            kind="status",
+            kind=EventKind.STATUS,
             actor_kind=Actor.OPERATOR.value,
             actor_id=call.operator_id,
             actor_name=call.operator_name,
-            to_status=Status.NEW,
+            to_status=INITIAL_STATUS,
             note=_("by phone"),
         )
         await self._lifecycle.post_card(appeal_id)

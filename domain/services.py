@@ -19,12 +19,13 @@ from domain.entities import (
     CategoryInfo,
     NewMedia,
 )
+from domain.kinds import EventKind
 from domain.numbering import format_number, parse_number
 from domain.statuses import INITIAL_STATUS, Actor
 
 if TYPE_CHECKING:
     from domain.lifecycle import Lifecycle
-    from storage.uow import UnitOfWork
+    from domain.ports import UnitOfWork
 
 
 class IncompleteDraftError(ValueError):
@@ -75,7 +76,7 @@ class ResidentService:
             "phone_verified" if verified else "phone_claimed",
             account.id,
             at=now,
-            actor_kind="resident",
+            actor_kind=Actor.RESIDENT.value,
             actor_id=str(account.id),
         )
         attached = await self._uow.identity.attach_calls(phone, resident_id) if verified else []
@@ -139,7 +140,7 @@ class AppealService:
         await self._uow.appeals.add_event(
             appeal_id,
             at=now,
-            kind="status",
+            kind=EventKind.STATUS,
             actor_kind=Actor.RESIDENT.value,
             actor_id=str(account.id),
             to_status=INITIAL_STATUS,

@@ -10,10 +10,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
+from domain.clock import local_time
 from domain.dialog.replies import Button
 from domain.entities import CallOrigin, HistoryEntry, StaffView
 from domain.i18n import gettext, ngettext
-from domain.statuses import OPEN_STATUSES, Status, operator_targets, status_label
+from domain.kinds import EventKind, MediaRole
+from domain.statuses import WORKABLE_STATUSES, Status, operator_targets, status_label
 
 _ = gettext
 
@@ -42,11 +44,11 @@ ACT_TARGETS = {act: status for status, act in TARGET_ACTS.items()}
 
 def is_overdue(view: StaffView, now: datetime) -> bool:
     status = view.appeal.status
-    return status in OPEN_STATUSES and status is not Status.DONE and view.appeal.due_at < now
+    return status in WORKABLE_STATUSES and view.appeal.due_at < now
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+    return local_time(moment, tz)
 
 
 def _names(names: dict[str, str], locale: str) -> str:
@@ -65,17 +67,17 @@ def actor_label(entry: HistoryEntry) -> str:
 def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
     """One history entry for operators: when, who, what."""
     who = actor_label(entry)
-    if entry.kind == "status" and entry.to_status is not None:
+    if entry.kind == EventKind.STATUS and entry.to_status is not None:
         what = status_label(entry.to_status)
-    elif entry.kind == "relay_out":
+    elif entry.kind == EventKind.RELAY_OUT:
         what = _("message to the resident")
-    elif entry.kind == "relay_in":
+    elif entry.kind == EventKind.RELAY_IN:
         what = _("message from the resident")
-    elif entry.kind == "addition":
+    elif entry.kind == EventKind.ADDITION:
         what = _("the resident added")
-    elif entry.kind == "reveal":
+    elif entry.kind == EventKind.REVEAL:
         what = _("viewed the phone number")
-    elif entry.kind == "route":
+    elif entry.kind == EventKind.ROUTE:
         what = _("routed to")
     else:
         what = entry.kind
@@ -122,7 +124,7 @@ def _card_text(view: StaffView, locale: str, now: datetime, tz: ZoneInfo, descri
         place = f"{view.latitude:.5f}, {view.longitude:.5f}"
     else:
         place = view.address or "—"
-    report = [m for m in view.media if m.role == "report"]
+    report = [m for m in view.media if m.role == MediaRole.REPORT]
     lines = [
         header,
         "",
@@ -191,7 +193,7 @@ def card_buttons(view: StaffView) -> tuple[tuple[Button, ...], ...]:
         b for b in moves if b.action.act in (Act.STAFF_ACCEPT, Act.STAFF_START, Act.STAFF_DONE)
     )
     side = tuple(b for b in moves if b not in main)
-    if view.appeal.status in OPEN_STATUSES and view.appeal.status is not Status.DONE:
+    if view.appeal.status in WORKABLE_STATUSES:
         side += (Button(_("🔀 Route"), Action(Act.STAFF_ROUTE, appeal_id)),)
     info = (
         Button(_("📞 Phone"), Action(Act.STAFF_PHONE, appeal_id)),

@@ -23,6 +23,9 @@ class Status(StrEnum):
 OPEN_STATUSES = frozenset(
     {Status.NEW, Status.ACCEPTED, Status.IN_PROGRESS, Status.DONE, Status.REOPENED}
 )
+# Open and still waiting for the city's services: a done appeal waits for the resident instead,
+# so it is neither overdue nor reminded nor offered "done" again.
+WORKABLE_STATUSES = OPEN_STATUSES - {Status.DONE}
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE, Status.WITHDRAWN})
 
 

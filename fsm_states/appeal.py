@@ -1,45 +1,46 @@
-"""The resident dialog's steps. The dialog core compares against `.state` strings of these."""
+"""The resident dialog's steps, named by the domain.
 
-from aiogram.fsm.state import State, StatesGroup
+Each value is the string stored for a dialog in progress ("AppealForm:category"): the same
+strings aiogram's `StatesGroup`s produced before, so a dialog begun before an upgrade goes on
+after it. The dialog compares the stored string against these members (a `StrEnum` member equals
+its value).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
 
 
-class Registration(StatesGroup):
-    phone = State()
+class Registration(StrEnum):
+    phone = "Registration:phone"
 
 
-class AppealForm(StatesGroup):
-    category = State()
+class AppealForm(StrEnum):
+    category = "AppealForm:category"
     # An urgent category: the emergency numbers, read before the dialog goes on.
-    urgent = State()
-    subcategory = State()
-    location = State()
-    media = State()
-    description = State()
-    review = State()
+    urgent = "AppealForm:urgent"
+    subcategory = "AppealForm:subcategory"
+    location = "AppealForm:location"
+    media = "AppealForm:media"
+    description = "AppealForm:description"
+    review = "AppealForm:review"
 
 
-def state_id(state: State) -> str:
-    """The stored id of a step ("AppealForm:category"); states inside a group always have one."""
-    if state.state is None:
-        raise ValueError("a state outside a StatesGroup has no id")
-    return state.state
-
-
-class Feedback(StatesGroup):
+class Feedback(StrEnum):
     """The resident talks about an appeal already filed."""
 
     # "Not fixed": what is still wrong (text, optionally a photo).
-    reopen_reason = State()
+    reopen_reason = "Feedback:reopen_reason"
     # Answering an operator's message.
-    answer = State()
+    answer = "Feedback:answer"
 
 
-class SelfService(StatesGroup):
+class SelfService(StrEnum):
     """The resident works with an appeal already filed, from «My appeals»."""
 
     # Adding photos, videos or a comment to an open appeal.
-    add = State()
+    add = "SelfService:add"
     # Why the resident withdraws the appeal.
-    withdraw_reason = State()
+    withdraw_reason = "SelfService:withdraw_reason"
     # Typing an appeal's number to find it.
-    lookup = State()
+    lookup = "SelfService:lookup"

@@ -1,8 +1,10 @@
 """The resident proves that two messenger accounts are one person."""
 
-from aiogram.fsm.state import State, StatesGroup
+from __future__ import annotations
+
+from enum import StrEnum
 
 
-class Linking(StatesGroup):
+class Linking(StrEnum):
     # Waiting for the one-time code sent into the verified chat.
-    code = State()
+    code = "Linking:code"

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from domain.dialog.events import Channel, GeoPoint
 from domain.entities import AppealState, NewMedia
-from domain.statuses import Status
+from domain.statuses import WORKABLE_STATUSES, Status
 from storage._rows import appeal_state
 from storage._sql import dialect_insert
 from storage.media import REPORT_ROLE
@@ -174,9 +174,7 @@ class AppealRepository(ResidentAppealViews, StaffAppealViews):
         self, now: datetime, reminded_before: datetime, limit: int = 100
     ) -> list[int]:
         """Open, not done, past due, and not reminded within the period."""
-        open_statuses = [
-            s.value for s in (Status.NEW, Status.ACCEPTED, Status.IN_PROGRESS, Status.REOPENED)
-        ]
+        open_statuses = [s.value for s in WORKABLE_STATUSES]
         query = (
             select(Appeal.id)
             .where(Appeal.status.in_(open_statuses), Appeal.due_at < now)

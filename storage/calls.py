@@ -7,7 +7,7 @@ from datetime import datetime
 
 from domain.dialog.events import GeoPoint
 from domain.entities import AppealChannel
-from domain.statuses import INITIAL_STATUS, Status
+from domain.statuses import Status
 from storage._sql import SessionStore, clip_name
 from storage.appeals import appeal_row
 
@@ -28,10 +28,9 @@ class CallRepository(SessionStore):
         caller_name: str | None,
         operator_id: str,
         operator_name: str,
-        status: Status = INITIAL_STATUS,
+        status: Status,
     ) -> int:
-        """The appeal in `status`: the initial one unless the phone flow says otherwise. The
-        flow (domain.phone_appeals) writes the first event itself."""
+        """The appeal in `status`; the flow (domain.phone_appeals) writes the first event."""
         appeal = appeal_row(
             number=number,
             resident_id=resident_id,

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from domain.dialog.events import Channel, MediaKind
 from domain.entities import NewMedia, StoredMedia
+from domain.kinds import MediaRole
 from storage._sql import SessionStore
 from storage.models import AppealMedia
 
 # The role of what the resident sent with the appeal itself (as the domain writes it).
-REPORT_ROLE = "report"
+REPORT_ROLE = MediaRole.REPORT
 
 
 class AppealMediaRepository(SessionStore):

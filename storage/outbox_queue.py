@@ -20,13 +20,14 @@ from sqlalchemy.orm import aliased
 
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
+from domain.kinds import OutboxKind
 from storage._rows import outbox_item
 from storage.models import Appeal, OutboxMessage, StaffTopic
 from storage.outbox import DUE_NOW, PENDING, OutboxRepository, pending_row
 
 # Outbox kinds as domain.lifecycle writes them (storage does not import the domain's flows).
-KIND_CARD = "card"
-KIND_CARD_EDIT = "card_edit"
+KIND_CARD = OutboxKind.CARD
+KIND_CARD_EDIT = OutboxKind.CARD_EDIT
 
 
 class OutboxQueue:

@@ -43,6 +43,7 @@ from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Reply
 from domain.entities import OutboxItem, StaffView
 from domain.i18n import Translator, gettext, ngettext
+from domain.kinds import MediaRole
 from domain.lifecycle import KIND_CARD, KIND_CARD_EDIT, KIND_REPLIES
 from domain.staff import CAPTION_LIMIT, CARD_TEXT_LIMIT, card_buttons, card_text
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -53,7 +54,7 @@ _ = gettext
 
 def _report(view: StaffView) -> tuple[MediaItem, ...]:
     """The media the resident filed the appeal with: what the card shows."""
-    return tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == "report")
+    return tuple(MediaItem(m.kind, m.file_ref) for m in view.media if m.role == MediaRole.REPORT)
 
 
 class MessageGone(Exception):

@@ -34,7 +34,7 @@ from domain.dialog.events import Channel, Inbound, MediaItem, MediaKind
 from domain.dialog.feedback import S_ANSWER, S_REOPEN
 from domain.dialog.replies import Reply
 from domain.i18n import Translator, gettext
-from fsm_states.appeal import SelfService, state_id
+from fsm_states.appeal import SelfService
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ _ = gettext
 # The dialog steps that take photos and videos: the appeal's media (and the location step,
 # which keeps a photo for it), "not fixed" (where a photo may show what is wrong), an answer to
 # the operator, and adding to an appeal already filed.
-MEDIA_STEPS = frozenset({S_MEDIA, S_LOCATION, S_REOPEN, S_ANSWER, state_id(SelfService.add)})
+MEDIA_STEPS = frozenset({S_MEDIA, S_LOCATION, S_REOPEN, S_ANSWER, SelfService.add})
 
 
 def state_key(user_id: str) -> StorageKey:

@@ -10,15 +10,14 @@ from domain.actions import Act, Action
 from domain.dialog.replies import Button
 from domain.draft import Draft
 from domain.i18n import gettext
-from fsm_states.appeal import state_id
 from fsm_states.call import CallForm
 
 if TYPE_CHECKING:
-    from domain.dialog.core import Turn
+    from domain.dialog.turn import Turn
 
 _ = gettext
 
-S_CALLER = state_id(CallForm.caller_name)
+S_CALLER = CallForm.caller_name
 NAME_MIN = 2
 NAME_MAX = 128
 

@@ -16,7 +16,7 @@ from domain.entities import NewMedia
 from domain.i18n import gettext
 
 if TYPE_CHECKING:
-    from domain.dialog.core import Turn
+    from domain.dialog.turn import Turn
 
 _ = gettext
 

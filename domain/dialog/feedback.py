@@ -12,15 +12,15 @@ from domain.entities import AppealState, NewMedia
 from domain.i18n import gettext
 from domain.lifecycle import ActorRef
 from domain.statuses import FINAL_STATUSES, Actor, Status, status_label
-from fsm_states.appeal import Feedback, state_id
+from fsm_states.appeal import Feedback
 
 if TYPE_CHECKING:
-    from domain.dialog.core import Turn
+    from domain.dialog.turn import Turn
 
 _ = gettext
 
-S_REOPEN = state_id(Feedback.reopen_reason)
-S_ANSWER = state_id(Feedback.answer)
+S_REOPEN = Feedback.reopen_reason
+S_ANSWER = Feedback.answer
 FEEDBACK_STATES = frozenset({S_REOPEN, S_ANSWER})
 REASON_MIN = 10
 TEXT_MAX = 2000

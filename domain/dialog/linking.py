@@ -10,15 +10,14 @@ from domain.dialog.replies import Button
 from domain.entities import Account
 from domain.i18n import gettext
 from domain.identity import CodeOutcome, RequestOutcome, channel_name
-from fsm_states.appeal import state_id
 from fsm_states.linking import Linking
 
 if TYPE_CHECKING:
-    from domain.dialog.core import Turn
+    from domain.dialog.turn import Turn
 
 _ = gettext
 
-S_CODE = state_id(Linking.code)
+S_CODE = Linking.code
 LINKING_STATES = frozenset({S_CODE})
 COMMANDS = frozenset({"link", "unlink"})
 ACTS = frozenset({Act.LINK, Act.UNLINK})

@@ -11,23 +11,25 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
+from domain.clock import local_time
 from domain.dialog.feedback import TEXT_MAX, own_appeal, resident_actor
 from domain.dialog.replies import Button
 from domain.entities import AppealDetail, AppealSummary, NewMedia
 from domain.i18n import gettext
+from domain.kinds import EventKind
 from domain.staff import STATUS_ICONS, map_url
 from domain.statuses import OPEN_STATUSES, Actor, Status, TransitionError, can_transition
 from domain.statuses import status_label as label
-from fsm_states.appeal import SelfService, state_id
+from fsm_states.appeal import SelfService
 
 if TYPE_CHECKING:
-    from domain.dialog.core import Turn
+    from domain.dialog.turn import Turn
 
 _ = gettext
 
-S_ADD = state_id(SelfService.add)
-S_WITHDRAW = state_id(SelfService.withdraw_reason)
-S_LOOKUP = state_id(SelfService.lookup)
+S_ADD = SelfService.add
+S_WITHDRAW = SelfService.withdraw_reason
+S_LOOKUP = SelfService.lookup
 STATES = frozenset({S_ADD, S_WITHDRAW, S_LOOKUP})
 ACTS = frozenset({Act.ADD_INFO, Act.WITHDRAW, Act.LOOKUP})
 WITHDRAW_REASON_MIN = 5
@@ -68,8 +70,7 @@ class SelfServiceFlow:
         self._menu = menu
 
     def _date(self, moment: datetime, *, time: bool = True) -> str:
-        local = moment.astimezone(self._config.timezone)
-        return local.strftime("%d.%m.%Y %H:%M" if time else "%d.%m.%Y")
+        return local_time(moment, self._config.timezone, date_only=not time)
 
     async def _leave(self, turn: Turn) -> None:
         """Leaving a self-service step for a list or a detail ends that step."""
@@ -178,13 +179,13 @@ class SelfServiceFlow:
         for entry in detail.history:
             if entry.to_status is not None:
                 what = label(entry.to_status)
-            elif entry.kind == "relay_out":
+            elif entry.kind == EventKind.RELAY_OUT:
                 what = _("message from the operator")
-            elif entry.kind == "relay_in":
+            elif entry.kind == EventKind.RELAY_IN:
                 what = _("your answer")
-            elif entry.kind == "addition":
+            elif entry.kind == EventKind.ADDITION:
                 what = _("you added")
-            elif entry.kind == "reveal":
+            elif entry.kind == EventKind.REVEAL:
                 what = _("an operator viewed your phone number")
             else:
                 continue

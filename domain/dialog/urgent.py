@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from domain.actions import Act, Action
 from domain.dialog.replies import Button
 from domain.i18n import gettext
-from fsm_states.appeal import AppealForm, state_id
+from fsm_states.appeal import AppealForm
 
 if TYPE_CHECKING:
-    from domain.dialog.core import Turn
+    from domain.dialog.turn import Turn
 
 _ = gettext
 
-S_URGENT = state_id(AppealForm.urgent)
+S_URGENT = AppealForm.urgent
 
 
 def prompt(turn: Turn, category: str, nav: tuple[Button, ...]) -> None:

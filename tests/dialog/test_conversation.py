@@ -203,18 +203,18 @@ async def test_mid_step_the_bot_asks_which_was_meant(
     )
     replies = await olena.text("вул. Шопена, 9")
     assert "Is this your answer to them" in replies[0].text
-    assert await olena.state() == AppealForm.location.state
+    assert await olena.state() == AppealForm.location
     await olena.press(choice, str(appeal_id) if choice is Act.TO_OPERATOR else "")
     staff = texts_of(await outbox_to(uows, STAFF_CHAT))
     if choice is Act.TO_OPERATOR:
         assert "The resident answers on 1580-2026-000001:\nвул. Шопена, 9" in staff
-        assert await olena.state() == AppealForm.location.state
+        assert await olena.state() == AppealForm.location
         assert "Step 2 of 5" in olena.texts()
         assert (await olena.data())["address"] is None
     else:
         assert "The resident answers" not in staff
         assert (await olena.data())["address"] == "вул. Шопена, 9"
-        assert await olena.state() == AppealForm.media.state
+        assert await olena.state() == AppealForm.media
     # Asked once per operator's message: the next text goes to the step.
     if choice is Act.TO_STEP:
         await olena.press(Act.BACK)
@@ -233,12 +233,12 @@ async def test_free_text_in_the_menu_can_start_an_appeal(
     assert "file an appeal about this" in replies[0].text
     assert olena.actions()[0] == "newtx"
     await olena.press(Act.START_WITH_TEXT)
-    assert await olena.state() == AppealForm.category.state
+    assert await olena.state() == AppealForm.category
     await olena.press(Act.CATEGORY, "other")
     await olena.text("вул. Лесі Українки, 1")
     replies = await olena.press(Act.MEDIA_SKIP)
     # The description is not asked again: straight to the review.
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     assert said in replies[-1].text
 
 
@@ -252,15 +252,15 @@ async def test_start_with_a_draft_asks_to_continue_or_start_again(
     await olena.text("вул. Лесі Українки, 1")
     await olena.press(Act.MEDIA_SKIP)
     await olena.text("A bench is broken in the park.")
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     await olena.command("start")
     assert "not submitted yet" in olena.texts()
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     await olena.press(Act.DRAFT_CONTINUE)
     assert "A bench is broken in the park." in olena.texts()
     await olena.command("start")
     await olena.press(Act.DRAFT_RESTART)
-    assert await olena.state() == AppealForm.category.state
+    assert await olena.state() == AppealForm.category
     assert (await olena.data())["description"] is None
 
 
@@ -275,12 +275,12 @@ async def test_a_caption_is_the_description_and_a_photo_at_the_location_step_is_
     replies = await olena.send(media=(first,), caption="The fence of the school is broken.")
     assert len(replies) == 1
     assert "Kept for step 3" in replies[0].text
-    assert await olena.state() == AppealForm.location.state
+    assert await olena.state() == AppealForm.location
     await olena.text("вул. Лесі Українки, 1")
-    assert await olena.state() == AppealForm.media.state
+    assert await olena.state() == AppealForm.media
     assert "1" in olena.texts() or "Done" in olena.texts()
     replies = await olena.press(Act.MEDIA_DONE)
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     assert "Photos and videos: 1" in replies[-1].text
     assert "The fence of the school is broken." in replies[-1].text
 
@@ -296,17 +296,17 @@ async def test_an_urgent_category_shows_the_emergency_numbers_first(
     await olena.register()
     await olena.press(Act.NEW_APPEAL)
     replies = await olena.press(Act.CATEGORY, "emergency")
-    assert await olena.state() == AppealForm.urgent.state
+    assert await olena.state() == AppealForm.urgent
     for number in ("101", "102", "103", "104", "112"):
         assert number in replies[0].text
     assert replies[0].buttons[0][0].action.act is Act.URGENT_GO
     assert go_on in replies[0].buttons[0][0].label
     # Typing does not skip them; one tap goes on.
     await olena.text("a torn power line is sparking, children nearby")
-    assert await olena.state() == AppealForm.urgent.state
+    assert await olena.state() == AppealForm.urgent
     assert "112" in olena.texts()
     await olena.press(Act.URGENT_GO)
-    assert await olena.state() == AppealForm.location.state
+    assert await olena.state() == AppealForm.location
 
 
 async def test_a_category_that_is_not_urgent_goes_straight_on(
@@ -316,5 +316,5 @@ async def test_a_category_that_is_not_urgent_goes_straight_on(
     await olena.register()
     await olena.press(Act.NEW_APPEAL)
     replies = await olena.press(Act.CATEGORY, "other")
-    assert await olena.state() == AppealForm.location.state
+    assert await olena.state() == AppealForm.location
     assert "112" not in "\n".join(r.text for r in replies)

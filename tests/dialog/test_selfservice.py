@@ -274,7 +274,7 @@ async def three_photos_at_review(who: Transcript) -> None:
         await who.photo()
     await who.press(Act.MEDIA_DONE)
     await who.text("Broken bench in the park by the lake.")
-    assert await who.state() == AppealForm.review.state
+    assert await who.state() == AppealForm.review
 
 
 @LANGUAGES
@@ -296,7 +296,7 @@ async def test_change_photos_removes_single_files(
     assert SAYS[lang]["stale"] in olena.texts()
     assert len((await olena.data())["media"]) == 2
     await olena.press(Act.MEDIA_DONE)
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     await olena.press(Act.SUBMIT)
     async with uows() as uow:
         refs = (await uow.session.execute(select(AppealMedia.file_ref))).scalars().all()
@@ -314,16 +314,16 @@ async def test_destructive_choices_ask_first(
     assert SAYS[lang]["remove_all"] in olena.texts()
     assert olena.actions() == ["mskip:yes", "dcont"]
     await olena.press(Act.DRAFT_CONTINUE)
-    assert await olena.state() == AppealForm.media.state
+    assert await olena.state() == AppealForm.media
     assert len((await olena.data())["media"]) == 3
     await olena.press(Act.MEDIA_SKIP)
     await olena.press(Act.MEDIA_SKIP, "yes")
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     assert (await olena.data())["media"] == []
     # Cancelling a filled draft asks too; an empty one goes at once.
     await olena.press(Act.CANCEL)
     assert SAYS[lang]["cancel_q"] in olena.texts()
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     await olena.press(Act.CANCEL, "yes")
     assert await olena.state() is None
     await olena.press(Act.NEW_APPEAL)

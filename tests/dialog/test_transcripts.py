@@ -34,7 +34,7 @@ async def count(uows: UnitOfWorkFactory, model: type) -> int:
 async def test_unregistered_resident_is_asked_for_the_phone_first(olena: Transcript) -> None:
     replies = await olena.command("start")
     assert replies[-1].request is Request.CONTACT
-    assert await olena.state() == Registration.phone.state
+    assert await olena.state() == Registration.phone
     # Anything but a contact keeps asking, and nothing is filed.
     replies = await olena.text("pothole on my street")
     assert replies[-1].request is Request.CONTACT
@@ -59,23 +59,23 @@ async def test_whole_appeal_with_subcategory_location_photos(
 ) -> None:
     await olena.register()
     await olena.press(Act.NEW_APPEAL)
-    assert await olena.state() == AppealForm.category.state
+    assert await olena.state() == AppealForm.category
     assert "cat:roads" in olena.actions()
     await olena.press(Act.CATEGORY, "roads")
-    assert await olena.state() == AppealForm.subcategory.state
+    assert await olena.state() == AppealForm.subcategory
     assert "sub:pothole" in olena.actions()
     await olena.press(Act.SUBCATEGORY, "pothole")
-    assert await olena.state() == AppealForm.location.state
+    assert await olena.state() == AppealForm.location
     assert olena.replies[-1].request is Request.LOCATION
     await olena.location(*LUTSK)
-    assert await olena.state() == AppealForm.media.state
+    assert await olena.state() == AppealForm.media
     await olena.photo()
     await olena.photo()
     assert "2 files received" in olena.texts()
     await olena.press(Act.MEDIA_DONE)
-    assert await olena.state() == AppealForm.description.state
+    assert await olena.state() == AppealForm.description
     await olena.text("A deep pothole in front of house 12, cars swerve into the oncoming lane.")
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     review = olena.texts()
     assert "Roads and pavements → Pothole" in review
     assert "Photos and videos: 2" in review
@@ -130,7 +130,7 @@ async def test_wrong_input_at_every_step_gets_a_clear_answer(olena: Transcript) 
     await olena.press(Act.NEW_APPEAL)
     await olena.send(other="sticker")
     assert "can't use a sticker here" in olena.texts()
-    assert await olena.state() == AppealForm.category.state
+    assert await olena.state() == AppealForm.category
     await olena.text("roads please")
     assert "choose a category with the buttons" in olena.texts()
     await olena.press(Act.CATEGORY, "no_such_category")
@@ -146,13 +146,13 @@ async def test_wrong_input_at_every_step_gets_a_clear_answer(olena: Transcript) 
     assert olena.replies[-1].request is Request.LOCATION
     await olena.location(50.4501, 30.5234)  # Kyiv
     assert "outside the city" in olena.texts()
-    assert await olena.state() == AppealForm.location.state
+    assert await olena.state() == AppealForm.location
     await olena.text("ab")
     assert "too short" in olena.texts()
     await olena.text("x" * 301)
     assert "too long" in olena.texts()
     await olena.text("просп. Волі, 4")
-    assert await olena.state() == AppealForm.media.state
+    assert await olena.state() == AppealForm.media
     await olena.text("here is my photo")
     assert "needs photos or videos" in olena.texts()
     await olena.press(Act.MEDIA_DONE)
@@ -166,13 +166,13 @@ async def test_wrong_input_at_every_step_gets_a_clear_answer(olena: Transcript) 
     assert "too short" in olena.texts()
     await olena.text("x" * 10_000)
     assert "10000 characters" in olena.texts() and "2000" in olena.texts()
-    assert await olena.state() == AppealForm.description.state
+    assert await olena.state() == AppealForm.description
     await olena.send(bad_action=True)
     assert "no longer valid" in olena.texts()
     await olena.text("The pavement is broken near the stop.")
     await olena.text("random text at review")
     assert "Submit" in olena.texts()
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     data = await olena.data()
     assert data["address"] == "просп. Волі, 4"
 
@@ -207,44 +207,44 @@ async def test_back_cancel_and_change_from_review(
     await olena.press(Act.NEW_APPEAL)
     await olena.press(Act.CATEGORY, "roads")
     await olena.press(Act.BACK)
-    assert await olena.state() == AppealForm.category.state
+    assert await olena.state() == AppealForm.category
     await olena.press(Act.CATEGORY, "emergency")
     await olena.press(Act.URGENT_GO)
     await olena.press(Act.BACK)  # from location back to category (no sub-categories)
-    assert await olena.state() == AppealForm.category.state
+    assert await olena.state() == AppealForm.category
     await olena.press(Act.CATEGORY, "emergency")
     await olena.press(Act.URGENT_GO)
     await olena.text("вул. Ковельська, 10")
     await olena.press(Act.BACK)
-    assert await olena.state() == AppealForm.location.state
+    assert await olena.state() == AppealForm.location
     await olena.text("вул. Ковельська, 12")
     await olena.press(Act.MEDIA_SKIP)
     await olena.text("Water is flooding the street since morning.")
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     # Change the place from the review: finishing that step returns to the review.
     await olena.press(Act.EDIT, "location")
-    assert await olena.state() == AppealForm.location.state
+    assert await olena.state() == AppealForm.location
     await olena.location(*LUTSK)
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     # A pin is a map link, not bare coordinates.
     assert "Place: 📍 pin on the map" in olena.texts()
     assert "https://www.google.com/maps?q=50.747200,25.325400" in olena.texts()
     await olena.press(Act.EDIT, "category")
     await olena.press(Act.CATEGORY, "water")
-    assert await olena.state() == AppealForm.subcategory.state
+    assert await olena.state() == AppealForm.subcategory
     await olena.press(Act.SUBCATEGORY, "pipe_burst")
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     assert "Water and sewage → Burst pipe, leak" in olena.texts()
     await olena.press(Act.EDIT, "description")
     await olena.press(Act.BACK)
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     # Cancelling a filled draft asks first; «No» keeps it, «Yes» drops it.
     await olena.command("cancel")
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     assert "Everything you entered will be lost" in olena.texts()
     assert olena.actions() == ["cancel:yes", "dcont"]
     await olena.press(Act.DRAFT_CONTINUE)
-    assert await olena.state() == AppealForm.review.state
+    assert await olena.state() == AppealForm.review
     await olena.command("cancel")
     await olena.press(Act.CANCEL, "yes")
     assert await olena.state() is None
@@ -310,7 +310,7 @@ async def test_new_appeal_mid_form_keeps_the_draft(olena: Transcript) -> None:
     await olena.press(Act.NEW_APPEAL)
     assert "not submitted yet" in olena.texts()
     assert {"dcont", "drst"} <= set(olena.actions())
-    assert await olena.state() == AppealForm.media.state
+    assert await olena.state() == AppealForm.media
     assert (await olena.data())["address"] == "вул. Соборності, 5"
     await olena.press(Act.DRAFT_CONTINUE)
     assert "Step 3 of 5" in olena.texts()

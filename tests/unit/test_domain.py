@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import PROJECT_ROOT, Settings
 from domain.actions import Act, Action
 from domain.categories import CategoryFileError, load_categories, parse_categories
-from domain.clock import due_date
+from domain.clock import due_date, local_time
 from domain.dialog.events import GeoPoint
 from domain.geo import Bounds
+from domain.kinds import EventKind, MediaRole, OutboxKind
 from domain.numbering import format_number, parse_number
 from domain.services import normalize_phone
 from domain.statuses import (
     FINAL_STATUSES,
     OPEN_STATUSES,
     TRANSITIONS,
+    WORKABLE_STATUSES,
     Status,
     TransitionError,
     can_transition,
     check_transition,
 )
+from fsm_states import AppealForm, CallForm, Feedback, Linking, Registration, SelfService
+from storage.outbox_queue import KIND_CARD, KIND_CARD_EDIT
 
 
 def test_numbers_are_zero_padded_and_parse_back() -> None:
@@ -173,3 +178,35 @@ def test_only_the_resident_withdraws_and_only_before_the_work_is_done() -> None:
 def test_categories_file_default_is_in_the_project() -> None:
     assert Settings().categories_file == PROJECT_ROOT / "storage" / "seed" / "categories.toml"
     assert Path(Settings().categories_file).is_file()
+
+
+def test_local_time_is_one_format_in_the_city_s_zone() -> None:
+    kyiv = ZoneInfo("Europe/Kyiv")
+    moment = datetime(2026, 12, 31, 22, 5, tzinfo=UTC)
+    assert local_time(moment, kyiv) == "01.01.2027 00:05"
+    assert local_time(moment, kyiv, date_only=True) == "01.01.2027"
+    assert local_time(moment, kyiv, time_only=True) == "00:05"
+
+
+def test_workable_statuses_are_the_open_ones_not_waiting_for_the_resident() -> None:
+    assert WORKABLE_STATUSES == OPEN_STATUSES - {Status.DONE}
+    assert Status.NEW in WORKABLE_STATUSES and Status.REOPENED in WORKABLE_STATUSES
+
+
+def test_named_kinds_keep_the_strings_storage_and_the_transports_use() -> None:
+    # storage/ and bot/ still spell some of these as literals; the values must stay equal.
+    assert KIND_CARD == OutboxKind.CARD.value == "card"
+    assert KIND_CARD_EDIT == OutboxKind.CARD_EDIT.value == "card_edit"
+    assert OutboxKind.CALLS.value == "calls"  # bot.telegram.calls.KIND_CALLS
+    assert MediaRole.REPORT.value == "report" and EventKind.STATUS.value == "status"
+
+
+def test_steps_keep_the_strings_stored_for_dialogs_in_progress() -> None:
+    assert AppealForm.category.value == "AppealForm:category"
+    assert Registration.phone.value == "Registration:phone"
+    assert Feedback.answer.value == "Feedback:answer"
+    assert SelfService.withdraw_reason.value == "SelfService:withdraw_reason"
+    assert CallForm.caller_name.value == "CallForm:caller_name"
+    assert Linking.code.value == "Linking:code"
+    for group in (AppealForm, Registration, Feedback, SelfService, CallForm, Linking):
+        assert all(step.value == f"{group.__name__}:{step.name}" for step in group)
