@@ -14,11 +14,11 @@ from sqlalchemy import select
 from bot.config import Settings
 from domain.actions import Action
 from standins.telegram import FakeUser, TelegramStandIn
-from standins.viber import ViberStandIn, ViberUser
+from standins.viber import ViberStandIn
 from storage.models import Appeal, AppealEvent, AppealMedia, ChannelAccount, OutboxMessage
 from tests.clock import FakeClock
-from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot
-from tests.e2e.staff import Operator
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, Resident, ViberResident
 
 LUTSK = (50.7472, 25.3254)
 VIBER_TOKEN = "stand-in-viber-token"
@@ -60,29 +60,6 @@ async def both(
     await running.start()
     yield running
     await running.stop()
-
-
-class ViberResident:
-    def __init__(self, viber: ViberStandIn, user: ViberUser) -> None:
-        self.viber = viber
-        self.user = user
-        self._seen = 0
-
-    def new(self) -> str:
-        messages = self.viber.messages(self.user)
-        fresh = messages[self._seen :]
-        self._seen = len(messages)
-        return "\n".join(m.text or "" for m in fresh)
-
-    async def press(self, body: str) -> str:
-        delivery = await self.viber.press(self.user, body)
-        assert delivery.status == 200
-        return self.new()
-
-    async def say(self, text: str) -> str:
-        delivery = await self.viber.send_text(self.user, text)
-        assert delivery.status == 200
-        return self.new()
 
 
 async def file_through_viber(viber: ViberStandIn, olena: ViberResident) -> str:
