@@ -53,8 +53,7 @@ async def test_a_viber_contact_card_with_someone_elses_number_takes_over_nothing
     mallory = ViberResident(viber, viber.user(name="Mallory", language="en"))
     await viber.open_conversation(mallory.user)
     await mallory.press("/start")
-    await viber.send_contact(mallory.user, OLENA_PHONE)
-    saved = mallory.new()
+    saved = await mallory.share_phone(OLENA_PHONE)
     assert f"Your number {OLENA_PHONE} is saved" in saved
     # She may ask to link, but the code goes to Olena's Telegram chat, not to her.
     assert "This number is confirmed in Telegram" in saved
