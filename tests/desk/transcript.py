@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from domain.entities import NewMedia
 from domain.i18n import Translator
 from domain.lifecycle import ActorRef, Lifecycle, LifecycleConfig
 from domain.staff import card_buttons, card_text
-from domain.statuses import INITIAL_STATUS, Actor, Status
+from domain.statuses import INITIAL_STATUS, Actor, Status, TransitionError
 from storage.models import OutboxMessage
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests.clock import FakeClock
@@ -42,15 +43,29 @@ FIRST_PROMPT = 500
 # -- what someone does ---------------------------------------------------------------------------
 
 
+class Verb(StrEnum):
+    PRESS = "presses"
+    TAP = "taps"
+    TYPE = "types"
+    REPLY = "replies to the prompt"
+    REPLY_PHOTO = "replies to the prompt with a photo"
+    CARD_REPLY = "replies to the card"
+    CARD_PHOTO = "replies to the card with a photo"
+    FORCE = "asks the lifecycle for"
+    WAIT = "waits, days:"
+
+
 @dataclass(frozen=True)
 class Do:
     """One thing someone does; `line`-making methods say what should come of it."""
 
     actor: Actor
     name: str
-    verb: str
+    verb: Verb
     arg: Any = None
     note: str | None = None
+    # Who is at the staff chat's keyboard, for an operator's action.
+    operator: Operator | None = None
 
     def moves(self, to: Status, **expect: Any) -> Line:
         """The appeal moves to `to` (from wherever the script has it)."""
@@ -89,33 +104,33 @@ class OperatorAt:
 
     operator: Operator
 
-    def _do(self, verb: str, arg: Any = None, note: str | None = None) -> Do:
-        return Do(Actor.OPERATOR, self.operator.name, verb, arg, note)
+    def _do(self, verb: Verb, arg: Any = None, note: str | None = None) -> Do:
+        return Do(Actor.OPERATOR, self.operator.name, verb, arg, note, self.operator)
 
     def press(self, act: Act) -> Do:
         """A button on the appeal's card."""
-        return self._do("presses", act)
+        return self._do(Verb.PRESS, act)
 
     def taps(self, label: str) -> Do:
         """A button on the desk's latest message with buttons (a department, a confirmation)."""
-        return self._do("taps", label)
+        return self._do(Verb.TAP, label)
 
     def reply(self, text: str) -> Do:
         """A reply to the bot's latest prompt."""
-        return self._do("replies to the prompt", text)
+        return self._do(Verb.REPLY, text)
 
     def reply_photo(self, caption: str | None = None) -> Do:
-        return self._do("replies to the prompt with a photo", caption)
+        return self._do(Verb.REPLY_PHOTO, caption)
 
     def reply_to_card(self, text: str) -> Do:
-        return self._do("replies to the card", text)
+        return self._do(Verb.CARD_REPLY, text)
 
     def photo_to_card(self, caption: str | None = None) -> Do:
-        return self._do("replies to the card with a photo", caption)
+        return self._do(Verb.CARD_PHOTO, caption)
 
     def forces(self, target: Status, note: str | None = None) -> Do:
         """Straight through the lifecycle, as any other path (an API) would."""
-        return self._do("asks the lifecycle for", target, note)
+        return self._do(Verb.FORCE, target, note)
 
 
 @dataclass(frozen=True)
@@ -126,23 +141,23 @@ class ResidentAt:
 
     def press(self, act: Act) -> Do:
         """A button about the appeal (Fixed, Not fixed, Withdraw, Answer)."""
-        return Do(Actor.RESIDENT, self.name, "presses", act)
+        return Do(Actor.RESIDENT, self.name, Verb.PRESS, act)
 
     def text(self, text: str) -> Do:
-        return Do(Actor.RESIDENT, self.name, "types", text)
+        return Do(Actor.RESIDENT, self.name, Verb.TYPE, text)
 
     def forces(self, target: Status, note: str | None = None) -> Do:
-        return Do(Actor.RESIDENT, self.name, "asks the lifecycle for", target, note)
+        return Do(Actor.RESIDENT, self.name, Verb.FORCE, target, note)
 
 
 def timer(days: float) -> Do:
     """The clock moves on and the maintenance timers run."""
-    return Do(Actor.SYSTEM, "the clock", "moves on, days:", days)
+    return Do(Actor.SYSTEM, "the clock", Verb.WAIT, days)
 
 
 def system_forces(target: Status) -> Do:
     """A timer (or any other path of the system's own) asks the lifecycle for a move."""
-    return Do(Actor.SYSTEM, "the system", "asks the lifecycle for", target)
+    return Do(Actor.SYSTEM, "the system", Verb.FORCE, target)
 
 
 OKSANA = OperatorAt(Operator(STAFF_CHAT, 900, "Oksana"))
@@ -273,7 +288,7 @@ class DeskTranscript:
             assert part in got, f"{where}: {whom} got\n{got}\nnot {part!r}"
 
     async def _perform(self, do: Do) -> str:
-        if do.verb == "asks the lifecycle for":
+        if do.verb is Verb.FORCE:
             return await self._force(do)
         if do.actor is Actor.SYSTEM:
             self._clock.advance(days=do.arg)
@@ -282,12 +297,13 @@ class DeskTranscript:
                 await uow.commit()
             return ""
         if do.actor is Actor.RESIDENT:
-            if do.verb == "presses":
+            if do.verb is Verb.PRESS:
                 await self.resident.press(do.arg, str(self.appeal_id))
             else:
                 await self.resident.text(do.arg)
             return self.resident.texts()
-        operator = OKSANA.operator if do.name == OKSANA.operator.name else PETRO.operator
+        operator = do.operator
+        assert operator is not None
         async with self._uows() as uow:
             desk = self._desk(uow)
             result = await self._operate(desk, operator, do)
@@ -304,18 +320,17 @@ class DeskTranscript:
 
     async def _operate(self, desk: Desk, who: Operator, do: Do) -> DeskResult:
         appeal = str(self.appeal_id)
-        if do.verb == "presses":
+        if do.verb is Verb.PRESS:
             return await desk.press(do.arg, appeal, who)
-        if do.verb == "taps":
+        if do.verb is Verb.TAP:
             buttons = [b for b in self._buttons if b.label == do.arg]
             assert buttons, f"{do}: no such button on the desk's latest message"
             return await desk.press(buttons[0].action.act, buttons[0].action.arg, who)
         photo = None
         text = do.arg
-        if "photo" in do.verb:
+        if do.verb in (Verb.REPLY_PHOTO, Verb.CARD_PHOTO):
             photo = NewMedia(MediaKind.PHOTO, Channel.TELEGRAM, "done-photo", "done-unique")
-        to_card = "card" in do.verb
-        replied_to = CARD_MESSAGE if to_card else self._prompt
+        replied_to = CARD_MESSAGE if do.verb in (Verb.CARD_REPLY, Verb.CARD_PHOTO) else self._prompt
         return await desk.message(who, replied_to=replied_to, text=text, photo=photo)
 
     async def _force(self, do: Do) -> str:
@@ -323,7 +338,8 @@ class DeskTranscript:
         async with self._uows() as uow:
             try:
                 await self._lifecycle(uow).transition(self.appeal_id, do.arg, who, note=do.note)
-            except Exception as error:  # what the caller would be told
+            # The lifecycle's refusals: the table's, and a missing note, photo or appeal.
+            except (TransitionError, ValueError, LookupError) as error:
                 return f"{type(error).__name__}: {error}"
             await uow.commit()
         return "done"
