@@ -421,6 +421,13 @@ class TelegramStandIn(Served):
     def _message_update(self, message: dict[str, Any]) -> dict[str, Any]:
         return {"update_id": self._state.next_update_id(), "message": message}
 
+    def message_update(
+        self, user: FakeUser, content: dict[str, Any], *, chat: FakeChat | None = None
+    ) -> dict[str, Any]:
+        """An update of a message ``user`` writes, stored as sent but not delivered: for a
+        test that delivers (and redelivers) it itself."""
+        return self._message_update(self._user_message(user, content, chat=chat, reply_to=None))
+
     async def send_text(
         self,
         user: FakeUser,

@@ -568,6 +568,10 @@ class ViberStandIn(Served):
         message = {"type": "sticker", "sticker_id": sticker_id, "media": image.url}
         return await self.deliver(self._message_event(user, message, None))
 
+    async def send_message(self, user: ViberUser, message: dict[str, Any]) -> Delivery:
+        """``user`` sends ``message`` as given (one the helpers above do not build)."""
+        return await self.deliver(self._message_event(user, message, None))
+
     async def press(self, user: ViberUser, action_body: str, *, check: bool = True) -> Delivery:
         """``user`` presses the keyboard button whose ``ActionBody`` is ``action_body``.
 

@@ -51,7 +51,7 @@ async def file_appeal(who: Transcript, description: str = "A deep pothole by the
     await who.press(Act.MEDIA_SKIP)
     await who.text(description)
     await who.press(Act.SUBMIT)
-    async with who._uows() as uow:
+    async with who.uows() as uow:
         return int((await uow.session.execute(select(func_max_id()))).scalar_one())
 
 

@@ -107,7 +107,7 @@ async def file_with_pin(who: Transcript) -> int:
     await who.press(Act.MEDIA_SKIP)
     await who.text("The street light by the school is out.")
     await who.press(Act.SUBMIT)
-    async with who._uows() as uow:
+    async with who.uows() as uow:
         query = select(Appeal.id).order_by(Appeal.id.desc()).limit(1)
         return int((await uow.session.execute(query)).scalar_one())
 

@@ -114,12 +114,10 @@ async def file_quick_appeal(who: Transcript, address: str = "вул. Лесі У
 
 
 async def count_accounts_registered(who: Transcript) -> bool:
-    async with who._uows() as uow:
+    async with who.uows() as uow:
         row = (
             await uow.session.execute(
-                select(ChannelAccount.resident_id).where(
-                    ChannelAccount.external_id == who._base.user_id
-                )
+                select(ChannelAccount.resident_id).where(ChannelAccount.external_id == who.user_id)
             )
         ).scalar_one_or_none()
     return row is not None

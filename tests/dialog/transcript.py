@@ -23,7 +23,9 @@ class Transcript:
         self, dialog: Dialog, uows: UnitOfWorkFactory, user_id: int, locale: str = "en"
     ) -> None:
         self._dialog = dialog
-        self._uows = uows
+        # Public, for tests that look into the database this resident writes to.
+        self.uows = uows
+        self.user_id = str(user_id)
         self._storage = SQLAlchemyStorage(uows.sessions)
         self._key = StorageKey(bot_id=0, chat_id=user_id, user_id=user_id)
         self._base = Inbound(
@@ -34,7 +36,7 @@ class Transcript:
 
     async def send(self, **fields: Any) -> list[Reply]:
         event = replace(self._base, **fields)
-        async with self._uows() as uow:
+        async with self.uows() as uow:
             state = FSMContext(self._storage, self._key)
             replies = await self._dialog.handle(event, state, uow)
             await uow.commit()

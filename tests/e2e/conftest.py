@@ -11,10 +11,15 @@ from aiohttp import web
 
 from bot.app import Application, build_application, prepare, serving
 from bot.config import Settings
-from standins.telegram import FakeChat, FakeUser, SentMessage, TelegramStandIn
+from standins.telegram import FakeChat, FakeUser, TelegramStandIn
 from storage.migrate import upgrade
 from tests.clock import FakeClock
 from tests.conftest import TOKEN
+
+# The people live in tests.e2e.people; these names stay importable from here.
+from tests.e2e.people import STAFF_CHAT, Resident, buttons, texts
+
+__all__ = ["STAFF_CHAT", "Resident", "RunningBot", "buttons", "texts"]
 
 
 def free_port() -> int:
@@ -100,75 +105,7 @@ async def running(e2e_settings: Settings, clock: FakeClock) -> AsyncIterator[Run
     await bot.stop()
 
 
-class Resident:
-    """A person in Telegram: writes, taps, and reads what the bot answered."""
-
-    def __init__(self, tg: TelegramStandIn, user: FakeUser) -> None:
-        self.tg = tg
-        self.user = user
-        self._seen = 0
-
-    @property
-    def chat_id(self) -> int:
-        return self.user.id
-
-    def _new(self) -> list[SentMessage]:
-        messages = self.tg.messages(self.chat_id)
-        fresh = messages[self._seen :]
-        self._seen = len(messages)
-        return fresh
-
-    async def say(self, text: str) -> list[SentMessage]:
-        delivery = await self.tg.send_text(self.user, text)
-        assert delivery.status == 200
-        return self._new()
-
-    async def press(self, data: str) -> list[SentMessage]:
-        """Tap the newest button carrying this action id."""
-        for message in reversed(self.tg.messages(self.chat_id)):
-            if data in {d for _, d in message.buttons()}:
-                before = (message.text, message.reply_markup)
-                delivery = await self.tg.press_button(self.user, message, data)
-                assert delivery.status == 200
-                fresh = self._new()
-                # The bot answers a press on its own screens by editing that message.
-                if (message.text, message.reply_markup) != before and message not in fresh:
-                    return [message, *fresh]
-                return fresh
-        raise AssertionError(f"no button {data!r} in chat {self.chat_id}")
-
-    async def share_phone(self, phone: str = "+380501234567") -> list[SentMessage]:
-        await self.tg.send_contact(self.user, phone)
-        return self._new()
-
-    async def send_location(self, lat: float, lon: float) -> list[SentMessage]:
-        await self.tg.send_location(self.user, lat, lon)
-        return self._new()
-
-    async def send_photo(self) -> list[SentMessage]:
-        await self.tg.send_photo(self.user)
-        return self._new()
-
-    async def send_sticker(self) -> list[SentMessage]:
-        await self.tg.send_sticker(self.user)
-        return self._new()
-
-    async def register(self) -> None:
-        await self.say("/start")
-        await self.share_phone()
-
-
-def texts(messages: list[SentMessage]) -> str:
-    return "\n".join(m.text or "" for m in messages)
-
-
-def buttons(messages: list[SentMessage]) -> set[str]:
-    return {data for m in messages for _, data in m.buttons()}
-
-
 # -- the staff chat -------------------------------------------------------------------------
-
-STAFF_CHAT = -1001580
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from standins.telegram import FakeUser, TelegramStandIn
-from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot, texts
-from tests.e2e.staff import LUTSK, Operator, file_appeal
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, Resident, texts
+from tests.e2e.staff import LUTSK, file_appeal
 
 # The walk of the issue: /start, phone, new appeal, category, sub-category, pin, photo,
 # done, description, submit.
@@ -59,13 +60,13 @@ async def test_pushes_and_relays_speak_the_detected_language(
     number = await file_appeal(mykola, desk)
     oksana = Operator(tg, operators[0], desk)
     await oksana.press(number, "s_acc:1")
-    pushed = texts(mykola._new())
+    pushed = texts(mykola.new())
     assert "Його прийнято та передано виконавцю: Управління з питань надзвичайних ситуацій" in (
         pushed
     )
     await oksana.reply(number, "Which entrance is it?")
     await oksana.confirm()
-    relayed = mykola._new()
+    relayed = mykola.new()
     assert "Оператор" in texts(relayed)
     assert any(label == "↩️ Відповісти" for m in relayed for label, _ in m.buttons())
 
@@ -78,7 +79,7 @@ async def test_text_after_an_operators_message_reaches_the_operator(
     petro = Operator(tg, operators[1], desk)
     await petro.reply(number, "Which entrance is it, the first or the second?")
     await petro.confirm()
-    olena._new()
+    olena.new()
     before = len(tg.messages(STAFF_CHAT))
     # No «Answer» pressed: she just types.
     answered = await olena.say("The second one, next to the pharmacy.")

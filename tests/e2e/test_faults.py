@@ -19,7 +19,8 @@ from standins.telegram import TelegramStandIn
 from standins.viber import ViberStandIn
 from storage.models import ChannelAccount
 from tests.clock import FakeClock
-from tests.e2e.conftest import Resident, RunningBot, texts
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import Resident, texts
 from tests.faults import RedisServer, TcpProxy
 
 VIBER_TOKEN = "stand-in-viber-token"

@@ -12,7 +12,8 @@ from bot.config import Settings
 from standins.telegram import TelegramStandIn
 from standins.viber import ViberStandIn
 from tests.clock import FakeClock
-from tests.e2e.conftest import Resident, RunningBot, texts
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import Resident, texts
 
 TOO_FAST = "You are sending messages too fast"
 VIBER_TOKEN = "stand-in-viber-token"

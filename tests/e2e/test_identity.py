@@ -23,10 +23,11 @@ from storage.models import (
 )
 from tests.clock import FakeClock
 from tests.e2e import test_viber
-from tests.e2e.conftest import STAFF_CHAT, RunningBot, texts
-from tests.e2e.conftest import Resident as TelegramResident
-from tests.e2e.staff import Operator, file_appeal, staff_texts
-from tests.e2e.test_viber import ViberResident, file_through_viber
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, ViberResident, texts
+from tests.e2e.people import Resident as TelegramResident
+from tests.e2e.staff import file_appeal, staff_texts
+from tests.e2e.test_viber import file_through_viber
 
 # The Viber tests' fixtures, shared by name (pytest finds fixtures among module attributes).
 viber = test_viber.viber
@@ -45,21 +46,20 @@ async def test_a_viber_contact_card_with_someone_elses_number_takes_over_nothing
     oksana = Operator(tg, operator, both)
     await oksana.reply(number, "We come tomorrow; the door code of your entrance is 4512#.")
     await oksana.confirm()
-    assert "4512#" in texts(olena._new())
+    assert "4512#" in texts(olena.new())
 
     # The attacker on Viber forwards a contact card with Olena's number: Viber cannot tell it
     # from the share-phone button, so the number is saved, but only as her claim.
     mallory = ViberResident(viber, viber.user(name="Mallory", language="en"))
     await viber.open_conversation(mallory.user)
     await mallory.press("/start")
-    await viber.send_contact(mallory.user, OLENA_PHONE)
-    saved = mallory.new()
+    saved = await mallory.share_phone(OLENA_PHONE)
     assert f"Your number {OLENA_PHONE} is saved" in saved
     # She may ask to link, but the code goes to Olena's Telegram chat, not to her.
     assert "This number is confirmed in Telegram" in saved
     await mallory.press("link")
     await both.settle()
-    warned = texts(olena._new())
+    warned = texts(olena.new())
     assert "Someone on Viber asks to link to your account" in warned
     code = _code(tg, olena.chat_id)
     assert code not in "\n".join(m.text or "" for m in viber.messages(mallory.user))
@@ -162,7 +162,7 @@ async def test_linking_with_the_code_from_the_verified_chat_and_unlinking(
     asked = await olena_viber.press("link")
     await both.settle()
     assert "We sent a one-time code to your Telegram chat" in asked
-    code_message = texts(olena._new())
+    code_message = texts(olena.new())
     assert "Someone on Viber asks to link to your account" in code_message
     code = _code(tg, olena.chat_id)
 
@@ -172,7 +172,7 @@ async def test_linking_with_the_code_from_the_verified_chat_and_unlinking(
         code
     )
     await both.settle()
-    assert "now linked with Viber" in texts(olena._new())
+    assert "now linked with Viber" in texts(olena.new())
     await olena_viber.press("my")
     assert [
         label

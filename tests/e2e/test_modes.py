@@ -14,7 +14,8 @@ from bot.config import Settings
 from standins.telegram import TelegramStandIn
 from storage.migrate import upgrade
 from tests.clock import FakeClock
-from tests.e2e.conftest import Resident, RunningBot, texts
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import Resident, texts
 from tests.services import REDIS_URL, require
 
 

@@ -18,8 +18,9 @@ from domain.lifecycle import KIND_CARD, KIND_CARD_EDIT, KIND_REPLIES
 from standins.telegram import FakeUser, TelegramStandIn
 from storage.models import OutboxMessage
 from tests.clock import FakeClock
-from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot, texts
-from tests.e2e.staff import LUTSK, Operator, file_appeal
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, Resident, texts
+from tests.e2e.staff import LUTSK, file_appeal
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ async def test_a_resident_is_not_queued_behind_the_staff_chat(
     assert heads[0].payload["replies"] == [Reply("notice 0").to_data()]
     delivered, _left, _due = await desk.app.sender.drain_once()
     assert delivered == 2  # one round: one row of each chat
-    assert f"Appeal {number}: Accepted" in texts(olena._new())
+    assert f"Appeal {number}: Accepted" in texts(olena.new())
     notices = [m.text for m in tg.messages(STAFF_CHAT) if (m.text or "").startswith("notice")]
     assert notices == ["notice 0"]
 
@@ -217,7 +218,7 @@ async def test_a_refused_token_pauses_sending_and_fails_nothing(
     tg.fail("editMessageText", status=401, times=1)
     with caplog.at_level(logging.ERROR):
         await Operator(tg, operators[0], desk).press(number, "s_acc:1")
-    assert texts(olena._new()).count(f"Appeal {number}: Accepted") == 1
+    assert texts(olena.new()).count(f"Appeal {number}: Accepted") == 1
     assert [s for _, s, _ in await outbox(desk)].count("failed") == 0
     assert any("ALERT" in r.getMessage() and "paused" in r.getMessage() for r in caplog.records)
 
@@ -232,7 +233,7 @@ async def test_retries_have_a_ceiling_then_the_chat_moves_on(
     tg.fail("sendMessage", status=500, times=3)  # outbox_max_attempts is 3 here
     await oksana.press(number, "s_acc:1")
     await oksana.press(number, "s_go:1")
-    pushes = texts(olena._new())
+    pushes = texts(olena.new())
     assert f"Appeal {number}: Accepted" not in pushes
     assert f"Appeal {number}: In progress" in pushes
     failed = [(k, e) for k, s, e in await outbox(desk) if s == "failed"]

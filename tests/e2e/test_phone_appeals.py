@@ -10,9 +10,9 @@ from standins.telegram import FakeUser, TelegramStandIn
 from standins.viber import ViberStandIn
 from storage.models import AccountEvent, Appeal, AppealEvent
 from tests.e2e import test_viber
-from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot, buttons, texts
-from tests.e2e.staff import Operator, staff_texts, status_of
-from tests.e2e.test_viber import ViberResident
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, Resident, ViberResident, buttons, texts
+from tests.e2e.staff import staff_texts, status_of
 
 # The Viber tests' fixtures (staff chat, Oksana as operator, both channels), shared by name.
 viber = test_viber.viber
@@ -33,7 +33,7 @@ async def take_call(
     await running.settle()
     assert "continue the phone appeal in your private chat" in staff_texts(tg, staff_before)
     private = Resident(tg, oksana)
-    first = private._new()
+    first = private.new()
     assert f"Phone appeal for the caller at {phone}" in texts(first)
     assert "cat:emergency" in buttons(first)
     await private.press("cat:emergency")
@@ -55,7 +55,7 @@ async def test_a_call_from_a_verified_resident_reaches_her_telegram_through_to_f
 ) -> None:
     olena = Resident(tg, tg.user(5401, first_name="Olena", language_code="en"))
     await olena.register()  # verified: Telegram's own contact, +380501234567
-    olena._new()
+    olena.new()
     number = await take_call(tg, both, operator, CALLER_PHONE, "Olena Kovalchuk")
 
     # The /call message with the number is gone from the staff chat; the card says "by phone".
@@ -71,19 +71,19 @@ async def test_a_call_from_a_verified_resident_reaches_her_telegram_through_to_f
     assert "given by the caller on the phone" in revealed
 
     # Olena hears about it in Telegram and finds it in «My appeals».
-    told = texts(olena._new())
+    told = texts(olena.new())
     assert f"registered as appeal {number}" in told
     assert "ap:1" in buttons(await olena.press("my"))
 
     await oksana.press(number, "s_acc:1")
-    assert f"Appeal {number}: Accepted" in texts(olena._new())
+    assert f"Appeal {number}: Accepted" in texts(olena.new())
     await oksana.reply(number, "We will come at noon.")
     await oksana.confirm()
-    assert "We will come at noon." in texts(olena._new())
+    assert "We will come at noon." in texts(olena.new())
     await oksana.press(number, "s_go:1")
     await oksana.press(number, "s_done:1")
     await oksana.reply_photo(number, caption="Pipe replaced")
-    done = olena._new()
+    done = olena.new()
     assert "Is the problem fixed?" in texts(done)
     staff_before = len(tg.messages(STAFF_CHAT))
     await olena.press("fx:1")
@@ -139,14 +139,14 @@ async def test_a_call_without_a_verified_number_waits_for_it_and_staff_call_back
     assert f"Your appeal made by phone, {number}, is now in «My appeals»." in registered
     assert "ap:1" in buttons(await ivan.press("my"))
     await oksana.press(number, "s_go:1")
-    assert f"Appeal {number}: In progress" in texts(ivan._new())
+    assert f"Appeal {number}: In progress" in texts(ivan.new())
     await oksana.press(number, "s_done:1")
     await oksana.reply_photo(number, caption="Asphalt restored")
-    assert "Is the problem fixed?" in texts(ivan._new())
+    assert "Is the problem fixed?" in texts(ivan.new())
     await ivan.press("fx:1")
     await both.settle()
     assert await status_of(both, number) == "closed"
-    assert "Someone" not in texts(ivan._new())
+    assert "Someone" not in texts(ivan.new())
     assert "Appeal not found." in await claimant.say("ap:1")
 
     # Another caller who never writes to the bot: on «Done» the staff chat is asked to call.

@@ -10,7 +10,8 @@ from standins.telegram import TelegramStandIn
 from storage.models import Appeal, AppealEvent, AppealMedia
 from storage.models import Resident as ResidentRow
 from storage.uow import UnitOfWorkFactory
-from tests.e2e.conftest import Resident, RunningBot, buttons, texts
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import Resident, buttons, texts
 
 LUTSK = (50.7472, 25.3254)
 
@@ -96,7 +97,7 @@ async def test_album_is_one_step_and_one_reply(tg: TelegramStandIn, running: Run
     replies = tg.messages(taras.chat_id)[before:]
     assert len(replies) == 1
     assert "Album received" in (replies[0].text or "")
-    taras._seen = len(tg.messages(taras.chat_id))
+    taras.catch_up()
     await taras.press("mdone")
     await taras.say("A tree fell on the power line, sparks everywhere.")
     await taras.press("submit")
@@ -166,10 +167,10 @@ async def test_wrong_input_gets_a_clear_reply(tg: TelegramStandIn, running: Runn
     # A forged button changes nothing and says so.
     last = tg.last_message(olena.chat_id)
     await tg.press_button(olena.user, last, "submit:../../etc", check=False)
-    assert "no longer valid" in texts(olena._new())
+    assert "no longer valid" in texts(olena.new())
     await tg.press_button(olena.user, last, "ap:999", check=False)
     # Answered in place: the pressed message now says so.
-    assert "Appeal not found" in (last.text or "") + texts(olena._new())
+    assert "Appeal not found" in (last.text or "") + texts(olena.new())
     assert await rows(running, Appeal) == 0
 
 
@@ -178,9 +179,9 @@ async def test_forged_contact_is_refused(tg: TelegramStandIn, running: RunningBo
     tg.user(5007, first_name="Victim")
     await mallory.say("/start")
     await tg.send_contact(mallory.user, "+380991234567", contact_user_id=5007)
-    assert "own phone number" in texts(mallory._new())
+    assert "own phone number" in texts(mallory.new())
     await tg.send_contact(mallory.user, "+380991234567", contact_user_id=None)
-    assert "own phone number" in texts(mallory._new())
+    assert "own phone number" in texts(mallory.new())
     assert await rows(running, ResidentRow) == 0
     assert tg.last_message(mallory.chat_id).keyboard()[0]["request_contact"] is True
 

@@ -4,8 +4,9 @@ someone else's number answered exactly like a number that does not exist."""
 from __future__ import annotations
 
 from standins.telegram import FakeUser, TelegramStandIn
-from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot, buttons, texts
-from tests.e2e.staff import Operator, file_appeal, staff_texts, status_of
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, Resident, buttons, texts
+from tests.e2e.staff import file_appeal, staff_texts, status_of
 
 
 async def test_withdrawing_updates_the_card_and_tells_the_staff(
@@ -25,7 +26,7 @@ async def test_withdrawing_updates_the_card_and_tells_the_staff(
     )
     department = next(d for _, d in route.buttons() if d.startswith("s_dept:"))
     before = len(tg.messages(STAFF_CHAT))
-    olena._new()
+    olena.new()
     await olena.say("/my")
     await olena.press("ap:1")
     asked = await olena.press("wdraw:1")

@@ -18,7 +18,8 @@ from standins.telegram import FakeUser, TelegramStandIn
 from storage.database import create_engine
 from storage.migrate import upgrade
 from tests.conftest import TOKEN, WEBHOOK_SECRET
-from tests.e2e.conftest import free_port, texts
+from tests.e2e.conftest import free_port
+from tests.e2e.people import texts
 
 
 class BotProcess:
@@ -146,5 +147,4 @@ async def test_a_crash_between_commit_and_send_loses_no_reply(
 
 def start_update(tg: TelegramStandIn, user: FakeUser) -> dict[str, Any]:
     """A "/start" update built as the stand-in builds them, kept to be delivered again."""
-    message = tg._user_message(user, {"text": "/start"}, chat=None, reply_to=None)
-    return tg._message_update(message)
+    return tg.message_update(user, {"text": "/start"})

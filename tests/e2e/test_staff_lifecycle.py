@@ -8,8 +8,9 @@ from bot.config import Settings
 from standins.telegram import FakeUser, TelegramStandIn
 from storage.models import AppealEvent, OutboxMessage
 from tests.clock import FakeClock
-from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot, buttons, texts
-from tests.e2e.staff import Operator, file_appeal, staff_chat, staff_texts, status_of
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, Resident, buttons, texts
+from tests.e2e.staff import file_appeal, staff_chat, staff_texts, status_of
 
 
 async def test_whole_life_of_an_appeal(
@@ -41,14 +42,14 @@ async def test_whole_life_of_an_appeal(
     await oksana.press(number, "s_acc:1")
     assert "Accepted" in (oksana.card(number).text or "")
     assert "s_go:1" in {d for _, d in oksana.card(number).buttons()}
-    pushed = texts(olena._new())
+    pushed = texts(olena.new())
     assert f"Appeal {number}: Accepted" in pushed
     # The resident's language (English, detected at first contact), the department's too.
     assert "Lutskvodokanal (water utility)" in pushed
     assert "Due by:" in pushed
 
     await oksana.press(number, "s_go:1")
-    assert f"Appeal {number}: In progress" in texts(olena._new())
+    assert f"Appeal {number}: In progress" in texts(olena.new())
 
     # "Done" without a photo keeps it open; chatter that answers nothing is left alone.
     answer = await oksana.press(number, "s_done:1")
@@ -61,7 +62,7 @@ async def test_whole_life_of_an_appeal(
     assert await status_of(desk, number) == "in_progress"
     await oksana.reply_photo(number, caption="Pipe replaced, asphalt restored")
     assert await status_of(desk, number) == "done"
-    done_push = olena._new()
+    done_push = olena.new()
     assert [m.kind for m in done_push[:1]] == ["media_group_item"]
     assert len([m for m in done_push if m.kind == "media_group_item"]) == 2
     assert "Is the problem fixed?" in texts(done_push)
@@ -91,7 +92,7 @@ async def test_whole_life_of_an_appeal(
     settled = next(m for m in tg.messages(STAFF_CHAT) if m.message_id == question.message_id)
     assert "Confirmed by Oksana" in (settled.text or "")
     assert settled.buttons() == []
-    olena._new()
+    olena.new()
     await olena.press("fx:1")
     await desk.settle()
     assert await status_of(desk, number) == "closed"
@@ -172,9 +173,9 @@ async def test_operator_and_resident_talk_through_the_bot(
     preview = petro.confirmation().text or ""
     assert "Operator of 15-80 about appeal" in preview
     assert "Which entrance is it" in preview
-    assert olena._new() == []
+    assert olena.new() == []
     await petro.confirm()
-    relayed = olena._new()
+    relayed = olena.new()
     assert "Operator of 15-80" in texts(relayed)
     assert "Which entrance is it" in texts(relayed)
     assert "Petro" not in texts(relayed)
@@ -229,7 +230,7 @@ async def test_reject_needs_a_reason_and_duplicate_points_to_the_original(
     assert await status_of(desk, copy) == "new"
     await oksana.confirm()
     assert await status_of(desk, copy) == "duplicate"
-    told = texts(second._new())
+    told = texts(second.new())
     assert f"already being handled under appeal {original}" in told
 
     await oksana.press(original, "s_rej:1")
@@ -242,7 +243,7 @@ async def test_reject_needs_a_reason_and_duplicate_points_to_the_original(
     assert "Private territory of a factory" in (oksana.confirmation().text or "")
     await oksana.confirm()
     assert await status_of(desk, original) == "rejected"
-    rejected = texts(first._new())
+    rejected = texts(first.new())
     assert "Rejected" in rejected
     assert "Private territory of a factory" in rejected
 
@@ -286,7 +287,7 @@ async def test_done_appeal_closes_when_the_resident_does_not_answer(
     assert (await desk.app.maintenance.tick()).closed == [1]
     await desk.settle()
     assert await status_of(desk, number) == "closed"
-    assert "closed as fixed" in texts(olena._new())
+    assert "closed as fixed" in texts(olena.new())
     # The old question's buttons no longer reopen it.
     assert "already answered" in texts(await olena.press("nf:1"))
 
@@ -322,7 +323,7 @@ async def test_delivery_survives_429_500_and_a_restart(
     tg.fail("sendMessage", status=429, retry_after=1, times=2)
     tg.fail("editMessageText", status=500, times=3)
     await oksana.press(number, "s_acc:1")
-    assert f"Appeal {number}: Accepted" in texts(olena._new())
+    assert f"Appeal {number}: Accepted" in texts(olena.new())
     assert "Accepted" in (oksana.card(number).text or "")
 
     # Stop the sender, queue more, restart: everything pending goes out once.
@@ -343,11 +344,11 @@ async def test_delivery_survives_429_500_and_a_restart(
     )
     async with desk.app.uows() as uow:
         assert await uow.outbox.count_pending() >= 3
-    assert olena._new() == []
+    assert olena.new() == []
     tg.fail("sendMessage", status=500, times=1)
     await desk.restart()
     await desk.settle()
-    after = texts(olena._new())
+    after = texts(olena.new())
     assert after.count(f"Appeal {number}: In progress") == 1
     assert after.count("We are on site now.") == 1
     assert "In progress" in (oksana.card(number).text or "")
@@ -399,6 +400,6 @@ async def test_operator_routes_an_appeal_to_another_department(
     assert "Department: КП «Луцькводоканал»" in (oksana.card(number).text or "")
     # Accepting keeps the department the operator chose, and the resident hears where it went.
     await oksana.press(number, "s_acc:1")
-    assert "Lutskvodokanal (water utility)" in texts(olena._new())
+    assert "Lutskvodokanal (water utility)" in texts(olena.new())
     forged = await tg.press_button(operators[0], choice, "s_dept:1.0000000000", check=False)
     assert (await tg.wait_for_callback_answer(forged))["show_alert"] is True

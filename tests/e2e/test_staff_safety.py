@@ -11,22 +11,16 @@ from sqlalchemy import func, select
 from standins.telegram import FakeUser, TelegramStandIn
 from storage.models import AppealEvent, AppealMedia
 from tests.clock import FakeClock
-from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot, texts
-from tests.e2e.staff import (
-    LUTSK,
-    Operator,
-    file_appeal,
-    staff_chat,
-    staff_texts,
-    status_of,
-)
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, Resident, texts
+from tests.e2e.staff import LUTSK, file_appeal, staff_chat, staff_texts, status_of
 
 
 async def in_progress(resident: Resident, running: RunningBot, oksana: Operator) -> str:
     number = await file_appeal(resident, running)
     await oksana.press(number, f"s_acc:{number_id(number)}")
     await oksana.press(number, f"s_go:{number_id(number)}")
-    resident._new()
+    resident.new()
     return number
 
 
@@ -66,7 +60,7 @@ async def test_chat_after_reject_is_not_the_reason_and_only_a_confirmed_reason_g
     assert f"Appeal {number}: Rejected" in preview
     assert "Operator's note: Private territory of a factory." in preview
     assert await status_of(desk, number) == "new"
-    assert olena._new() == []
+    assert olena.new() == []
 
     # Only Oksana can send it.
     ok = next(d for _, d in confirmation.buttons() if d.startswith("s_ok:"))
@@ -77,7 +71,7 @@ async def test_chat_after_reject_is_not_the_reason_and_only_a_confirmed_reason_g
 
     await oksana.confirm()
     assert await status_of(desk, number) == "rejected"
-    told = texts(olena._new())
+    told = texts(olena.new())
     assert "Rejected" in told
     assert "Private territory of a factory." in told
     assert "lunch" not in told
@@ -102,14 +96,14 @@ async def test_photo_replied_to_card_b_never_completes_a(
     assert f"mark {second} done with this photo?" in (question.text or "")
     assert await status_of(desk, first) == "in_progress"
     assert await status_of(desk, second) == "in_progress"
-    assert anna._new() == []
-    assert bohdan._new() == []
+    assert anna.new() == []
+    assert bohdan.new() == []
 
     await oksana.confirm()
     assert await status_of(desk, second) == "done"
     assert await status_of(desk, first) == "in_progress"
-    assert anna._new() == []
-    assert "Is the problem fixed?" in texts(bohdan._new())
+    assert anna.new() == []
+    assert "Is the problem fixed?" in texts(bohdan.new())
 
     # A still waits for its own photo, replied to its own card.
     await oksana.reply_photo(first, caption="Done on A")
@@ -143,7 +137,7 @@ async def test_photo_to_a_card_that_is_not_in_progress_is_not_used(
     await desk.settle()
     assert "this was neither, so nothing was done" in staff_texts(tg, before)
     assert await status_of(desk, number) == "new"
-    assert olena._new() == []
+    assert olena.new() == []
 
 
 async def test_pending_action_expires_with_a_notice(
@@ -181,8 +175,8 @@ async def test_pending_action_expires_with_a_notice(
     assert "no longer valid" in str((await tg.wait_for_callback_answer(late))["text"])
     await desk.settle()
     assert await status_of(desk, number) == "new"
-    assert olena._new() == []
-    assert other._new() == []
+    assert olena.new() == []
+    assert other.new() == []
 
 
 async def test_cancel_ends_what_was_asked(
@@ -199,7 +193,7 @@ async def test_cancel_ends_what_was_asked(
     assert "Nothing was waiting for you." in staff_texts(tg, before)
     await oksana.reply(number, "Is it still leaking?")
     await oksana.confirm(drop=True)
-    assert olena._new() == []
+    assert olena.new() == []
     assert "Cancelled by Oksana" in staff_texts(tg)
 
 
@@ -221,7 +215,7 @@ async def test_two_operators_racing_on_one_card(
     assert len(losers) == 1
     winner = "Oksana" if answers[0] == winners[0] else "Petro"
     assert losers[0].startswith(f"Already «Accepted»: {winner}, ")
-    assert texts(olena._new()).count(f"Appeal {number}: Accepted") == 1
+    assert texts(olena.new()).count(f"Appeal {number}: Accepted") == 1
     assert desk.app is not None
     async with desk.app.uows() as uow:
         accepted = (

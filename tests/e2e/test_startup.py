@@ -20,7 +20,8 @@ from standins.telegram import TelegramStandIn
 from standins.viber import ViberStandIn
 from tests.clock import FakeClock
 from tests.conftest import TOKEN
-from tests.e2e.conftest import Resident, RunningBot, texts
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import Resident, texts
 from tests.faults import free_port
 
 VIBER_TOKEN = "stand-in-viber-token"

@@ -16,9 +16,9 @@ from standins.telegram import FakeUser, TelegramStandIn
 from standins.viber import MediaFile, ViberStandIn
 from storage.models import OutboxMessage
 from tests.clock import FakeClock
-from tests.e2e.conftest import STAFF_CHAT, RunningBot
-from tests.e2e.staff import Operator
-from tests.e2e.test_viber import LUTSK, VIBER_TOKEN, ViberResident
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, ViberResident
+from tests.e2e.test_viber import LUTSK, VIBER_TOKEN
 
 MB = 1_000_000
 

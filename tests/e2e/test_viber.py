@@ -14,11 +14,11 @@ from sqlalchemy import select
 from bot.config import Settings
 from domain.actions import Action
 from standins.telegram import FakeUser, TelegramStandIn
-from standins.viber import ViberStandIn, ViberUser
+from standins.viber import ViberStandIn
 from storage.models import Appeal, AppealEvent, AppealMedia, ChannelAccount, OutboxMessage
 from tests.clock import FakeClock
-from tests.e2e.conftest import STAFF_CHAT, Resident, RunningBot
-from tests.e2e.staff import Operator
+from tests.e2e.conftest import RunningBot
+from tests.e2e.people import STAFF_CHAT, Operator, Resident, ViberResident
 
 LUTSK = (50.7472, 25.3254)
 VIBER_TOKEN = "stand-in-viber-token"
@@ -62,29 +62,6 @@ async def both(
     await running.stop()
 
 
-class ViberResident:
-    def __init__(self, viber: ViberStandIn, user: ViberUser) -> None:
-        self.viber = viber
-        self.user = user
-        self._seen = 0
-
-    def new(self) -> str:
-        messages = self.viber.messages(self.user)
-        fresh = messages[self._seen :]
-        self._seen = len(messages)
-        return "\n".join(m.text or "" for m in fresh)
-
-    async def press(self, body: str) -> str:
-        delivery = await self.viber.press(self.user, body)
-        assert delivery.status == 200
-        return self.new()
-
-    async def say(self, text: str) -> str:
-        delivery = await self.viber.send_text(self.user, text)
-        assert delivery.status == 200
-        return self.new()
-
-
 async def file_through_viber(viber: ViberStandIn, olena: ViberResident) -> str:
     opened = await viber.open_conversation(olena.user)
     assert opened.welcome is not None
@@ -97,7 +74,7 @@ async def file_through_viber(viber: ViberStandIn, olena: ViberResident) -> str:
     await olena.press("cat:roads")
     await olena.press("sub:pothole")
     assert any(b[1] == "location-picker" for b in viber.last_message(olena.user).buttons())
-    await viber.send_location(olena.user, *LUTSK)
+    await olena.send_location(*LUTSK)
     photo = viber.media("pothole.jpg", b"\xff\xd8" + b"jpeg" * 500)
     await viber.send_picture(olena.user, media=photo)
     assert "1 file received" in olena.new()
@@ -295,14 +272,11 @@ async def test_media_that_fails_or_is_too_big_is_explained(
     viber: ViberStandIn, both: RunningBot
 ) -> None:
     olena = ViberResident(viber, viber.user(language="en"))
-    await viber.open_conversation(olena.user)
-    await olena.press("/start")
-    await olena.press("share-phone")
+    await olena.register()
     await olena.press("new")
     await olena.press("cat:emergency")
     await olena.press("urgo")
-    await viber.send_location(olena.user, *LUTSK)
-    olena.new()
+    await olena.send_location(*LUTSK)
     gone = viber.media("gone.jpg", b"", status=404)
     await viber.send_picture(olena.user, media=gone)
     assert "could not be received" in olena.new()

@@ -118,7 +118,7 @@ async def at_media_step(viber: ViberStandIn, user: ViberUser) -> None:
 
 async def send_picture_from(viber: ViberStandIn, user: ViberUser, url: str) -> int | None:
     message = {"type": "picture", "text": "", "media": url, "thumbnail": url}
-    delivery = await viber.deliver(viber._message_event(user, message, None))
+    delivery = await viber.send_message(user, message)
     return delivery.status
 
 

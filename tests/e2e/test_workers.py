@@ -18,7 +18,8 @@ from standins.telegram import TelegramStandIn
 from storage.database import create_engine, create_session_factory
 from storage.models import Appeal, OutboxMessage
 from tests.conftest import TOKEN, WEBHOOK_SECRET
-from tests.e2e.conftest import Resident, buttons, free_port, texts
+from tests.e2e.conftest import free_port
+from tests.e2e.people import Resident, buttons, texts
 
 # Several workers need PostgreSQL and Redis: this runs on the second test leg.
 pytestmark = pytest.mark.postgres_only
@@ -97,7 +98,7 @@ async def file_appeal(resident: Resident) -> str:
     assert counts == [
         f"{n} file{'s' if n > 1 else ''} received. Send more or press «Done»." for n in (1, 2, 3)
     ]
-    resident._seen = len(resident.tg.messages(resident.chat_id))
+    resident.catch_up()
     await resident.press("mdone")
     await resident.say(f"Resident {resident.user.id}: the hydrant is leaking.")
     return texts(await resident.press("submit"))
