@@ -181,6 +181,15 @@ class ExecutorDesk:
         if replied_to is None:
             return DeskResult()
         action = await self._pending.by_prompt(who.chat_id, replied_to)
+        if action is None:
+            # A reply to another of the bot's messages (its "a photo is needed", say) answers
+            # the one question the executor has open here, if there is exactly one.
+            open_ = [
+                a
+                for a in await self._pending.all_of(who.chat_id, who.user_id)
+                if a.kind.awaits_reply
+            ]
+            action = open_[0] if len(open_) == 1 else None
         if action is None or not action.kind.awaits_reply:
             return DeskResult(
                 say=[
