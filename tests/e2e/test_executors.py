@@ -361,3 +361,40 @@ async def test_a_department_without_a_chat_works_as_before(
     assert (result.reminded, result.reminded_executors, result.escalated) == ([1], [], [])
     await city.settle()
     assert f"Appeal {number} is overdue" in staff_texts(tg)
+
+
+async def test_a_ukrainian_city_talks_to_its_executors_in_ukrainian(
+    tg: TelegramStandIn,
+    staff_settings: Settings,
+    departments_file: Path,
+    clock: FakeClock,
+    chats: tuple[FakeChat, FakeChat],
+    operators: tuple[FakeUser, FakeUser],
+    people: dict[str, FakeUser],
+) -> None:
+    settings = staff_settings.model_copy(
+        update={"departments_file": departments_file, "default_locale": "uk"}
+    )
+    city = RunningBot(settings, clock)
+    await city.start()
+    try:
+        olena = Resident(tg, tg.user(5307, language_code="en"))
+        number = await accepted(tg, city, operators[0], olena)
+        ivan = Executor(tg, people["ivan"], WATER_CHAT, city)
+        card = ivan.card(number)
+        assert "Прийняте" in (card.text or "")
+        assert {t for t, _ in card.buttons()} == {
+            "🛠 Взяти в роботу",
+            "✅ Виконано (фото)",
+            "↩️ Повернути операторам",
+        }
+        stranger = Executor(tg, people["stranger"], WATER_CHAT, city)
+        answer = await stranger.press(card, "x_take:1", check=False)
+        assert "лише виконавці цього підрозділу" in str(answer["text"])
+        await ivan.press(card, "x_take:1")
+        assert f"Виконавець Ivan (КП «Луцькводоканал») взяв {number} в роботу" in staff_texts(tg)
+        assert f"Ivan взяв {number} в роботу" in ivan.text()
+        # The resident keeps their own language.
+        assert f"Appeal {number}: In progress" in texts(olena.new())
+    finally:
+        await city.stop()
