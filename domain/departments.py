@@ -138,8 +138,9 @@ def resolve_categories(
     resolved = []
     for index, root in enumerate(categories):
         where = f"category[{index}]"
+        parent = one(root, where)  # the entry at fault is named first
         children = tuple(one(child, f"{where}.sub[{i}]") for i, child in enumerate(root.children))
-        resolved.append(replace(one(root, where), children=children))
+        resolved.append(replace(parent, children=children))
     return resolved
 
 

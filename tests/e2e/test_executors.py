@@ -398,3 +398,26 @@ async def test_a_ukrainian_city_talks_to_its_executors_in_ukrainian(
         assert f"Appeal {number}: In progress" in texts(olena.new())
     finally:
         await city.stop()
+
+
+async def test_an_executors_unanswered_question_expires_in_their_chat(
+    tg: TelegramStandIn,
+    city: RunningBot,
+    clock: FakeClock,
+    operators: tuple[FakeUser, FakeUser],
+    people: dict[str, FakeUser],
+) -> None:
+    olena = Resident(tg, tg.user(5308, language_code="en"))
+    number = await accepted(tg, city, operators[0], olena)
+    ivan = Executor(tg, people["ivan"], WATER_CHAT, city)
+    await ivan.press(ivan.card(number), "x_take:1")
+    await ivan.press(ivan.card(number), "x_done:1")
+    assert city.app is not None
+    clock.advance(minutes=11)
+    assert (await city.app.maintenance.tick()).expired == [1]
+    await city.settle()
+    assert f"Ivan, your unfinished action on {number} expired" in ivan.text()
+    assert "unfinished action" not in staff_texts(tg)
+    # A late photo answers nothing any more.
+    await ivan.answer(photo=True)
+    assert await status_of(city, number) == "in_progress"
