@@ -45,6 +45,19 @@ class DepartmentRepository(SessionStore):
         for row in existing.values():
             row.active = False
         await self._session.flush()
+        # An appeal held by a department that no longer has a chat (or no longer exists) is
+        # the operators' again, so that its reminders reach the staff chat; a chat that moved
+        # keeps its appeals.
+        chats = {spec.code: spec.chat_id for spec in specs if spec.chat_id is not None}
+        await self._session.execute(
+            delete(ExecutorAssignment).where(ExecutorAssignment.department_code.not_in(list(chats)))
+        )
+        for code, chat_id in chats.items():
+            await self._session.execute(
+                update(ExecutorAssignment)
+                .where(ExecutorAssignment.department_code == code)
+                .values(chat_id=chat_id)
+            )
 
     async def _one(self, where: ColumnElement[bool]) -> DepartmentSpec | None:
         query = select(Department).where(Department.active.is_(True), where).limit(1)
@@ -99,7 +112,12 @@ class DepartmentRepository(SessionStore):
                 Appeal.status.in_([s.value for s in WORKABLE_STATUSES]),
                 Appeal.due_at < now,
             )
-            .order_by(Appeal.due_at)
+            # The least recently reminded first, so that a long list takes turns.
+            .order_by(
+                ExecutorAssignment.reminded_at.is_not(None),
+                ExecutorAssignment.reminded_at,
+                Appeal.due_at,
+            )
             .limit(limit)
         )
         return [_assignment(row, due) for row, due in (await self._session.execute(query)).all()]

@@ -4,11 +4,17 @@ their department (by code or, in older files, by name) and its norms."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
+from domain.actions import Act
 from domain.categories import CategoryFileError, parse_categories
 from domain.departments import DepartmentFileError, parse_departments, resolve_categories
+from domain.dialog.core import Dialog
+from storage.uow import UnitOfWorkFactory
+from tests.clock import FakeClock
+from tests.dialog.transcript import Transcript
 
 DEPARTMENTS = """
 [[department]]
@@ -143,3 +149,34 @@ def test_the_seed_files_agree() -> None:
     names = {d.names["uk"] for d in departments}
     assert {c.department for c in categories} <= names
     assert all(d.chat_id is None for d in departments)
+
+
+async def test_a_department_that_loses_its_chat_gives_its_appeals_back(
+    dialog: Dialog, uows: UnitOfWorkFactory, clock: FakeClock
+) -> None:
+    olena = Transcript(dialog, uows, 7301)
+    await olena.register()
+    await olena.press(Act.NEW_APPEAL)
+    await olena.press(Act.CATEGORY, "other")
+    await olena.text("вул. Лесі Українки, 1")
+    await olena.press(Act.MEDIA_SKIP)
+    await olena.text("A bench is broken in the park.")
+    await olena.press(Act.SUBMIT)
+    water, roads = parse_departments(DEPARTMENTS)
+    moved = replace(water, chat_id=-1002)
+    async with uows() as uow:
+        await uow.departments.sync([water, roads])
+        await uow.departments.assign(1, "water", -1001, clock())
+        await uow.commit()
+    async with uows() as uow:
+        # The chat moved: the appeal stays with the department, in its new chat.
+        await uow.departments.sync([moved, roads])
+        held = await uow.departments.assignment(1)
+        assert held is not None and held.chat_id == -1002
+        assert (await uow.departments.by_chat(-1002)) == moved
+        await uow.commit()
+    async with uows() as uow:
+        # No chat any more: the operators hold it again.
+        await uow.departments.sync([replace(water, chat_id=None), roads])
+        assert await uow.departments.assignment(1) is None
+        assert await uow.departments.by_chat(-1002) is None
