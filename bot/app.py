@@ -26,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.appointments import create_appointment_config, sync_reception
 from bot.config import PROJECT_ROOT, Settings
 from bot.durable import DurableReplies
 from bot.faults import Fault, classify, describe
@@ -61,6 +62,7 @@ from domain.dialog.events import Channel
 from domain.geo import Bounds
 from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
+from handlers import appointments as appointment_handlers
 from handlers import calls, resident
 from handlers import staff as staff_handlers
 from storage.database import Sessions, create_engine, create_session_factory, is_sqlite
@@ -156,6 +158,7 @@ def create_dialog(settings: Settings, translator: Translator, clock: Clock) -> D
         max_media=settings.max_media_per_appeal,
         page_size=settings.appeals_page_size,
         media_max_mb=settings.media_max_bytes // (1024 * 1024),
+        appointments=create_appointment_config(settings),
     )
     return Dialog(config, translator, clock)
 
@@ -238,6 +241,7 @@ def create_dispatcher(
         # First, so that staff buttons pressed anywhere get the operators' check; /call
         # before the staff router, which takes every other command in the staff chat.
         dispatcher.include_router(calls.create_router(staff, dialog))
+        dispatcher.include_router(appointment_handlers.create_router())
         dispatcher.include_router(staff_handlers.create_router())
     dispatcher.include_router(resident.create_router())
     dispatcher.errors.register(_on_error)
@@ -292,6 +296,7 @@ def create_staff(
         membership=StaffMembership(chat_id, cache),
         uows=uows,
         pending_ttl=timedelta(minutes=settings.staff_pending_minutes),
+        appointments=create_appointment_config(settings),
     )
 
 
@@ -454,6 +459,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         leading=lambda: leadership.is_leader,
         media=media,
         media_orphan_age=settings.media_orphan_hours * 3600,
+        appointments=create_appointment_config(settings),
     )
     return Application(
         settings=settings,
@@ -497,6 +503,7 @@ async def prepare(app: Application) -> None:
     """Load the categories file into the database, check the token (getMe) and tell
     Telegram our commands; Telegram's calls are retried while it is unreachable."""
     await sync_categories(app.uows, app.settings.categories_file)
+    await sync_reception(app.uows, app.settings.reception_file)
     backoff = startup_backoff(app.settings)
     await telegram_call("getMe", app.bot.me, backoff)
     async with app.uows() as uow:

@@ -8,6 +8,7 @@ from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.appointments import AppointmentPendingRepository, AppointmentRepository
 from storage.calls import CallRepository
 from storage.category_cache import CategoryCatalogue
 from storage.conversation import ConversationRepository
@@ -51,6 +52,8 @@ class UnitOfWork:
         self.conversation = ConversationRepository(session)
         self.outbox_queue = OutboxQueue(session)
         self.media_refs = MediaRefs(session)
+        self.appointments = AppointmentRepository(session)
+        self.appointment_pending = AppointmentPendingRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -13,8 +13,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.actions import CONFIRMED, KEEP, Act, Action
+from domain.appointments import AppointmentConfig, AppointmentService
 from domain.clock import Clock
-from domain.dialog import call, conversation, feedback, linking, photos, selfservice, urgent
+from domain.dialog import (
+    appointments,
+    call,
+    conversation,
+    feedback,
+    linking,
+    photos,
+    selfservice,
+    urgent,
+)
 from domain.dialog.events import Inbound, MediaItem
 from domain.dialog.replies import Button, Reply, Request, rows
 from domain.dialog.state import DialogState
@@ -45,7 +55,9 @@ ADDRESS_MIN = 5
 ADDRESS_MAX = 300
 LANGUAGE_NAMES = {"uk": "Українська", "en": "English"}
 # Steps beside the appeal form (about filed appeals, linking): the menu and /cancel end them.
-_SIDE_STATES = feedback.FEEDBACK_STATES | linking.LINKING_STATES | selfservice.STATES
+_SIDE_STATES = (
+    feedback.FEEDBACK_STATES | linking.LINKING_STATES | selfservice.STATES | appointments.STATES
+)
 
 # The steps the review can send the resident back to, by the id carried in EDIT buttons.
 EDITABLE_STEPS = {
@@ -80,6 +92,9 @@ class DialogConfig:
     max_media: int = 10
     page_size: int = 5
     media_max_mb: int = 20
+    appointments: AppointmentConfig = field(
+        default_factory=lambda: AppointmentConfig(ZoneInfo("Europe/Kyiv"), "1580")
+    )
 
 
 @dataclass(slots=True)
@@ -95,6 +110,7 @@ class Turn:
     lifecycle: Lifecycle
     identity: IdentityService
     calls: PhoneAppealService
+    appointments: AppointmentService
     replies: list[Reply] = field(default_factory=list)
     # Said at the top of the next message rather than as a message of its own: a step's
     # confirmation and the next prompt arrive as one.
@@ -154,6 +170,7 @@ class Dialog:
         self._self = selfservice.SelfServiceFlow(
             selfservice.SelfServiceConfig(config.timezone, config.page_size), self._menu
         )
+        self._appointments = appointments.AppointmentFlow(self._menu)
 
     async def handle(self, event: Inbound, state: DialogState, uow: UnitOfWork) -> list[Reply]:
         """Advance one resident's dialog by one event and say what to show them."""
@@ -206,6 +223,13 @@ class Dialog:
                 calls=PhoneAppealService(
                     uow, self._clock, self._config.number_prefix, lifecycle, self._translator
                 ),
+                appointments=AppointmentService(
+                    uow.appointments,
+                    uow.outbox,
+                    self._translator,
+                    self._clock,
+                    self._config.appointments,
+                ),
             )
             await body(turn)
             return self._in_place(event, turn.finish())
@@ -257,6 +281,12 @@ class Dialog:
                 await self._cancel(turn)
             else:
                 await self._self.on_input(turn, current or "")
+            return
+        if current in appointments.STATES:
+            if action is not None and action.act is Act.CANCEL:
+                await self._cancel(turn)
+            else:
+                await self._appointments.on_input(turn, current or "")
             return
         handler = self._inputs.get(current or "")
         if handler is None:
@@ -367,6 +397,13 @@ class Dialog:
             else:
                 await self._self.start(turn, action)
             return True
+        if action.act in appointments.ACTS:
+            if current in self._inputs:
+                turn.say(_("Please finish or cancel the appeal you are filing first."))
+                await self._reprompt(turn)
+            else:
+                await self._appointments.on_action(turn, action)
+            return True
         if action.act is Act.MENU:
             if current in _SIDE_STATES:
                 await turn.state.clear()
@@ -424,6 +461,9 @@ class Dialog:
         if current in selfservice.STATES:
             await self._self.reprompt(turn, current or "")
             return
+        if current in appointments.STATES:
+            await self._appointments.reprompt(turn, current or "")
+            return
         prompt = self._prompts.get(current or "")
         if prompt is None:
             self._menu(turn)
@@ -463,6 +503,7 @@ class Dialog:
             *first,
             (Button(_("📝 New appeal"), Action(Act.NEW_APPEAL)),),
             (Button(_("📋 My appeals"), Action(Act.MY_APPEALS)),),
+            (Button(_("📅 Appointment with officials"), Action(Act.APPOINTMENTS)),),
             (
                 Button(_("ℹ️ Help"), Action(Act.HELP)),
                 Button(_("🌐 Language"), Action(Act.LANGUAGE)),
