@@ -194,7 +194,7 @@ class AppointmentRepository:
         )
         if lock:
             query = query.with_for_update(of=Appointment)
-        return [_booking(a, c) for a, c in (await self._session.execute(query)).tuples()]
+        return [_booking(a, c) for a, c in (await self._session.execute(query)).all()]
 
     async def get(self, booking_id: int, *, lock: bool = False) -> Booking | None:
         found = await self._rows(Appointment.id == booking_id, lock=lock)
