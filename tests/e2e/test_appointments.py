@@ -52,7 +52,7 @@ async def events(running: RunningBot) -> list[tuple[str, str, str | None]]:
         query = select(
             AppointmentEvent.kind, AppointmentEvent.actor_kind, AppointmentEvent.actor_name
         ).order_by(AppointmentEvent.id)
-        return [tuple(row) for row in (await uow.session.execute(query)).all()]
+        return [(k, a, n) for k, a, n in (await uow.session.execute(query)).all()]
 
 
 async def test_telegram_resident_books_sees_moves_and_cancels(
