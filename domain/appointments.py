@@ -19,11 +19,11 @@ from domain.clock import Clock
 from domain.dialog.events import Channel
 from domain.dialog.replies import Reply
 from domain.i18n import Translator, gettext
+from domain.lifecycle import KIND_REPLIES
 from domain.reception import OfficialSpec, Schedule
 
 _ = gettext
 
-KIND_REPLIES = "replies"
 QUESTION_MIN = 5
 QUESTION_MAX = 300
 REASON_MIN = 3
