@@ -474,9 +474,6 @@ class AppointmentDesk:
             note=note,
         )
 
-    async def remember_prompt(self, action: DeskPending, message_id: int) -> None:
-        await self._pending.set_prompt(action.id, action.token, message_id)
-
     def _minutes(self) -> int:
         return max(1, round(self._ttl.total_seconds() / 60))
 

@@ -81,9 +81,7 @@ async def for_appointments(message: Message, staff: StaffRuntime, turn: Telegram
     replied = message.reply_to_message
     if replied is None:
         return False
-    return (
-        await turn.uow.appointment_pending.by_prompt(staff.chat_id, replied.message_id) is not None
-    )
+    return await _desk(staff, turn).waits_for(staff.chat_id, replied.message_id)
 
 
 def _say(
