@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.media import LOCAL_PREFIX, MediaStore
+from domain.appointments import AppointmentConfig, AppointmentService
 from domain.clock import Clock
 from domain.desk import Desk
 from domain.i18n import Translator
@@ -24,6 +25,8 @@ class TickResult:
     closed: list[int]
     media_removed: int = 0
     expired: list[int] = field(default_factory=list)
+    # Bookings whose reminder (the day before, two hours before) was queued this round.
+    appointments_reminded: list[int] = field(default_factory=list)
 
 
 class Maintenance:
@@ -41,7 +44,9 @@ class Maintenance:
         media: MediaStore | None = None,
         media_orphan_age: float = 48 * 3600,
         sent_kept: timedelta = timedelta(days=7),
+        appointments: AppointmentConfig | None = None,
     ) -> None:
+        self._appointments = appointments
         # Every update's replies pass through the outbox: delivered rows are removed once a
         # day here (and at start-up), so that the table does not grow for ever.
         self._sent_kept = sent_kept
@@ -79,6 +84,14 @@ class Maintenance:
                 )
                 expired = await desk.expire()
             await uow.commit()
+        appointments_reminded: list[int] = []
+        if self._appointments is not None:
+            async with self._uows() as uow:
+                service = AppointmentService(
+                    uow.appointments, uow.outbox, self._translator, self._clock, self._appointments
+                )
+                appointments_reminded = await service.remind()
+                await uow.commit()
         now = datetime.now(UTC)
         if self._pruned_at is None or now - self._pruned_at > timedelta(days=1):
             async with self._uows() as uow:
@@ -90,7 +103,7 @@ class Maintenance:
             async with self._uows() as uow:
                 used = await uow.media_refs.local(LOCAL_PREFIX)
             removed = await self._media.remove_orphans(used, self._media_orphan_age)
-        return TickResult(reminded, closed, removed, expired)
+        return TickResult(reminded, closed, removed, expired, appointments_reminded)
 
     async def run(self) -> None:
         while True:

@@ -16,6 +16,7 @@ from aiogram.methods import SendMessage
 from aiogram.types import Chat, ErrorEvent
 from redis.asyncio import Redis
 
+from bot.appointments import create_appointment_config
 from bot.config import URL_SCHEMES, ConfigurationError, Settings
 from bot.durable import DurableReplies
 from bot.faults import Fault, classify, describe
@@ -39,6 +40,7 @@ from domain.clock import Clock
 from domain.dialog.core import Dialog
 from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
+from handlers import appointments as appointment_handlers
 from handlers import calls, resident
 from handlers import staff as staff_handlers
 from storage.uow import UnitOfWorkFactory
@@ -104,6 +106,7 @@ def create_dispatcher(
         # First, so that staff buttons pressed anywhere get the operators' check; /call
         # before the staff router, which takes every other command in the staff chat.
         dispatcher.include_router(calls.create_router())
+        dispatcher.include_router(appointment_handlers.create_router())
         dispatcher.include_router(staff_handlers.create_router())
     dispatcher.include_router(resident.create_router())
     dispatcher.errors.register(_on_error)
@@ -158,6 +161,7 @@ def create_staff(
         membership=StaffMembership(chat_id, cache),
         uows=uows,
         pending_ttl=timedelta(minutes=settings.staff_pending_minutes),
+        appointments=create_appointment_config(settings),
     )
 
 
