@@ -141,6 +141,8 @@ class NewBooking:
     account_id: int
     question: str
     now: datetime
+    # The slot's day in the city's time: a day staff close is refused in the same step.
+    day: date
     # Reminders that would come too late or too early to make sense are marked as done.
     skip_day_reminder: bool
     skip_soon_reminder: bool
@@ -173,7 +175,9 @@ class AppointmentStore(Protocol):
 
     async def add(self, booking: NewBooking, *, cancel: int | None = None) -> Booking:
         """Insert a booking; with `cancel`, cancel that booking in the same step, so that
-        either both happen or neither. Raises SlotTakenError when the slot is taken."""
+        either both happen or neither. Raises SlotTakenError when the slot is taken or its
+        day was closed meanwhile (checked under the official's lock, which closing a day
+        takes too, so a booking never survives a close that raced it)."""
         ...
 
     async def get(self, booking_id: int, *, lock: bool = False) -> Booking | None: ...
@@ -340,6 +344,7 @@ class AppointmentService:
             account_id=account_id,
             question=question,
             now=now,
+            day=self.local(start).date(),
             skip_day_reminder=start - now <= self.config.day_reminder,
             skip_soon_reminder=start - now <= self.config.soon_reminder,
         )

@@ -131,7 +131,15 @@ class AppointmentRepository:
         )
         return set((await self._session.execute(query)).scalars())
 
+    async def _lock_official(self, official_id: int) -> None:
+        """Serialise bookings and day closures of one official (PostgreSQL row lock; SQLite's
+        single writer already does), so that a close sees every booking committed before it
+        and a booking sees a close committed before it."""
+        query = select(OfficialRow.id).where(OfficialRow.id == official_id).with_for_update()
+        await self._session.execute(query)
+
     async def close_day(self, official_id: int, day: date, actor: Actor, now: datetime) -> bool:
+        await self._lock_official(official_id)
         if day in await self.closed_days(official_id, day, day):
             return False
         try:
@@ -169,6 +177,11 @@ class AppointmentRepository:
             # A savepoint: a refused insert undoes the cancellation of a move with it, and
             # leaves the rest of the unit of work (the dialog's state) usable.
             async with self._session.begin_nested():
+                await self._lock_official(booking.official_id)
+                if booking.day in await self.closed_days(
+                    booking.official_id, booking.day, booking.day
+                ):
+                    raise SlotTakenError
                 if cancel is not None:
                     cancelled = await self._session.execute(
                         update(Appointment)

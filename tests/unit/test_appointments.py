@@ -113,7 +113,8 @@ async def test_the_index_refuses_a_second_active_booking_of_a_slot(
         assert mayor is not None
 
         def new(who: tuple[int, int], start: datetime = TUESDAY_TEN) -> NewBooking:
-            return NewBooking(mayor.id, start, start, who[0], who[1], "q", start, False, False)
+            day = start.astimezone(KYIV).date()
+            return NewBooking(mayor.id, start, start, who[0], who[1], "q", start, day, False, False)
 
         await uow.appointments.add(new(first))
         # Past the service's own check: the database itself says no.
@@ -167,3 +168,76 @@ async def test_twenty_parallel_bookers_one_wins(
             Appointment.official_id == mayor.id, Appointment.starts_at == TUESDAY_TEN
         )
         assert (await uow.session.execute(query)).scalar_one() == 1
+
+
+async def test_a_booking_on_a_day_closed_meanwhile_is_refused_by_the_store(
+    uows: UnitOfWorkFactory, settings: Settings
+) -> None:
+    """The service checks free slots first; the store checks again under the official's
+    lock, which is what stops a booking that raced a closure."""
+    await sync_reception(uows, settings.reception_file)
+    (resident,) = await _residents(uows, 1)
+    day = TUESDAY_TEN.astimezone(KYIV).date()
+    async with uows() as uow:
+        mayor = await uow.appointments.official("mayor")
+        assert mayor is not None
+        staff = Actor("operator", "1", "Oksana")
+        assert await uow.appointments.close_day(mayor.id, day, staff, TUESDAY_TEN)
+        new = NewBooking(
+            mayor.id, TUESDAY_TEN, TUESDAY_TEN, *resident, "q", TUESDAY_TEN, day, False, False
+        )
+        with pytest.raises(SlotTakenError):
+            await uow.appointments.add(new)
+        await uow.commit()
+    async with uows() as uow:
+        count = select(func.count()).where(Appointment.official_id == mayor.id)
+        assert (await uow.session.execute(count)).scalar_one() == 0
+
+
+@pytest.mark.postgres_only  # SQLite runs one writer at a time; the race needs real ones
+async def test_no_booking_survives_a_closure_that_races_it(
+    uows: UnitOfWorkFactory, settings: Settings, translator: Translator, clock: FakeClock
+) -> None:
+    await sync_reception(uows, settings.reception_file)
+    people = await _residents(uows, 10)
+    async with uows() as uow:
+        mayor = await uow.appointments.official("mayor")
+    assert mayor is not None
+    day = TUESDAY_TEN.astimezone(KYIV).date()
+    start_line = asyncio.Event()
+    slots = [TUESDAY_TEN.replace(minute=minute) for minute in (0, 20, 40)]
+
+    async def booker(index: int, who: tuple[int, int]) -> None:
+        async with uows() as uow:
+            service = _service(uow, translator, clock, settings)
+            await start_line.wait()
+            try:
+                await service.book(
+                    mayor,
+                    slots[index % len(slots)],
+                    resident_id=who[0],
+                    account_id=who[1],
+                    question="before the day closes",
+                    actor=Actor("resident", str(who[1])),
+                )
+            except SlotTakenError:
+                return
+            await uow.commit()
+
+    async def closer() -> None:
+        async with uows() as uow:
+            service = _service(uow, translator, clock, settings)
+            await start_line.wait()
+            await service.close_day(mayor, day, "the mayor is away", Actor("operator", "1", "O"))
+            await uow.commit()
+
+    tasks = [asyncio.create_task(booker(i, who)) for i, who in enumerate(people)]
+    tasks.insert(len(tasks) // 2, asyncio.create_task(closer()))
+    await asyncio.sleep(0.05)
+    start_line.set()
+    await asyncio.gather(*tasks)
+    async with uows() as uow:
+        booked = select(func.count()).where(
+            Appointment.official_id == mayor.id, Appointment.status == "booked"
+        )
+        assert (await uow.session.execute(booked)).scalar_one() == 0
