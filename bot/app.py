@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.appointments import create_appointment_config, sync_reception
 from bot.background import create_maintenance, create_sender
 from bot.config import PROJECT_ROOT, Settings
 from bot.config import ConfigurationError as ConfigurationError  # where main.py looks for it
@@ -137,6 +138,7 @@ def create_dialog(settings: Settings, translator: Translator, clock: Clock) -> D
         number_prefix=settings.appeal_number_prefix,
         contact_centre_phone=settings.contact_centre_phone,
         max_media=settings.max_media_per_appeal,
+        appointments=create_appointment_config(settings),
         page_size=settings.appeals_page_size,
         media_max_mb=settings.media_max_bytes // (1024 * 1024),
     )
@@ -302,6 +304,7 @@ async def prepare(app: Application) -> None:
     """Load the categories file into the database, check the token (getMe) and tell
     Telegram our commands; Telegram's calls are retried while it is unreachable."""
     await sync_categories(app.uows, app.settings.categories_file, app.settings.departments_file)
+    await sync_reception(app.uows, app.settings.reception_file)
     backoff = startup_backoff(app.settings)
     await telegram_call("getMe", app.bot.me, backoff)
     async with app.uows() as uow:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.appointments import create_appointment_config
 from bot.config import Settings
 from bot.leader import Leadership
 from bot.limits import RateLimiter
@@ -60,4 +61,5 @@ def create_maintenance(
         leading=lambda: leadership.is_leader,
         media=media,
         media_orphan_age=settings.media_orphan_hours * 3600,
+        appointments=create_appointment_config(settings),
     )

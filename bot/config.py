@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     categories_file: Path = PROJECT_ROOT / "storage" / "seed" / "categories.toml"
     # The city's departments: names, executors' chats, norms (see domain/departments.py).
     departments_file: Path = PROJECT_ROOT / "storage" / "seed" / "departments.toml"
+    # Who receives residents, when and where (see the README, "The reception schedule").
+    reception_file: Path = PROJECT_ROOT / "storage" / "seed" / "reception.toml"
+    # Residents book up to this many days ahead, and book, cancel or move a booking until
+    # this many hours before it.
+    appointment_days_ahead: int = Field(default=14, ge=1, le=60)
+    appointment_change_hours: float = Field(default=2.0, ge=0)
     # min_lat,min_lon,max_lat,max_lon: Lutsk and its immediate outskirts by default.
     city_bounds: Annotated[tuple[float, float, float, float], NoDecode] = (
         50.69,

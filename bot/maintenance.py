@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.media import LOCAL_PREFIX, MediaStore
+from domain.appointments import AppointmentConfig, AppointmentService
 from domain.clock import Clock
 from domain.desk import Desk
 from domain.i18n import Translator
@@ -28,6 +29,8 @@ class TickResult:
     # the staff chat.
     reminded_executors: list[int] = field(default_factory=list)
     escalated: list[int] = field(default_factory=list)
+    # Bookings whose reminder (the day before, two hours before) was queued this round.
+    appointments_reminded: list[int] = field(default_factory=list)
 
 
 class Maintenance:
@@ -45,7 +48,9 @@ class Maintenance:
         media: MediaStore | None = None,
         media_orphan_age: float = 48 * 3600,
         sent_kept: timedelta = timedelta(days=7),
+        appointments: AppointmentConfig | None = None,
     ) -> None:
+        self._appointments = appointments
         # Every update's replies pass through the outbox: delivered rows are removed once a
         # day here (and at start-up), so that the table does not grow for ever.
         self._sent_kept = sent_kept
@@ -87,6 +92,14 @@ class Maintenance:
                 )
                 expired = await desk.expire()
             await uow.commit()
+        appointments_reminded: list[int] = []
+        if self._appointments is not None:
+            async with self._uows() as uow:
+                service = AppointmentService(
+                    uow.appointments, uow.outbox, self._translator, self._clock, self._appointments
+                )
+                appointments_reminded = await service.remind()
+                await uow.commit()
         now = datetime.now(UTC)
         if self._pruned_at is None or now - self._pruned_at > timedelta(days=1):
             async with self._uows() as uow:
@@ -98,7 +111,15 @@ class Maintenance:
             async with self._uows() as uow:
                 used = await uow.media_refs.local(LOCAL_PREFIX)
             removed = await self._media.remove_orphans(used, self._media_orphan_age)
-        return TickResult(reminded, closed, removed, expired, executors, escalated)
+        return TickResult(
+            reminded,
+            closed,
+            removed,
+            expired,
+            reminded_executors=executors,
+            escalated=escalated,
+            appointments_reminded=appointments_reminded,
+        )
 
     async def run(self) -> None:
         while True:

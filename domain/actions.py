@@ -54,6 +54,24 @@ class Act(StrEnum):
     MEDIA_REMOVE = "mrm"
     # A phone appeal: the caller gave no name.
     CALLER_SKIP = "cskip"
+    # Appointments with officials: the menu entry; whom (arg: official code); a day (arg:
+    # yyyymmdd); a slot (arg: hhmm); book it; «My bookings»; cancel one (arg: booking id, then
+    # id ".yes"); move one (arg: booking id).
+    APPOINTMENTS = "apt"
+    APPT_OFFICIAL = "apto"
+    APPT_DAY = "aptd"
+    APPT_SLOT = "apts"
+    APPT_BOOK = "aptb"
+    APPT_MINE = "aptm"
+    APPT_CANCEL = "aptx"
+    APPT_MOVE = "aptv"
+    # Operators' buttons on a booking in the day's list (arg: booking id), and the
+    # confirmation of what reaches residents (arg: pending id "." its token).
+    STAFF_APPT_ATTENDED = "s_apa"
+    STAFF_APPT_NO_SHOW = "s_apn"
+    STAFF_APPT_CANCEL = "s_apx"
+    STAFF_APPT_CONFIRM = "s_apok"
+    STAFF_APPT_DROP = "s_apno"
     # Operators' buttons on a staff card (arg: appeal id).
     STAFF_ACCEPT = "s_acc"
     STAFF_START = "s_go"

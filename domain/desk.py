@@ -563,10 +563,13 @@ class Desk:
             say=[
                 Reply(
                     _(
-                        "Operators' commands: /history <number>, /cancel. Work an appeal with "
-                        "the buttons on its card. Reply to the card with text to write to the "
-                        "resident, or with a photo to report the work done; you confirm before "
-                        "anything reaches the resident."
+                        "Operators' commands: /history <number>, /cancel, /call <phone> (an "
+                        "appeal taken by phone), /link <number> <number>, /appointments "
+                        "[date] (the day's receptions), /close_day <official> <date> "
+                        "[reason]. Work an appeal "
+                        "with the buttons on its card. Reply to the card with text to write to "
+                        "the resident, or with a photo to report the work done; you confirm "
+                        "before anything reaches the resident."
                     )
                 )
             ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.departments import Assignment, DepartmentSpec
 from domain.dialog.events import Channel, GeoPoint
@@ -30,6 +30,10 @@ from domain.entities import (
 )
 from domain.kinds import EventKind, MediaRole, OutboxKind
 from domain.statuses import Status
+
+if TYPE_CHECKING:
+    # The appointments module defines its own store and uses this module's outbox port.
+    from domain.appointments import AppointmentStore
 
 
 class AccountStore(Protocol):
@@ -344,3 +348,5 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxStore: ...
     @property
     def staff(self) -> StaffMessageStore: ...
+    @property
+    def appointments(self) -> AppointmentStore: ...

@@ -21,6 +21,7 @@ from bot.telegram.middleware import TelegramTurn
 from bot.telegram.render import render
 from bot.telegram.staff_gate import Verdict
 from domain.actions import STAFF_ACTS, Action
+from domain.appointments import AppointmentConfig
 from domain.clock import Clock
 from domain.desk import Desk, DeskResult, Operator
 from domain.dialog.events import Channel, MediaKind
@@ -47,6 +48,8 @@ class StaffRuntime:
     membership: StaffMembership
     uows: UnitOfWorkFactory
     pending_ttl: timedelta = timedelta(minutes=10)
+    # Appointments with officials (handlers.appointments); None leaves them out.
+    appointments: AppointmentConfig | None = None
 
     def desk(self, turn: TelegramTurn) -> Desk:
         lifecycle = Lifecycle(turn.uow, self.translator, self.clock, self.lifecycle)

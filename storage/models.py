@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -344,3 +346,106 @@ class AccountEvent(Base):
     actor_id: Mapped[str | None] = mapped_column(String(64))
     actor_name: Mapped[str | None] = mapped_column(String(128))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# -- appointments with the mayor and officials (domain.appointments) ------------------------
+
+
+class Official(Base):
+    """An official who receives residents, as the reception file describes them."""
+
+    __tablename__ = "officials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    names: Mapped[dict[str, str]] = mapped_column(JSON)
+    titles: Mapped[dict[str, str]] = mapped_column(JSON)
+    places: Mapped[dict[str, str]] = mapped_column(JSON)
+    # domain.reception.Schedule.to_data(): weekday hours, slot length, days off.
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # An official removed from the file takes no new bookings; existing ones stay readable.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Appointment(Base):
+    """A resident's booking of one slot."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        # No slot is ever booked twice: one active booking per official and start. Partial,
+        # so that a cancelled booking frees its slot.
+        Index(
+            "uq_appointments_active_slot",
+            "official_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    # Where the resident is told about it: the account it was booked from.
+    account_id: Mapped[int] = mapped_column(ForeignKey("channel_accounts.id"))
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the reminder is queued; the conditional update is what sends each once.
+    reminded_day_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_soon_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReceptionClosedDay(Base):
+    """A day an official does not receive, closed from the staff chat."""
+
+    __tablename__ = "reception_closed_days"
+    __table_args__ = (UniqueConstraint("official_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"))
+    day: Mapped[date] = mapped_column(Date)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str | None] = mapped_column(String(128))
+
+
+class AppointmentEvent(Base):
+    """Append-only record of every change to bookings and reception days: who, when, what."""
+
+    __tablename__ = "appointment_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(24))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
+    official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AppointmentPending(Base):
+    """What the appointments desk waits for from one operator (a reason, a confirming tap)."""
+
+    __tablename__ = "appointment_pending"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    operator_id: Mapped[int] = mapped_column(BigInteger)
+    operator_name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
+    day: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    prompt_message_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.accounts import AccountRepository
 from storage.appeals import AppealRepository
+from storage.appointments import AppointmentPendingRepository, AppointmentRepository
 from storage.calls import CallRepository
 from storage.categories import CategoryRepository
 from storage.category_cache import CategoryCatalogue
@@ -82,6 +83,8 @@ class UnitOfWork:
         self.outbox_queue = OutboxQueue(session)
         self.updates = ProcessedUpdateRepository(session)
         self.media_refs = MediaRefs(session)
+        self.appointments = AppointmentRepository(session)
+        self.appointment_pending = AppointmentPendingRepository(session)
 
     async def commit(self) -> None:
         await self.session.commit()

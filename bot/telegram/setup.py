@@ -16,6 +16,7 @@ from aiogram.methods import SendMessage
 from aiogram.types import Chat, ErrorEvent
 from redis.asyncio import Redis
 
+from bot.appointments import create_appointment_config
 from bot.config import URL_SCHEMES, ConfigurationError, Settings
 from bot.durable import DurableReplies
 from bot.faults import Fault, classify, describe
@@ -41,6 +42,7 @@ from domain.departments import load_departments
 from domain.dialog.core import Dialog
 from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
+from handlers import appointments as appointment_handlers
 from handlers import calls, resident
 from handlers import executors as executor_handlers
 from handlers import staff as staff_handlers
@@ -112,6 +114,7 @@ def create_dispatcher(
         # First, so that staff buttons pressed anywhere get the operators' check; /call
         # before the staff router, which takes every other command in the staff chat.
         dispatcher.include_router(calls.create_router())
+        dispatcher.include_router(appointment_handlers.create_router())
         dispatcher.include_router(staff_handlers.create_router())
     if executors is not None:
         dispatcher.include_router(executor_handlers.create_router())
@@ -168,6 +171,7 @@ def create_staff(
         membership=StaffMembership(chat_id, cache),
         uows=uows,
         pending_ttl=timedelta(minutes=settings.staff_pending_minutes),
+        appointments=create_appointment_config(settings),
     )
 
 

@@ -15,8 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from domain.actions import CONFIRMED, KEEP, Act, Action
+from domain.appointments import AppointmentService
 from domain.clock import Clock
 from domain.dialog import (
+    appointments,
     call,
     conversation,
     feedback,
@@ -78,6 +80,7 @@ class Dialog:
         self._self = selfservice.SelfServiceFlow(
             selfservice.SelfServiceConfig(config.timezone, config.page_size), menu.menu
         )
+        self._appointments = appointments.AppointmentFlow(menu.menu)
 
     async def handle(self, event: Inbound, state: DialogState, uow: UnitOfWork) -> list[Reply]:
         """Advance one resident's dialog by one event and say what to show them."""
@@ -129,6 +132,13 @@ class Dialog:
                 identity=IdentityService(uow, self._translator, self._clock),
                 calls=PhoneAppealService(
                     uow, self._clock, self._config.number_prefix, lifecycle, self._translator
+                ),
+                appointments=AppointmentService(
+                    uow.appointments,
+                    uow.outbox,
+                    self._translator,
+                    self._clock,
+                    self._config.appointments,
                 ),
                 config=self._config,
                 translator=self._translator,
@@ -183,6 +193,12 @@ class Dialog:
                 await form.cancel(turn)
             else:
                 await self._self.on_input(turn, current or "")
+            return
+        if current in appointments.STATES:
+            if action is not None and action.act is Act.CANCEL:
+                await form.cancel(turn)
+            else:
+                await self._appointments.on_input(turn, current or "")
             return
         step = form.STEPS.get(current or "")
         if step is None:
@@ -293,6 +309,13 @@ class Dialog:
             else:
                 await self._self.start(turn, action)
             return True
+        if action.act in appointments.ACTS:
+            if current in form.STEPS:
+                turn.say(_("Please finish or cancel the appeal you are filing first."))
+                await self._reprompt(turn)
+            else:
+                await self._appointments.on_action(turn, action)
+            return True
         if action.act is Act.MENU:
             if current in form.SIDE_STATES:
                 await turn.state.clear()
@@ -349,6 +372,9 @@ class Dialog:
             return
         if current in selfservice.STATES:
             await self._self.reprompt(turn, current or "")
+            return
+        if current in appointments.STATES:
+            await self._appointments.reprompt(turn, current or "")
             return
         step = form.STEPS.get(current or "")
         if step is None:

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from domain.actions import CONFIRMED, Act, Action
 from domain.clock import local_time
-from domain.dialog import call, feedback, linking, menu, photos, selfservice, urgent
+from domain.dialog import (
+    appointments,
+    call,
+    feedback,
+    linking,
+    menu,
+    photos,
+    selfservice,
+    urgent,
+)
 from domain.dialog.events import MediaItem
 from domain.dialog.replies import Button, Request, rows
 from domain.dialog.turn import StepHandler, Turn, draft_of, nav
@@ -36,7 +45,9 @@ DESCRIPTION_MAX = 2000
 ADDRESS_MIN = 5
 ADDRESS_MAX = 300
 # Steps beside the appeal form (about filed appeals, linking): the menu and /cancel end them.
-SIDE_STATES = feedback.FEEDBACK_STATES | linking.LINKING_STATES | selfservice.STATES
+SIDE_STATES = (
+    feedback.FEEDBACK_STATES | linking.LINKING_STATES | selfservice.STATES | appointments.STATES
+)
 
 _UNKNOWN_INPUT = N_("this kind of message")
 _OTHER_INPUT = {

@@ -22,6 +22,7 @@ def menu(turn: Turn, *first: tuple[Button, ...]) -> None:
         *first,
         (Button(_("📝 New appeal"), Action(Act.NEW_APPEAL)),),
         (Button(_("📋 My appeals"), Action(Act.MY_APPEALS)),),
+        (Button(_("📅 Appointment with officials"), Action(Act.APPOINTMENTS)),),
         (
             Button(_("ℹ️ Help"), Action(Act.HELP)),
             Button(_("🌐 Language"), Action(Act.LANGUAGE)),

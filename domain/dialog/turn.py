@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from domain.actions import Act, Action
+from domain.appointments import AppointmentConfig, AppointmentService
 from domain.dialog.events import Inbound, MediaItem
 from domain.dialog.replies import Button, Reply, Request
 from domain.dialog.state import DialogState
@@ -33,6 +34,9 @@ class DialogConfig:
     max_media: int = 10
     page_size: int = 5
     media_max_mb: int = 20
+    appointments: AppointmentConfig = field(
+        default_factory=lambda: AppointmentConfig(ZoneInfo("Europe/Kyiv"), "1580")
+    )
 
 
 @dataclass(slots=True)
@@ -48,6 +52,7 @@ class Turn:
     lifecycle: Lifecycle
     identity: IdentityService
     calls: PhoneAppealService
+    appointments: AppointmentService
     config: DialogConfig
     translator: Translator
     replies: list[Reply] = field(default_factory=list)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from domain.appointments import AppointmentStore
 from domain.departments import Assignment, DepartmentSpec
 from domain.dialog.events import Channel, GeoPoint
 from domain.entities import (
@@ -26,6 +27,16 @@ from domain.entities import (
 from domain.kinds import EventKind, MediaRole, OutboxKind
 from domain.ports import AppealContact, LinkCode
 from domain.statuses import Status
+
+
+class _Untouched:
+    """A store these tests must not reach: any use of it fails the test."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __getattr__(self, name: str) -> Any:
+        raise _unused(f"{self._what}.{name}")
 
 
 def _unused(what: str) -> AssertionError:
@@ -411,3 +422,5 @@ class FakeUnitOfWork:
         self.identity = FakeIdentity(self.accounts)
         self.outbox = FakeOutbox()
         self.staff = FakeStaffMessages()
+        # The dialog builds the booking service on every turn; these tests never book.
+        self.appointments = cast(AppointmentStore, _Untouched("appointments"))
