@@ -37,13 +37,14 @@ from bot.outbox.sender import OutboxSender, Transport
 from bot.startup import startup_backoff, telegram_call
 from bot.telegram.flood import FloodMiddleware
 from bot.telegram.outbox import TelegramTransport
-from bot.telegram.setup import create_bot, create_dispatcher, create_staff
+from bot.telegram.setup import create_bot, create_dispatcher, create_executors, create_staff
 from bot.viber.outbox import ViberTransport
 from bot.viber.setup import create_viber
 from bot.viber.webhook import ViberWebhook
 from bot.web import serving as serving  # the entry sandbox and tests start from
 from domain.categories import load_categories
 from domain.clock import Clock, utc_now
+from domain.departments import load_departments, resolve_categories
 from domain.dialog.core import Dialog, DialogConfig
 from domain.dialog.events import Channel
 from domain.geo import Bounds
@@ -124,6 +125,8 @@ def create_lifecycle_config(settings: Settings) -> LifecycleConfig:
         timezone=ZoneInfo(settings.timezone),
         centre_phone=settings.contact_centre_phone,
         confirm_window=timedelta(days=settings.confirm_days),
+        escalation_after=timedelta(hours=settings.escalation_hours),
+        escalation_period=timedelta(hours=settings.escalation_period_hours),
     )
 
 
@@ -191,6 +194,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     storage, isolation = create_fsm(settings, sessions, redis)
     staff = create_staff(settings, translator, clock, lifecycle, uows, redis)
+    executors = create_executors(settings, translator, clock, lifecycle, uows, redis)
     limiter = create_limiter(settings, redis)
     leadership = Leadership(redis, prefix=settings.redis_prefix)
     flood = FloodGuard(
@@ -214,6 +218,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
         polling=not settings.webhook_mode,
         flood=FloodMiddleware(flood, translator),
         reply_wait=settings.reply_wait_seconds,
+        executors=executors,
     )
     media = MediaStore(
         settings.media_dir,
@@ -276,10 +281,18 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     )
 
 
-async def sync_categories(uows: UnitOfWorkFactory, path: Path) -> None:
-    """Make the categories table match the city's file (validated before anything is written)."""
+async def sync_categories(
+    uows: UnitOfWorkFactory, path: Path, departments_path: Path | None = None
+) -> None:
+    """Make the categories and departments tables match the city's files (both validated
+    before anything is written); categories naming a department by code get its names, and a
+    department's SLA overrides its categories'."""
     specs = load_categories(path)
+    departments = load_departments(departments_path) if departments_path is not None else []
+    specs = resolve_categories(specs, departments)
     async with uows() as uow:
+        if departments_path is not None:
+            await uow.departments.sync(departments)
         await uow.categories.sync(specs)
         await uow.commit()
     if uows.catalogue is not None:
@@ -290,7 +303,7 @@ async def sync_categories(uows: UnitOfWorkFactory, path: Path) -> None:
 async def prepare(app: Application) -> None:
     """Load the categories file into the database, check the token (getMe) and tell
     Telegram our commands; Telegram's calls are retried while it is unreachable."""
-    await sync_categories(app.uows, app.settings.categories_file)
+    await sync_categories(app.uows, app.settings.categories_file, app.settings.departments_file)
     await sync_reception(app.uows, app.settings.reception_file)
     backoff = startup_backoff(app.settings)
     await telegram_call("getMe", app.bot.me, backoff)

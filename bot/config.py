@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     appeal_number_prefix: str = "1580"
     contact_centre_phone: str = "15-80"
     categories_file: Path = PROJECT_ROOT / "storage" / "seed" / "categories.toml"
+    # The city's departments: names, executors' chats, norms (see domain/departments.py).
+    departments_file: Path = PROJECT_ROOT / "storage" / "seed" / "departments.toml"
     # Who receives residents, when and where (see the README, "The reception schedule").
     reception_file: Path = PROJECT_ROOT / "storage" / "seed" / "reception.toml"
     # Residents book up to this many days ahead, and book, cancel or move a booking until
@@ -76,6 +78,10 @@ class Settings(BaseSettings):
 
     # Overdue appeals are reminded in the staff chat at most once per this period.
     reminder_period_hours: float = Field(default=12.0, gt=0)
+    # An appeal a department's executors hold, overdue by more than this, is escalated to the
+    # staff chat, at most once per the period (a department's file entry may override the first).
+    escalation_hours: float = Field(default=24.0, gt=0)
+    escalation_period_hours: float = Field(default=24.0, gt=0)
     # A done appeal closes by itself when the resident does not answer within this many days.
     confirm_days: float = Field(default=3.0, gt=0)
     maintenance_interval_seconds: float = Field(default=60.0, gt=0)

@@ -25,6 +25,10 @@ class TickResult:
     closed: list[int]
     media_removed: int = 0
     expired: list[int] = field(default_factory=list)
+    # Overdue appeals held by departments' executors: reminded in their chats, escalated to
+    # the staff chat.
+    reminded_executors: list[int] = field(default_factory=list)
+    escalated: list[int] = field(default_factory=list)
     # Bookings whose reminder (the day before, two hours before) was queued this round.
     appointments_reminded: list[int] = field(default_factory=list)
 
@@ -70,6 +74,10 @@ class Maintenance:
             await uow.commit()
         async with self._uows() as uow:
             lifecycle = Lifecycle(uow, self._translator, self._clock, self._lifecycle)
+            executors, escalated = await lifecycle.remind_executors(self._reminder_period)
+            await uow.commit()
+        async with self._uows() as uow:
+            lifecycle = Lifecycle(uow, self._translator, self._clock, self._lifecycle)
             closed = await lifecycle.close_unanswered()
             await uow.commit()
         async with self._uows() as uow:
@@ -103,7 +111,15 @@ class Maintenance:
             async with self._uows() as uow:
                 used = await uow.media_refs.local(LOCAL_PREFIX)
             removed = await self._media.remove_orphans(used, self._media_orphan_age)
-        return TickResult(reminded, closed, removed, expired, appointments_reminded)
+        return TickResult(
+            reminded,
+            closed,
+            removed,
+            expired,
+            reminded_executors=executors,
+            escalated=escalated,
+            appointments_reminded=appointments_reminded,
+        )
 
     async def run(self) -> None:
         while True:

@@ -82,6 +82,14 @@ class Act(StrEnum):
     STAFF_HISTORY = "s_hist"
     STAFF_ROUTE = "s_route"
     STAFF_DEPARTMENT = "s_dept"  # arg: appeal id "." department key
+    # Executors' buttons in a department's chat (arg: appeal id): take into work, report done
+    # (a photo is asked for), send back to the operators (a reason is asked for).
+    EXEC_TAKE = "x_take"
+    EXEC_DONE = "x_done"
+    EXEC_RETURN = "x_back"
+    # Confirm or drop an executor's pending action (arg: pending action id "." its token).
+    EXEC_CONFIRM = "x_ok"
+    EXEC_DROP = "x_no"
     # Confirm or drop what the desk is about to do (arg: pending action id "." its token).
     STAFF_CONFIRM = "s_ok"
     STAFF_DROP = "s_no"
@@ -94,6 +102,7 @@ KEEP = "keep"
 CONFIRMED = "yes"
 
 STAFF_ACTS = frozenset(act for act in Act if act.value.startswith("s_"))
+EXECUTOR_ACTS = frozenset(act for act in Act if act.value.startswith("x_"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,9 @@ class CategorySpec:
     department_en: str | None = None
     # A danger to life or health: the dialog shows the emergency numbers before anything else.
     urgent: bool = False
+    # The department by its code in the departments file (domain/departments.py), which then
+    # gives `department` and `department_en`.
+    department_code: str | None = None
 
     def name(self, locale: str) -> str:
         return self.names.get(locale) or self.names["uk"]
@@ -46,9 +49,17 @@ def _spec(raw: object, where: str, parent: CategorySpec | None) -> CategorySpec:
     sla = raw.get("sla_hours", parent.sla_hours if parent else None)
     if not isinstance(sla, int) or isinstance(sla, bool) or sla <= 0:
         raise CategoryFileError(f"{where} ({code}): sla_hours must be a positive integer")
-    department = raw.get("department", parent.department if parent else None)
+    inherited_code = parent.department_code if parent and "department" not in raw else None
+    department_code = raw.get("department_code", inherited_code)
+    if department_code is not None and (
+        not isinstance(department_code, str) or not _CODE_RE.match(department_code)
+    ):
+        raise CategoryFileError(f"{where} ({code}): department_code must be 1-32 of a-z, 0-9, _")
+    # With a code the departments file names it (resolved at load); the code stands in till then.
+    fallback = department_code if department_code is not None and "department" not in raw else None
+    department = raw.get("department", fallback or (parent.department if parent else None))
     if not isinstance(department, str) or not department.strip():
-        raise CategoryFileError(f"{where} ({code}): department is required")
+        raise CategoryFileError(f"{where} ({code}): department (or department_code) is required")
     # A sub-category inherits the English name only together with the department itself.
     inherited_en = parent.department_en if parent and "department" not in raw else None
     department_en = raw.get("department_en", inherited_en)
@@ -64,6 +75,7 @@ def _spec(raw: object, where: str, parent: CategorySpec | None) -> CategorySpec:
         department=department,
         department_en=department_en,
         urgent=urgent,
+        department_code=department_code,
     )
     children_raw = raw.get("sub", [])
     if parent is not None and children_raw:
@@ -81,6 +93,7 @@ def _spec(raw: object, where: str, parent: CategorySpec | None) -> CategorySpec:
         children,
         department_en=spec.department_en,
         urgent=spec.urgent,
+        department_code=spec.department_code,
     )
 
 

@@ -606,9 +606,12 @@ class Desk:
         expired = await self._pending.expired(self._clock())
         for action in expired:
             await self._pending.delete(action.id)
-            await self._lifecycle.to_staff(
-                action.appeal_id, [Reply(await self._expired_text(action))]
-            )
+            told = [Reply(await self._expired_text(action))]
+            if await self._lifecycle.department_by_chat(action.chat_id) is not None:
+                # An executor's action, in their department's chat.
+                await self._lifecycle.to_chat(action.chat_id, told, action.appeal_id)
+            else:
+                await self._lifecycle.to_staff(action.appeal_id, told)
         return [action.id for action in expired]
 
     # -- history ---------------------------------------------------------------------------

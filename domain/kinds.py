@@ -21,6 +21,12 @@ class EventKind(StrEnum):
     REVEAL = "reveal"
     # An operator sent the appeal to another department.
     ROUTE = "route"
+    # A department's executors sent the appeal back to the operators, with a reason.
+    RETURNED = "returned"
+    # The appeal was posted in a department's executors' chat.
+    TO_EXECUTORS = "to_executors"
+    # An overdue appeal was escalated to the staff chat.
+    ESCALATED = "escalated"
     # An operator linked the appeal to a resident's account.
     LINK = "link"
 

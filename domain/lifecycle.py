@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from domain.actions import KEEP, Act, Action
 from domain.clock import Clock, local_time
+from domain.departments import Assignment, DepartmentSpec
 from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Button, Reply
 from domain.entities import (
@@ -26,6 +27,7 @@ from domain.entities import (
 )
 from domain.i18n import N_, Translator, gettext
 from domain.kinds import EventKind, MediaRole, OutboxKind
+from domain.staff import actor_kind_label, card_text, department_buttons, executor_buttons
 from domain.statuses import (
     NOTE_REQUIRED,
     OPEN_STATUSES,
@@ -86,6 +88,11 @@ class LifecycleConfig:
     centre_phone: str
     # A done appeal the resident does not answer about is closed after this long.
     confirm_window: timedelta
+    # An appeal held by a department's executors and overdue by more than this is escalated
+    # to the staff chat (a department's `escalation_hours` overrides it), at most once per
+    # period.
+    escalation_after: timedelta = timedelta(hours=24)
+    escalation_period: timedelta = timedelta(hours=24)
 
 
 # A phone appeal without a chat: the staff chat is asked to call back on these.
@@ -174,6 +181,10 @@ class Lifecycle:
         else:
             await self._tell_staff_about_resident(updated, target, note, media)
         await self.refresh_card(updated)
+        if target is Status.ACCEPTED:
+            await self._hand_to_department(updated, actor)
+        elif actor.kind is not Actor.EXECUTOR:
+            await self._tell_executors(updated, actor)
         return updated
 
     async def _chats(self, appeal: AppealState) -> list[Account]:
@@ -459,6 +470,9 @@ class Lifecycle:
         )
         updated = await self.get(appeal.id)
         await self.refresh_card(updated)
+        if updated.status is not Status.NEW:
+            # A new appeal goes to its department's executors when it is accepted.
+            await self._hand_to_department(updated, operator)
         return updated
 
     async def departments(self) -> list[str]:
@@ -540,6 +554,171 @@ class Lifecycle:
             now=self._clock(),
             appeal_id=appeal_id,
         )
+
+    # -- departments' executors ----------------------------------------------------------
+
+    async def holder(self, appeal_id: int) -> Assignment | None:
+        """Which department's executors hold the appeal in their chat, if any."""
+        return await self._uow.departments.assignment(appeal_id)
+
+    async def department_by_chat(self, chat_id: int) -> DepartmentSpec | None:
+        return await self._uow.departments.by_chat(chat_id)
+
+    async def _hand_to_department(self, appeal: AppealState, actor: ActorRef) -> None:
+        """Post the card in the chat of the appeal's department, when it has one; the chat
+        that held it before is told it moved. A department without a chat: operators act."""
+        held = await self._uow.departments.assignment(appeal.id)
+        department = (
+            await self._uow.departments.by_name(appeal.department) if appeal.department else None
+        )
+        if held is not None and (department is None or held.department_code != department.code):
+            await self._uow.departments.release(appeal.id)
+            with self._translator.use(self._config.staff_locale):
+                text = _("➡️ {number} was passed to another department.").format(
+                    number=appeal.number
+                )
+            await self.to_chat(held.chat_id, [Reply(text)], appeal.id)
+        if department is None or department.chat_id is None:
+            return
+        if held is not None and held.department_code == department.code:
+            return  # already theirs
+        now = self._clock()
+        await self._uow.departments.assign(appeal.id, department.code, department.chat_id, now)
+        await self._uow.appeals.add_event(
+            appeal.id,
+            at=now,
+            kind=EventKind.TO_EXECUTORS,
+            actor_kind=actor.kind.value,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            note=department.names["uk"],
+        )
+        await self.to_chat(department.chat_id, [await self.executor_card(appeal.id)], appeal.id)
+
+    async def executor_card(self, appeal_id: int) -> Reply:
+        """The card executors see: the appeal without anything private (no phone, no
+        resident), their three buttons, in the city's language."""
+        view = await self._uow.appeals.staff_view(appeal_id)
+        if view is None:
+            raise AppealNotFoundError(appeal_id)
+        with self._translator.use(self._config.staff_locale) as locale:
+            text = card_text(view, locale, self._clock(), self._config.timezone)
+            buttons = executor_buttons(appeal_id)
+        media = tuple(
+            MediaItem(m.kind, m.file_ref) for m in view.media if m.role == MediaRole.REPORT
+        )
+        return Reply(text, buttons, media=media)
+
+    async def _tell_executors(self, appeal: AppealState, actor: ActorRef) -> None:
+        """Someone else (an operator, the resident, a timer) moved an appeal executors hold."""
+        held = await self._uow.departments.assignment(appeal.id)
+        if held is None:
+            return
+        with self._translator.use(self._config.staff_locale):
+            text = _("ℹ️ {number} is now «{status}» ({who}).").format(
+                number=appeal.number,
+                status=status_label(appeal.status),
+                who=actor.name or actor_kind_label(actor.kind),
+            )
+        await self.to_chat(held.chat_id, [Reply(text)], appeal.id)
+
+    async def return_to_operators(
+        self, appeal_id: int, reason: str, executor: ActorRef
+    ) -> AppealState:
+        """Executors say the appeal is not theirs: recorded with the reason, their chat no
+        longer holds it, and the staff chat is asked to route it elsewhere."""
+        appeal = await self._uow.appeals.get(appeal_id, lock=True)
+        if appeal is None:
+            raise AppealNotFoundError(appeal_id)
+        if appeal.status not in WORKABLE_STATUSES:
+            raise TransitionError(appeal.status, appeal.status, executor.kind)
+        reason = reason.strip()[:NOTE_MAX]
+        await self._uow.appeals.add_event(
+            appeal.id,
+            at=self._clock(),
+            kind=EventKind.RETURNED,
+            actor_kind=executor.kind.value,
+            actor_id=executor.id,
+            actor_name=executor.name,
+            note=reason,
+        )
+        await self._uow.departments.release(appeal.id)
+        departments = await self.departments()
+        with self._translator.use(self._config.staff_locale):
+            text = _(
+                "↩️ {name} sends {number} back to the operators: {reason}\n"
+                "Which department should handle it?"
+            ).format(name=executor.name or "—", number=appeal.number, reason=reason)
+            reply = Reply(text, department_buttons(appeal.id, departments))
+        await self.to_staff(appeal.id, [reply])
+        await self.refresh_card(appeal)
+        return appeal
+
+    async def to_chat(self, chat_id: int, replies: list[Reply], appeal_id: int | None) -> None:
+        """Queue messages into a group chat other than the staff chat (a department's)."""
+        await self._uow.outbox.add(
+            channel=Channel.TELEGRAM,
+            chat=str(chat_id),
+            kind=KIND_REPLIES,
+            payload={"replies": [r.to_data() for r in replies]},
+            now=self._clock(),
+            appeal_id=appeal_id,
+        )
+
+    async def remind_executors(self, period: timedelta) -> tuple[list[int], list[int]]:
+        """Overdue appeals executors hold: reminded in their chat at most once per period
+        (the department's `reminder_hours`, else `period`), and escalated to the staff chat
+        when overdue by more than the escalation time, at most once per escalation period.
+        Each reminder is claimed in the database first, so two ticks (or workers) never send
+        the same one twice."""
+        now = self._clock()
+        reminded: list[int] = []
+        escalated: list[int] = []
+        for held in await self._uow.departments.overdue_held(now):
+            department = await self._uow.departments.by_code(held.department_code)
+            hours = department.reminder_hours if department else None
+            every = timedelta(hours=hours) if hours else period
+            appeal = await self.get(held.appeal_id)
+            if await self._uow.departments.claim_reminder(appeal.id, now, now - every):
+                with self._translator.use(self._config.staff_locale):
+                    text = _(
+                        "⏰ {number} is overdue: it was due by {date}. Please take it into work "
+                        "or report it done."
+                    ).format(number=appeal.number, date=self.local_time(appeal.due_at))
+                await self.to_chat(held.chat_id, [Reply(text)], appeal.id)
+                reminded.append(appeal.id)
+            limit = department.escalation_hours if department else None
+            after = timedelta(hours=limit) if limit else self._config.escalation_after
+            if now - appeal.due_at <= after:
+                continue
+            before = now - self._config.escalation_period
+            if not await self._uow.departments.claim_escalation(appeal.id, now, before):
+                continue
+            name = department.names["uk"] if department else held.department_code
+            with self._translator.use(self._config.staff_locale) as locale:
+                if department is not None:
+                    name = department.name(locale)
+                text = _(
+                    "🚨 Escalation: {number} is overdue by more than {hours} h (due by {date}) "
+                    "and still with {department}."
+                ).format(
+                    number=appeal.number,
+                    hours=round(after.total_seconds() / 3600),
+                    date=self.local_time(appeal.due_at),
+                    department=name,
+                )
+            await self._uow.appeals.add_event(
+                appeal.id,
+                at=now,
+                kind=EventKind.ESCALATED,
+                actor_kind=Actor.SYSTEM.value,
+                actor_id=None,
+                note=name,
+            )
+            await self.to_staff(appeal.id, [Reply(text)])
+            await self.refresh_card(appeal)
+            escalated.append(appeal.id)
+        return reminded, escalated
 
     # -- timers --------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ class PendingKind(StrEnum):
     DONE_PHOTO = "done_photo"
     REJECT_REASON = "reject_reason"
     DUPLICATE_OF = "duplicate_of"
+    # An executor asked to send the appeal back to the operators: the reason.
+    RETURN_REASON = "return_reason"
     # The desk showed what the resident will get and waits for one tap.
     CONFIRM_REJECT = "confirm_reject"
     CONFIRM_DUPLICATE = "confirm_duplicate"
@@ -31,7 +33,12 @@ class PendingKind(StrEnum):
 
 
 _AWAITS_REPLY = frozenset(
-    {PendingKind.DONE_PHOTO, PendingKind.REJECT_REASON, PendingKind.DUPLICATE_OF}
+    {
+        PendingKind.DONE_PHOTO,
+        PendingKind.REJECT_REASON,
+        PendingKind.DUPLICATE_OF,
+        PendingKind.RETURN_REASON,
+    }
 )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from domain.departments import Assignment, DepartmentSpec
 from domain.dialog.events import Channel, GeoPoint
 from domain.entities import (
     Account,
@@ -24,6 +25,7 @@ from domain.entities import (
     HistoryEntry,
     NewMedia,
     OperatorMessage,
+    StaffView,
     StoredMedia,
 )
 from domain.kinds import EventKind, MediaRole, OutboxKind
@@ -64,6 +66,32 @@ class CategoryStore(Protocol):
         ...
 
 
+class DepartmentStore(Protocol):
+    """The departments file as stored, and which executors' chat holds an appeal."""
+
+    async def by_code(self, code: str) -> DepartmentSpec | None: ...
+
+    async def by_name(self, name: str) -> DepartmentSpec | None:
+        """The department whose Ukrainian name an appeal keeps."""
+        ...
+
+    async def by_chat(self, chat_id: int) -> DepartmentSpec | None: ...
+
+    async def assign(self, appeal_id: int, code: str, chat_id: int, now: datetime) -> None: ...
+
+    async def release(self, appeal_id: int) -> None: ...
+
+    async def assignment(self, appeal_id: int) -> Assignment | None: ...
+
+    async def overdue_held(self, now: datetime, limit: int = ...) -> list[Assignment]: ...
+
+    async def claim_reminder(self, appeal_id: int, now: datetime, before: datetime) -> bool:
+        """True when this caller sends the reminder (none sent since `before`)."""
+        ...
+
+    async def claim_escalation(self, appeal_id: int, now: datetime, before: datetime) -> bool: ...
+
+
 class AppealStore(Protocol):
     """Appeals, their history and their media."""
 
@@ -101,6 +129,10 @@ class AppealStore(Protocol):
         ...
 
     async def id_by_number(self, number: str) -> int | None: ...
+
+    async def staff_view(self, appeal_id: int) -> StaffView | None:
+        """Everything a card shows (the executors' card too)."""
+        ...
 
     async def set_department(self, appeal_id: int, department: str, now: datetime) -> None: ...
 
@@ -302,6 +334,8 @@ class UnitOfWork(Protocol):
     def accounts(self) -> AccountStore: ...
     @property
     def categories(self) -> CategoryStore: ...
+    @property
+    def departments(self) -> DepartmentStore: ...
     @property
     def appeals(self) -> AppealStore: ...
     @property

@@ -55,13 +55,19 @@ def _names(names: dict[str, str], locale: str) -> str:
     return names.get(locale) or names.get("uk") or ""
 
 
-def actor_label(entry: HistoryEntry) -> str:
-    """Who made a change, as operators call them (residents stay anonymous)."""
-    return entry.actor_name or {
+def actor_kind_label(kind: str) -> str:
+    """A role, as operators call it (for changes made by nobody named)."""
+    return {
         "resident": _("resident"),
         "system": _("system"),
         "operator": _("operator"),
-    }.get(entry.actor_kind, entry.actor_kind)
+        "executor": _("executor"),
+    }.get(kind, kind)
+
+
+def actor_label(entry: HistoryEntry) -> str:
+    """Who made a change, as operators call them (residents stay anonymous)."""
+    return entry.actor_name or actor_kind_label(entry.actor_kind)
 
 
 def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
@@ -79,6 +85,12 @@ def event_line(entry: HistoryEntry, tz: ZoneInfo) -> str:
         what = _("viewed the phone number")
     elif entry.kind == EventKind.ROUTE:
         what = _("routed to")
+    elif entry.kind == EventKind.TO_EXECUTORS:
+        what = _("posted in the executors' chat of")
+    elif entry.kind == EventKind.RETURNED:
+        what = _("sent back to the operators")
+    elif entry.kind == EventKind.ESCALATED:
+        what = _("escalated: overdue with")
     else:
         what = entry.kind
     line = f"{_local(entry.at, tz)} · {who} · {what}"
@@ -173,6 +185,18 @@ def department_buttons(appeal_id: int, departments: list[str]) -> tuple[tuple[Bu
     return tuple(
         (Button(name[:60], Action(Act.STAFF_DEPARTMENT, f"{appeal_id}.{department_key(name)}")),)
         for name in departments
+    )
+
+
+def executor_buttons(appeal_id: int) -> tuple[tuple[Button, ...], ...]:
+    """The buttons of the card in a department's executors' chat: what executors may do."""
+    arg = str(appeal_id)
+    return (
+        (
+            Button(_("🛠 Take into work"), Action(Act.EXEC_TAKE, arg)),
+            Button(_("✅ Done (photo)"), Action(Act.EXEC_DONE, arg)),
+        ),
+        (Button(_("↩️ Back to the operators"), Action(Act.EXEC_RETURN, arg)),),
     )
 
 

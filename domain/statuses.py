@@ -35,11 +35,16 @@ class Actor(StrEnum):
     OPERATOR = "operator"
     RESIDENT = "resident"
     SYSTEM = "system"
+    # A member of a department's executors' chat (domain/executors.py): may take an appeal into
+    # work and report it done, nothing else. Its own actor, so the table itself keeps executors
+    # from rejecting or marking duplicates, and the history records the role.
+    EXECUTOR = "executor"
 
 
 _OP = frozenset({Actor.OPERATOR})
 _RESIDENT_OR_SYSTEM = frozenset({Actor.RESIDENT, Actor.SYSTEM})
 _RES = frozenset({Actor.RESIDENT})
+_WORKERS = frozenset({Actor.OPERATOR, Actor.EXECUTOR})
 
 # The one table every path (staff chat, resident buttons, timers, any API) goes through.
 TABLE: dict[Status, dict[Status, frozenset[Actor]]] = {
@@ -52,13 +57,13 @@ TABLE: dict[Status, dict[Status, frozenset[Actor]]] = {
         Status.WITHDRAWN: _RES,
     },
     Status.ACCEPTED: {
-        Status.IN_PROGRESS: _OP,
+        Status.IN_PROGRESS: _WORKERS,
         Status.REJECTED: _OP,
         Status.DUPLICATE: _OP,
         Status.WITHDRAWN: _RES,
     },
     Status.IN_PROGRESS: {
-        Status.DONE: _OP,
+        Status.DONE: _WORKERS,
         Status.REJECTED: _OP,
         Status.DUPLICATE: _OP,
         Status.WITHDRAWN: _RES,
@@ -71,7 +76,7 @@ TABLE: dict[Status, dict[Status, frozenset[Actor]]] = {
         Status.DUPLICATE: _OP,
     },
     Status.REOPENED: {
-        Status.IN_PROGRESS: _OP,
+        Status.IN_PROGRESS: _WORKERS,
         Status.REJECTED: _OP,
         Status.DUPLICATE: _OP,
         Status.WITHDRAWN: _RES,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from domain.dialog.events import Channel, GeoPoint
 from domain.entities import AppealState, NewMedia
@@ -15,7 +15,7 @@ from domain.statuses import WORKABLE_STATUSES, Status
 from storage._rows import appeal_state
 from storage._sql import dialect_insert
 from storage.media import REPORT_ROLE
-from storage.models import Appeal, AppealCounter
+from storage.models import Appeal, AppealCounter, ExecutorAssignment
 from storage.resident_views import ResidentAppealViews
 from storage.staff_views import StaffAppealViews
 
@@ -179,6 +179,8 @@ class AppealRepository(ResidentAppealViews, StaffAppealViews):
             select(Appeal.id)
             .where(Appeal.status.in_(open_statuses), Appeal.due_at < now)
             .where((Appeal.reminded_at.is_(None)) | (Appeal.reminded_at <= reminded_before))
+            # Held by a department's executors: reminded in their chat (storage.departments).
+            .where(~exists().where(ExecutorAssignment.appeal_id == Appeal.id))
             .order_by(Appeal.due_at)
             .limit(limit)
         )

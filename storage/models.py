@@ -109,6 +109,39 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class Department(Base):
+    """A department as the departments file defines it (see domain.departments)."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    # The Ukrainian name is what appeals keep in `appeals.department`.
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    # The executors' Telegram chat; None: operators act for the department.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    sla_hours: Mapped[int | None] = mapped_column(Integer)
+    reminder_hours: Mapped[float | None] = mapped_column(Float)
+    escalation_hours: Mapped[float | None] = mapped_column(Float)
+    # Removed from the file: kept for history, no longer posted to.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ExecutorAssignment(Base):
+    """Which department's executors hold an appeal in their chat (one at a time), and the
+    norms' timers for it there. Gone when the executors send it back to the operators."""
+
+    __tablename__ = "executor_assignments"
+
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), primary_key=True)
+    department_code: Mapped[str] = mapped_column(String(32), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AppealCounter(Base):
     """The last number handed out per prefix and year, so numbers restart every January."""
 

@@ -16,6 +16,7 @@ from storage.categories import CategoryRepository
 from storage.category_cache import CategoryCatalogue
 from storage.conversation import ConversationRepository
 from storage.database import Sessions
+from storage.departments import DepartmentRepository
 from storage.identity import IdentityRepository
 from storage.media_refs import MediaRefs
 from storage.outbox import OutboxRepository
@@ -40,6 +41,8 @@ class UnitOfWork:
     identity: IdentityRepository
     # The categories file as stored (storage.categories).
     categories: CategoryRepository
+    # Departments and which executors' chat holds an appeal (storage.departments).
+    departments: DepartmentRepository
     # Appeals: rows, history, media, the resident's and the staff's views (storage.appeals).
     appeals: AppealRepository
     # Appeals taken by phone (storage.calls).
@@ -70,6 +73,7 @@ class UnitOfWork:
         self.accounts = AccountRepository(session)
         self.identity = IdentityRepository(session)
         self.categories = CategoryRepository(session, catalogue)
+        self.departments = DepartmentRepository(session)
         self.appeals = AppealRepository(session)
         self.calls = CallRepository(session)
         self.conversation = ConversationRepository(session)

@@ -23,6 +23,7 @@ from bot.faults import Fault, classify, describe
 from bot.limits import RateLimiter
 from bot.startup import startup_backoff, telegram_call
 from bot.telegram.delivery import send
+from bot.telegram.executor_gate import ExecutorGateMiddleware
 from bot.telegram.flood import FloodMiddleware
 from bot.telegram.fsm import LockingFSMMiddleware
 from bot.telegram.membership import (
@@ -37,11 +38,13 @@ from bot.telegram.session import BotApiSession
 from bot.telegram.staff_gate import StaffGateMiddleware
 from bot.telegram.webhook import update_kind
 from domain.clock import Clock
+from domain.departments import load_departments
 from domain.dialog.core import Dialog
 from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
 from handlers import appointments as appointment_handlers
 from handlers import calls, resident
+from handlers import executors as executor_handlers
 from handlers import staff as staff_handlers
 from storage.uow import UnitOfWorkFactory
 
@@ -84,11 +87,14 @@ def create_dispatcher(
     polling: bool = False,
     flood: FloodMiddleware | None = None,
     reply_wait: float = 1.0,
+    executors: executor_handlers.ExecutorRuntime | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
     dispatcher["dialog"] = dialog
     if staff is not None:
         dispatcher["staff"] = staff
+    if executors is not None:
+        dispatcher["executors"] = executors
     if flood is not None:
         # Before the resident's lock and the transaction: flooding costs neither.
         dispatcher.update.outer_middleware(flood)
@@ -101,6 +107,8 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(LockingFSMMiddleware(storage, isolation))
     if staff is not None:
         dispatcher.update.outer_middleware(StaffGateMiddleware(staff.membership))
+    if executors is not None:
+        dispatcher.update.outer_middleware(ExecutorGateMiddleware(executors.chats))
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uows, dialog, clock, limiter, durable))
     if staff is not None:
         # First, so that staff buttons pressed anywhere get the operators' check; /call
@@ -108,6 +116,8 @@ def create_dispatcher(
         dispatcher.include_router(calls.create_router())
         dispatcher.include_router(appointment_handlers.create_router())
         dispatcher.include_router(staff_handlers.create_router())
+    if executors is not None:
+        dispatcher.include_router(executor_handlers.create_router())
     dispatcher.include_router(resident.create_router())
     dispatcher.errors.register(_on_error)
     return dispatcher
@@ -162,6 +172,37 @@ def create_staff(
         uows=uows,
         pending_ttl=timedelta(minutes=settings.staff_pending_minutes),
         appointments=create_appointment_config(settings),
+    )
+
+
+def create_executors(
+    settings: Settings,
+    translator: Translator,
+    clock: Clock,
+    lifecycle: LifecycleConfig,
+    uows: UnitOfWorkFactory,
+    redis: Redis | None,
+) -> executor_handlers.ExecutorRuntime | None:
+    """The departments' executors' chats, when the departments file gives any."""
+    chat_ids = [d.chat_id for d in load_departments(settings.departments_file) if d.chat_id]
+    if not chat_ids:
+        return None
+    chats: dict[int, StaffMembership] = {}
+    for chat_id in chat_ids:
+        cache: MembershipCache = (
+            RedisMembershipCache(redis, settings.redis_prefix, chat_id)
+            if redis is not None
+            else MemoryMembershipCache()
+        )
+        chats[chat_id] = StaffMembership(chat_id, cache)
+    return executor_handlers.ExecutorRuntime(
+        locale=settings.default_locale,
+        translator=translator,
+        clock=clock,
+        lifecycle=lifecycle,
+        chats=chats,
+        uows=uows,
+        pending_ttl=timedelta(minutes=settings.staff_pending_minutes),
     )
 
 

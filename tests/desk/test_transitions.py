@@ -20,6 +20,7 @@ from tests.desk.transcript import (
     PETRO,
     STAFF_CHAT,
     DeskTranscript,
+    ExecutorAt,
     Line,
     refusals,
     system_forces,
@@ -127,7 +128,28 @@ def _ways_out() -> dict[str, list[Line]]:
     return scripts
 
 
+IVAN = ExecutorAt("Ivan (КП «Луцькводоканал»)")
+
 SCRIPTS: dict[str, list[Line]] = {
+    "an executor takes it into work and reports it done, and nothing else": [
+        IVAN.forces(S.ACCEPTED).refused(S.ACCEPTED, told="TransitionError"),
+        ACCEPT,
+        IVAN.forces(S.REJECTED, "Not ours").refused(S.REJECTED, told="TransitionError"),
+        IVAN.forces(S.IN_PROGRESS).moves(
+            S.IN_PROGRESS, told="done", card=f"🛠 {N} · In progress", resident="Work has started."
+        ),
+        IVAN.forces(S.DUPLICATE).refused(S.DUPLICATE, told="TransitionError"),
+        IVAN.forces(S.DONE).says("PhotoRequiredError"),
+        IVAN.forces_with_photo(S.DONE, "Welded").moves(
+            S.DONE,
+            told="done",
+            card=f"✅ {N} · Done",
+            resident="The work is reported done. Is the problem fixed?",
+        ),
+        IVAN.forces(S.CLOSED).refused(S.CLOSED, told="TransitionError"),
+        *NOT_FIXED,
+        IVAN.forces(S.IN_PROGRESS).moves(S.IN_PROGRESS, told="done", resident="Work has started."),
+    ],
     "the whole way: accepted, in progress, done with a photo, confirmed fixed": [
         OKSANA.press(Act.STAFF_DONE).refused(
             S.DONE, told=f"{N} is «New» since 11:00 (resident), so it cannot become «Done»"

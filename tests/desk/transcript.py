@@ -52,6 +52,7 @@ class Verb(StrEnum):
     CARD_REPLY = "replies to the card"
     CARD_PHOTO = "replies to the card with a photo"
     FORCE = "asks the lifecycle for"
+    FORCE_PHOTO = "asks the lifecycle, with a photo, for"
     WAIT = "waits, days:"
 
 
@@ -148,6 +149,20 @@ class ResidentAt:
 
     def forces(self, target: Status, note: str | None = None) -> Do:
         return Do(Actor.RESIDENT, self.name, Verb.FORCE, target, note)
+
+
+@dataclass(frozen=True)
+class ExecutorAt:
+    """A department's executor, straight through the lifecycle (the executors' desk in their
+    chat is driven over HTTP in tests/e2e/test_executors.py): the table decides alone."""
+
+    name: str
+
+    def forces(self, target: Status, note: str | None = None) -> Do:
+        return Do(Actor.EXECUTOR, self.name, Verb.FORCE, target, note)
+
+    def forces_with_photo(self, target: Status, note: str | None = None) -> Do:
+        return Do(Actor.EXECUTOR, self.name, Verb.FORCE_PHOTO, target, note)
 
 
 def timer(days: float) -> Do:
@@ -288,7 +303,7 @@ class DeskTranscript:
             assert part in got, f"{where}: {whom} got\n{got}\nnot {part!r}"
 
     async def _perform(self, do: Do) -> str:
-        if do.verb is Verb.FORCE:
+        if do.verb in (Verb.FORCE, Verb.FORCE_PHOTO):
             return await self._force(do)
         if do.actor is Actor.SYSTEM:
             self._clock.advance(days=do.arg)
@@ -335,9 +350,16 @@ class DeskTranscript:
 
     async def _force(self, do: Do) -> str:
         who = ActorRef(do.actor, "900", do.name)
+        media = (
+            (NewMedia(MediaKind.PHOTO, Channel.TELEGRAM, "done-photo", "done-unique"),)
+            if do.verb is Verb.FORCE_PHOTO
+            else ()
+        )
         async with self._uows() as uow:
             try:
-                await self._lifecycle(uow).transition(self.appeal_id, do.arg, who, note=do.note)
+                await self._lifecycle(uow).transition(
+                    self.appeal_id, do.arg, who, note=do.note, media=media
+                )
             # The lifecycle's refusals: the table's, and a missing note, photo or appeal.
             except (TransitionError, ValueError, LookupError) as error:
                 return f"{type(error).__name__}: {error}"

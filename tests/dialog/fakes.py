@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from domain.appointments import AppointmentStore
+from domain.departments import Assignment, DepartmentSpec
 from domain.dialog.events import Channel, GeoPoint
 from domain.entities import (
     Account,
@@ -20,6 +21,7 @@ from domain.entities import (
     HistoryEntry,
     NewMedia,
     OperatorMessage,
+    StaffView,
     StoredMedia,
 )
 from domain.kinds import EventKind, MediaRole, OutboxKind
@@ -199,6 +201,9 @@ class FakeAppeals:
     async def set_department(self, appeal_id: int, department: str, now: datetime) -> None:
         raise _unused("departments")
 
+    async def staff_view(self, appeal_id: int) -> StaffView | None:
+        raise _unused("staff cards")
+
     async def set_status(
         self,
         appeal_id: int,
@@ -373,12 +378,44 @@ class FakeStaffMessages:
         return None
 
 
+class FakeDepartments:
+    """A city without a departments file: no executors' chats, operators act for everyone."""
+
+    async def by_code(self, code: str) -> DepartmentSpec | None:
+        return None
+
+    async def by_name(self, name: str) -> DepartmentSpec | None:
+        return None
+
+    async def by_chat(self, chat_id: int) -> DepartmentSpec | None:
+        return None
+
+    async def assign(self, appeal_id: int, code: str, chat_id: int, now: datetime) -> None:
+        raise _unused("executors")
+
+    async def release(self, appeal_id: int) -> None:
+        return None
+
+    async def assignment(self, appeal_id: int) -> Assignment | None:
+        return None
+
+    async def overdue_held(self, now: datetime, limit: int = 100) -> list[Assignment]:
+        return []
+
+    async def claim_reminder(self, appeal_id: int, now: datetime, before: datetime) -> bool:
+        raise _unused("executors")
+
+    async def claim_escalation(self, appeal_id: int, now: datetime, before: datetime) -> bool:
+        raise _unused("executors")
+
+
 class FakeUnitOfWork:
     """The domain's `UnitOfWork` over the fakes above; shared across events like a database."""
 
     def __init__(self, categories: Sequence[CategoryInfo]) -> None:
         self.accounts = FakeAccounts()
         self.categories = FakeCategories(categories)
+        self.departments = FakeDepartments()
         self.appeals = FakeAppeals()
         self.calls = FakeCalls()
         self.conversation = FakeConversation()
