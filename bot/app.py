@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -355,16 +354,27 @@ async def run(app: Application, stop: asyncio.Event | None = None) -> None:
         logger.info("stopping: finishing the update in hand")
         await app.dispatcher.stop_polling()
 
+    # One update at a time, each finished before the next getUpdates confirms it: aiogram's
+    # default (a task per update) confirms updates before they are handled.
+    polling = asyncio.create_task(
+        app.dispatcher.start_polling(
+            app.bot,
+            handle_signals=False,
+            handle_as_tasks=False,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+        ),
+        name="polling",
+    )
+    # Created after `polling`, so that polling has started when the stopper asks it to stop.
     stopper = asyncio.create_task(stop_polling())
     try:
-        with suppress(asyncio.CancelledError):
-            # One update at a time, each finished before the next getUpdates confirms it:
-            # aiogram's default (a task per update) confirms updates before they are handled.
-            await app.dispatcher.start_polling(
-                app.bot,
-                handle_signals=False,
-                handle_as_tasks=False,
-                allowed_updates=app.dispatcher.resolve_used_update_types(),
-            )
+        await asyncio.shield(polling)
+    except asyncio.CancelledError:
+        # Cancelling start_polling itself would leave aiogram's getUpdates loop running (it
+        # waits for it with asyncio.wait, which does not cancel what it waits for): the loop
+        # would go on handling updates after close() and open a new HTTP session that is never
+        # closed. A cancelled run stops polling the way SIGTERM does.
+        stop.set()
+        await asyncio.gather(polling, return_exceptions=True)
     finally:
         stopper.cancel()

@@ -35,6 +35,13 @@ async def test_long_polling(tg: TelegramStandIn, settings: Settings, clock: Fake
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await app.close()
+    # A cancelled run() leaves no getUpdates loop behind: one would open a new HTTP session
+    # after close() and never close it (an "Unclosed client session" in a later test).
+    assert not [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and "Dispatcher" in t.get_coro().__qualname__  # type: ignore[union-attr]
+    ]
 
 
 @pytest.fixture
