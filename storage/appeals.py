@@ -55,17 +55,16 @@ def appeal_row(
 
 class AppealRepository(ResidentAppealViews, StaffAppealViews):
     async def next_sequence(self, prefix: str, year: int) -> int:
-        """The next number of the year; the row lock serialises concurrent filers."""
-        await self._session.execute(
-            dialect_insert(self._session)(AppealCounter)
-            .values(prefix=prefix, year=year, last_value=0)
-            .on_conflict_do_nothing(index_elements=["prefix", "year"])
+        """The next number of the year; the row lock serialises concurrent filers. One
+        statement: the year's first appeal inserts 1, later ones add one to the row."""
+        insert = dialect_insert(self._session)(AppealCounter).values(
+            prefix=prefix, year=year, last_value=1
         )
         result = await self._session.execute(
-            update(AppealCounter)
-            .where(AppealCounter.prefix == prefix, AppealCounter.year == year)
-            .values(last_value=AppealCounter.last_value + 1)
-            .returning(AppealCounter.last_value)
+            insert.on_conflict_do_update(
+                index_elements=["prefix", "year"],
+                set_={"last_value": AppealCounter.last_value + 1},
+            ).returning(AppealCounter.last_value)
         )
         return int(result.scalar_one())
 
