@@ -3,52 +3,146 @@ in one run, N residents at once through the whole dialog; optionally the same nu
 a human pace. `python -m bench.hot --residents 200 --typing`.
 
 Shorter than `make bench` (no PostgreSQL, no parked residents, no outbox scenarios), so that a
-change can be measured against the commit before it within minutes on a shared machine.
+change can be measured against the commit before it within minutes. Besides updates/s it
+reports the CPU seconds the bot's process spent per update during the burst: on a machine
+shared with other work the throughput of both runs swings with the load, while the CPU an
+update costs does much less, so the ratio of the two CPU figures is the steadier comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
+import signal
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.__main__ import THINK, Result, run_scenario, table, typing_table
+from bench.harness import (
+    STAFF_CHAT,
+    TOKEN,
+    BotProcess,
+    bot_env,
+    free_port,
+    migrate,
+    quiet,
+    wait_for_webhook,
+)
+from bench.report import Result, table, typing_table
+from bench.scenario import DIALOG, THINK, play
 from bot.config import PROJECT_ROOT
+from standins.telegram import TelegramStandIn
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    burst: Result
+    cpu_per_update_ms: float
+    typing: Result | None = None
+
+
+async def scenario(
+    name: str,
+    command: list[str],
+    extra: dict[str, str],
+    residents: int,
+    *,
+    real: bool,
+    typing: bool,
+    profile: Path | None = None,
+) -> Run:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-hot-"))
+    try:
+        async with TelegramStandIn(TOKEN) as tg:
+            tg.group(STAFF_CHAT, members=[1])
+            env = bot_env(free_port(), tg, workdir, extra)
+            if real:
+                await migrate(env, workdir)
+            async with BotProcess(command, env, workdir) as bot:
+                await wait_for_webhook(tg, bot)
+                await play(tg, [tg.user(90_000 + i) for i in range(5)], DIALOG, Result(""), 5)
+                burst = Result(name)
+                users = [tg.user(100_000 + i, language_code="en") for i in range(residents)]
+                spy = None
+                if profile is not None:
+                    # py-spy samples the bot's threads during the burst (collapsed stacks).
+                    spy = await asyncio.create_subprocess_exec(
+                        str(Path(sys.executable).parent / "py-spy"),
+                        *("record", "--pid", str(bot.pid), "--format", "raw", "--rate", "200"),
+                        *("--nonblocking", "--output", str(profile)),
+                        stdout=asyncio.subprocess.DEVNULL,
+                        stderr=asyncio.subprocess.DEVNULL,
+                    )
+                    await asyncio.sleep(1.0)
+                before = cpu_seconds(bot.pid)
+                await play(tg, users, DIALOG, burst, residents)
+                cpu = cpu_seconds(bot.pid) - before
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    await spy.wait()
+                burst.appeals = sum(
+                    1
+                    for u in users
+                    if any(
+                        "1580-" in (m.text or "") or m.text == "ok" for m in tg.messages(u.id)[-2:]
+                    )
+                )
+                run = Run(burst, 1000 * cpu / max(burst.updates, 1))
+                if typing:
+                    await quiet(tg)
+                    run.typing = Result(name)
+                    typists = [tg.user(500_000 + i, language_code="en") for i in range(residents)]
+                    await play(tg, typists, DIALOG, run.typing, residents, think=THINK)
+                return run
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def main(args: argparse.Namespace) -> int:
     python = sys.executable
-    baseline = await run_scenario(
+    baseline = await scenario(
         "baseline: bare aiogram, one reply per update",
         [python, "-m", "bench.baseline"],
         {"PYTHONPATH": str(PROJECT_ROOT)},
         args.residents,
-        0,
-        args.residents,
-        needs_migrations=False,
+        real=False,
+        typing=False,
     )
-    typing = Result("this bot, SQLite") if args.typing else None
-    bot = await run_scenario(
+    bot = await scenario(
         "this bot, SQLite",
         [python, str(PROJECT_ROOT / "main.py")],
         {},
         args.residents,
-        0,
-        args.residents,
+        real=True,
+        typing=args.typing,
         profile=args.profile,
-        typing_result=typing,
     )
-    print(table([bot], baseline))
-    if typing is not None:
+    print(table([bot.burst], baseline.burst))
+    print(
+        f"\nCPU of the bot's process per update during the burst: baseline "
+        f"{baseline.cpu_per_update_ms:.2f} ms, this bot {bot.cpu_per_update_ms:.2f} ms "
+        f"(× baseline by CPU: {baseline.cpu_per_update_ms / bot.cpu_per_update_ms:.2f})"
+    )
+    if bot.typing is not None:
         print(f"\ntyping at a human pace ({THINK[0]:.0f}-{THINK[1]:.0f} s between steps):\n")
-        print(typing_table([typing]))
-    return 1 if bot.errors or (typing is not None and typing.errors) else 0
+        print(typing_table([bot.typing]))
+    failed = bot.burst.errors or (bot.typing is not None and bot.typing.errors)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--residents", type=int, default=200)
     parser.add_argument("--typing", action="store_true", help="also residents at a human pace")
-    parser.add_argument("--profile", type=Path, help="py-spy raw stacks of the bot, written here")
+    parser.add_argument("--profile", type=Path, help="py-spy raw stacks of the bot's burst")
     sys.exit(asyncio.run(main(parser.parse_args())))
