@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 
 # The sandbox's browser tests drive Debian's Chromium through Playwright (Playwright's own
 # browser download is not used). Installed here when missing and we may; otherwise those tests
-# skip with the reason, or fail with REQUIRE_SERVICES=1.
+# fail with the reason.
 CHROMIUM ?= /usr/bin/chromium
 chromium:
 	@test -x $(CHROMIUM) || { \
@@ -40,7 +40,7 @@ chromium:
 	  else echo "Chromium is missing: apt-get install chromium (browser tests need it)"; fi; }
 
 # The suite runs twice: on the embedded default, then on PostgreSQL + Redis (127.0.0.1; see
-# README). Unreachable services skip that leg's tests loudly; REQUIRE_SERVICES=1 fails instead.
+# README). Unreachable services fail that leg's tests with the reason.
 test: $(STAMP) locales lint typecheck chromium
 	@echo "== test leg 1: SQLite, dialog state in the database =="
 	$(BIN)/pytest -q

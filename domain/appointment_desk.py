@@ -23,6 +23,7 @@ from domain.appointments import (
     BookingStatus,
 )
 from domain.clock import Clock
+from domain.confirmations import answer_confirmation
 from domain.desk import Operator
 from domain.dialog.replies import Button, Reply
 from domain.i18n import N_, gettext
@@ -376,38 +377,25 @@ class AppointmentDesk:
     async def _answer_confirmation(
         self, act: Act, arg: str, who: Operator
     ) -> AppointmentDeskResult:
-        head, _sep, token = arg.partition(".")
-        action = await self._pending.get(int(head)) if head.isdigit() and len(head) <= 12 else None
-        if action is None or action.token != token or action.chat_id != who.chat_id:
-            return AppointmentDeskResult(
-                toast=_("This confirmation is no longer valid; nothing was changed."), alert=True
-            )
-        if action.operator_id != who.user_id:
-            return AppointmentDeskResult(
-                toast=_("Only {name}, who started this, can answer it.").format(
-                    name=action.operator_name
-                ),
-                alert=True,
-            )
-        await self._pending.delete(action.id)
-        if action.expires_at <= self._clock():
-            return AppointmentDeskResult(
-                toast=self._expired_text(action), alert=True, settle=_("⌛ Expired.")
-            )
-        if act is Act.STAFF_APPT_DROP:
-            return AppointmentDeskResult(
-                toast=_("Cancelled; nothing was sent."),
-                settle=_("✖️ Cancelled by {name}.").format(name=who.name),
-            )
-        result = await self._carry_out(action, who)
-        result.settle = (
-            _("Not done: {reason}").format(reason=result.toast or "")
-            if result.alert
-            else _("✔️ Confirmed by {name}, {time}.").format(
-                name=who.name, time=self._service.when(self._clock())
-            )
+        async def carry_out(action: DeskPending) -> AppointmentDeskResult:
+            return await self._carry_out(action, who)
+
+        async def expired_text(action: DeskPending) -> str:
+            return self._expired_text(action)
+
+        return await answer_confirmation(
+            self._pending,
+            arg,
+            chat_id=who.chat_id,
+            user_id=who.user_id,
+            name=who.name,
+            now=self._clock(),
+            drop=act is Act.STAFF_APPT_DROP,
+            expired_text=expired_text,
+            carry_out=carry_out,
+            result=AppointmentDeskResult,
+            when=self._service.when,
         )
-        return result
 
     async def _carry_out(self, action: DeskPending, who: Operator) -> AppointmentDeskResult:
         if action.kind is DeskPendingKind.CONFIRM_CANCEL and action.booking_id is not None:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from domain.actions import Act, Action
 from domain.clock import Clock
+from domain.confirmations import answer_confirmation
 from domain.departments import DepartmentSpec
 from domain.desk import REASON_MIN, DeskResult
 from domain.dialog.events import Channel, MediaItem, MediaKind
@@ -277,37 +278,22 @@ class ExecutorDesk:
         return DeskResult(say=[Reply(text, buttons)], prompt_for=action)
 
     async def _answer_confirmation(self, act: Act, arg: str, who: Executor) -> DeskResult:
-        head, _sep, token = arg.partition(".")
-        action = await self._pending.get(int(head)) if head.isdigit() and len(head) <= 12 else None
-        if action is None or action.token != token or action.chat_id != who.chat_id:
-            return DeskResult(
-                toast=_("This confirmation is no longer valid; nothing was changed."), alert=True
-            )
-        if action.operator_id != who.user_id:
-            return DeskResult(
-                toast=_("Only {name}, who started this, can answer it.").format(
-                    name=action.operator_name
-                ),
-                alert=True,
-            )
-        await self._pending.delete(action.id)
-        if action.expired(self._clock()):
-            return DeskResult(
-                toast=await self._expired_text(action), alert=True, settle=_("⌛ Expired.")
-            )
-        if act is Act.EXEC_DROP:
-            return DeskResult(
-                toast=_("Cancelled; nothing was sent."),
-                settle=_("✖️ Cancelled by {name}.").format(name=who.name),
-            )
-        result = await self._done(action, who)
-        if result.alert:
-            result.settle = _("Not done: {reason}").format(reason=result.toast or "")
-        else:
-            result.settle = _("✔️ Confirmed by {name}, {time}.").format(
-                name=who.name, time=self._lifecycle.local_time(self._clock())
-            )
-        return result
+        async def done(action: PendingAction) -> DeskResult:
+            return await self._done(action, who)
+
+        return await answer_confirmation(
+            self._pending,
+            arg,
+            chat_id=who.chat_id,
+            user_id=who.user_id,
+            name=who.name,
+            now=self._clock(),
+            drop=act is Act.EXEC_DROP,
+            expired_text=self._expired_text,
+            carry_out=done,
+            result=DeskResult,
+            when=self._lifecycle.local_time,
+        )
 
     async def _done(self, action: PendingAction, who: Executor) -> DeskResult:
         appeal = await self._theirs(str(action.appeal_id), who)

@@ -11,7 +11,7 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText
 from aiogram.types import CallbackQuery, Message
 
 from bot.telegram.middleware import TelegramTurn
-from bot.telegram.render import fit, inline_keyboard, render
+from bot.telegram.render import fit, inline_keyboard
 from bot.telegram.staff_gate import Verdict
 from domain.actions import Action
 from domain.appointment_desk import (
@@ -19,13 +19,14 @@ from domain.appointment_desk import (
     COMMANDS,
     AppointmentDesk,
     AppointmentDeskResult,
-    DeskPending,
 )
 from domain.appointments import AppointmentService
 from domain.desk import Operator
 from domain.dialog.replies import Reply
 from domain.i18n import gettext
-from handlers.staff import StaffRuntime
+from handlers.desk_replies import PromptStore, say
+from handlers.staff import StaffRuntime, command_of, refusal_of
+from storage.uow import UnitOfWork
 
 _ = gettext
 
@@ -45,25 +46,6 @@ def _desk(staff: StaffRuntime, turn: TelegramTurn) -> AppointmentDesk:
     )
 
 
-def _command(message: Message) -> tuple[str, str] | None:
-    text = message.text or ""
-    if not text.startswith("/"):
-        return None
-    head, _sep, rest = text[1:].partition(" ")
-    return head.split("@", 1)[0].lower(), rest.strip()
-
-
-def _refusal(verdict: Verdict) -> str | None:
-    if verdict is Verdict.OPERATOR:
-        return None
-    if verdict is Verdict.UNKNOWN:
-        return _(
-            "Could not check that you are an operator: Telegram did not answer in time. "
-            "Please try again in a moment."
-        )
-    return _("Only operators of the contact centre can do this.")
-
-
 async def appointment_button(query: CallbackQuery) -> dict[str, Any] | bool:
     action = Action.parse(query.data)
     if action is None or action.act not in ACTS:
@@ -75,7 +57,7 @@ async def for_appointments(message: Message, staff: StaffRuntime, turn: Telegram
     """A command of this desk, or a reply to one of its prompts, in the staff chat."""
     if message.chat.id != staff.chat_id or staff.appointments is None:
         return False
-    command = _command(message)
+    command = command_of(message)
     if command is not None and command[0] in COMMANDS:
         return True
     replied = message.reply_to_message
@@ -91,27 +73,20 @@ def _say(
     thread_id: int | None,
     reply_to: int | None,
 ) -> None:
-    for index, reply in enumerate(result.say):
-        calls = render(
-            staff.chat_id, [reply], private=False, thread_id=thread_id, reply_to=reply_to
-        )
-        prompt = result.prompt_for
-        if index == 0 and prompt is not None and calls:
-            *before, last = calls
-            turn.pending.add(*before)
+    say(
+        turn,
+        staff.chat_id,
+        result.say,
+        prompt=result.prompt_for,
+        prompts=_appointment_pending,
+        uows=staff.uows,
+        thread_id=thread_id,
+        reply_to=reply_to,
+    )
 
-            async def then(sent: Any, prompt: DeskPending = prompt) -> None:
-                message_id = getattr(sent, "message_id", None)
-                if not isinstance(message_id, int):
-                    return
-                # The prompt's id is known only once sent: replies to it answer the action.
-                async with staff.uows() as uow:
-                    await uow.appointment_pending.set_prompt(prompt.id, prompt.token, message_id)
-                    await uow.commit()
 
-            turn.pending.add_then(last, then)
-        else:
-            turn.pending.add(*calls)
+def _appointment_pending(uow: UnitOfWork) -> PromptStore:
+    return uow.appointment_pending
 
 
 async def on_button(
@@ -123,7 +98,7 @@ async def on_button(
 ) -> None:
     message = query.message
     with staff.translator.use(staff.locale):
-        refusal = _refusal(staff_member)
+        refusal = refusal_of(staff_member)
         if message is None or message.chat.id != staff.chat_id or staff.appointments is None:
             refusal = _("Only operators of the contact centre can do this.")
         if refusal is not None or message is None:
@@ -163,14 +138,14 @@ async def on_message(
         return
     with staff.translator.use(staff.locale):
         thread_id = message.message_thread_id
-        refusal = _refusal(staff_member)
+        refusal = refusal_of(staff_member)
         if refusal is not None:
             result = AppointmentDeskResult(say=[Reply(refusal)])
             _say(turn, staff, result, thread_id, message.message_id)
             return
         desk = _desk(staff, turn)
         who = Operator(staff.chat_id, user.id, user.full_name)
-        command = _command(message)
+        command = command_of(message)
         replied = message.reply_to_message
         if command is not None and command[0] in COMMANDS:
             result = await desk.command(command[0], command[1], who)

@@ -18,7 +18,6 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.telegram.membership import StaffMembership
 from bot.telegram.middleware import TelegramTurn
-from bot.telegram.render import render
 from bot.telegram.staff_gate import Verdict
 from domain.actions import EXECUTOR_ACTS, Action
 from domain.clock import Clock
@@ -27,8 +26,8 @@ from domain.dialog.replies import Reply
 from domain.executors import Executor, ExecutorDesk
 from domain.i18n import Translator, gettext
 from domain.lifecycle import Lifecycle, LifecycleConfig
-from domain.pending import PendingAction
-from handlers.staff import _command, _photo
+from handlers.desk_replies import say
+from handlers.staff import command_of, pending_prompts, photo_of
 from storage.uow import UnitOfWorkFactory
 
 _ = gettext
@@ -52,14 +51,6 @@ class ExecutorRuntime:
         desk = ExecutorDesk(lifecycle, turn.uow.pending, self.clock, pending_ttl=self.pending_ttl)
         return lifecycle, desk
 
-    async def remember_prompt(self, action: PendingAction, sent: Any) -> None:
-        message_id = getattr(sent, "message_id", None)
-        if not isinstance(message_id, int):
-            return
-        async with self.uows() as uow:
-            await uow.pending.set_prompt(action.id, action.token, message_id)
-            await uow.commit()
-
 
 def _refusal(verdict: Verdict) -> str | None:
     if verdict is Verdict.OPERATOR:
@@ -79,19 +70,15 @@ def _say(
     result: DeskResult,
     reply_to: int | None,
 ) -> None:
-    for index, reply in enumerate(result.say):
-        calls = render(chat_id, [reply], private=False, reply_to=reply_to)
-        prompt = result.prompt_for
-        if index == 0 and prompt is not None and calls:
-            *before, last = calls
-            turn.pending.add(*before)
-
-            async def then(sent: Any, action: PendingAction = prompt) -> None:
-                await runtime.remember_prompt(action, sent)
-
-            turn.pending.add_then(last, then)
-        else:
-            turn.pending.add(*calls)
+    say(
+        turn,
+        chat_id,
+        result.say,
+        prompt=result.prompt_for,
+        prompts=pending_prompts,
+        uows=runtime.uows,
+        reply_to=reply_to,
+    )
 
 
 async def executor_button(query: CallbackQuery) -> dict[str, Any] | bool:
@@ -173,7 +160,7 @@ async def on_message(
             _say(turn, executors, chat_id, DeskResult(say=[Reply(text)]), message.message_id)
             return
         who = Executor(chat_id, user.id, user.full_name, department, executors.locale)
-        command = _command(message)
+        command = command_of(message)
         if command is not None:
             result = await desk.command(command[0], who)
         else:
@@ -183,7 +170,7 @@ async def on_message(
                 who,
                 replied_to=replied.message_id if replied is not None else None,
                 text=said,
-                photo=_photo(message),
+                photo=photo_of(message),
             )
         if result.toast and not result.say:
             result.say.append(Reply(result.toast))

@@ -18,7 +18,6 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.telegram.membership import StaffMembership
 from bot.telegram.middleware import TelegramTurn
-from bot.telegram.render import render
 from bot.telegram.staff_gate import Verdict
 from domain.actions import STAFF_ACTS, Action
 from domain.appointments import AppointmentConfig
@@ -29,8 +28,8 @@ from domain.dialog.replies import Reply
 from domain.entities import NewMedia
 from domain.i18n import Translator, gettext
 from domain.lifecycle import Lifecycle, LifecycleConfig
-from domain.pending import PendingAction
-from storage.uow import UnitOfWorkFactory
+from handlers.desk_replies import PromptStore, say
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 _ = gettext
 
@@ -57,17 +56,8 @@ class StaffRuntime:
             lifecycle, turn.uow.pending, self.clock, self.timezone, pending_ttl=self.pending_ttl
         )
 
-    async def remember_prompt(self, action: PendingAction, sent: Any) -> None:
-        """The message that asked is known only once sent: replies to it answer the action."""
-        message_id = getattr(sent, "message_id", None)
-        if not isinstance(message_id, int):
-            return
-        async with self.uows() as uow:
-            await uow.pending.set_prompt(action.id, action.token, message_id)
-            await uow.commit()
 
-
-def _refusal(verdict: Verdict) -> str | None:
+def refusal_of(verdict: Verdict) -> str | None:
     if verdict is Verdict.OPERATOR:
         return None
     if verdict is Verdict.UNKNOWN:
@@ -78,7 +68,7 @@ def _refusal(verdict: Verdict) -> str | None:
     return _("Only operators of the contact centre can do this.")
 
 
-def _photo(message: Message) -> NewMedia | None:
+def photo_of(message: Message) -> NewMedia | None:
     if message.photo:
         largest = message.photo[-1]
         return NewMedia(MediaKind.PHOTO, Channel.TELEGRAM, largest.file_id, largest.file_unique_id)
@@ -88,7 +78,7 @@ def _photo(message: Message) -> NewMedia | None:
     return None
 
 
-def _command(message: Message) -> tuple[str, str] | None:
+def command_of(message: Message) -> tuple[str, str] | None:
     text = message.text or ""
     if not text.startswith("/"):
         return None
@@ -103,23 +93,21 @@ def _say(
     thread_id: int | None,
     reply_to: int | None,
 ) -> None:
-    """The desk's messages, in the thread they belong to; the first one may be a prompt
-    whose message id the desk must learn."""
-    for index, reply in enumerate(result.say):
-        calls = render(
-            staff.chat_id, [reply], private=False, thread_id=thread_id, reply_to=reply_to
-        )
-        prompt = result.prompt_for
-        if index == 0 and prompt is not None and calls:
-            *before, last = calls
-            turn.pending.add(*before)
+    """The desk's messages, in the thread they belong to."""
+    say(
+        turn,
+        staff.chat_id,
+        result.say,
+        prompt=result.prompt_for,
+        prompts=pending_prompts,
+        uows=staff.uows,
+        thread_id=thread_id,
+        reply_to=reply_to,
+    )
 
-            async def then(sent: Any, action: PendingAction = prompt) -> None:
-                await staff.remember_prompt(action, sent)
 
-            turn.pending.add_then(last, then)
-        else:
-            turn.pending.add(*calls)
+def pending_prompts(uow: UnitOfWork) -> PromptStore:
+    return uow.pending
 
 
 async def staff_button(query: CallbackQuery) -> dict[str, Any] | bool:
@@ -147,7 +135,7 @@ async def on_button(
 ) -> None:
     message = query.message
     with staff.translator.use(staff.locale):
-        refusal = _refusal(staff_member)
+        refusal = refusal_of(staff_member)
         if message is None or message.chat.id != staff.chat_id:
             refusal = _("Only operators of the contact centre can do this.")
         if refusal is not None or message is None:
@@ -185,7 +173,7 @@ async def on_message(
         return
     with staff.translator.use(staff.locale):
         thread_id = message.message_thread_id
-        refusal = _refusal(staff_member)
+        refusal = refusal_of(staff_member)
         if refusal is not None:
             _say(turn, staff, DeskResult(say=[Reply(refusal)]), thread_id, message.message_id)
             return
@@ -193,13 +181,13 @@ async def on_message(
         who = Operator(staff.chat_id, user.id, user.full_name)
         replied = message.reply_to_message
         replied_to = replied.message_id if replied is not None else None
-        command = _command(message)
+        command = command_of(message)
         if command is not None:
             result = await desk.command(*command, who, replied_to)
         else:
             text = message.caption if message.photo or message.video else message.text
             result = await desk.message(
-                who, replied_to=replied_to, text=text, photo=_photo(message)
+                who, replied_to=replied_to, text=text, photo=photo_of(message)
             )
         if result.toast and not result.say:
             result.say.append(Reply(result.toast))

@@ -1,7 +1,7 @@
 """Real PostgreSQL and Redis for the tests that need them.
 
-When a service is unreachable those tests are skipped with a loud reason, unless
-REQUIRE_SERVICES=1 (set by CI), which turns the skip into a failure.
+When a service is unreachable those tests fail with the reason: a test that did not run
+proves nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +25,4 @@ def _reachable(host: str, port: int) -> bool:
 def require(service: str, host: str, port: int) -> None:
     if _reachable(host, port):
         return
-    message = f"{service} at {host}:{port} is unreachable; tests that need it did not run"
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
+    pytest.fail(f"{service} at {host}:{port} is unreachable; tests that need it cannot run")
