@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 
@@ -13,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from bot.app import ConfigurationError, build_application, run
 from bot.config import Settings
 from bot.faults import describe
+from bot.logs import configure_logging, settle_heap
 from bot.redact import Redactor, redact_logs
 from bot.startup import StartupError
 from bot.workers import run_workers
@@ -24,6 +24,7 @@ async def _main(settings: Settings) -> None:
     """Run until SIGTERM or Ctrl-C, then stop taking updates, finish those in hand, and exit
     within SHUTDOWN_TIMEOUT_SECONDS (plus a little to close)."""
     app = build_application(settings)
+    settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -47,9 +48,7 @@ def _secrets(settings: Settings) -> list[str | None]:
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings()
         redact_logs(Redactor(_secrets(settings)))

@@ -37,17 +37,31 @@ from bot.config import PROJECT_ROOT
 from standins.telegram import TelegramStandIn
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of the process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, task: int | None = None) -> float:
+    """User and system CPU time of the process (or of one of its threads) so far."""
+    where = f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat"
+    fields = Path(where).read_text().rsplit(")", 1)[1].split()
     # utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each of the process's threads so far."""
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out[int(task.name)] = cpu_seconds(pid, int(task.name))
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 @dataclass
 class Run:
     burst: Result
     cpu_per_update_ms: float
+    # The event loop's thread, then the others (aiosqlite's worker, executors) together.
+    loop_cpu_per_update_ms: float = 0.0
     typing: Result | None = None
 
 
@@ -79,14 +93,16 @@ async def scenario(
                     spy = await asyncio.create_subprocess_exec(
                         str(Path(sys.executable).parent / "py-spy"),
                         *("record", "--pid", str(bot.pid), "--format", "raw", "--rate", "200"),
-                        *("--nonblocking", "--output", str(profile)),
+                        *("--output", str(profile)),
                         stdout=asyncio.subprocess.DEVNULL,
                         stderr=asyncio.subprocess.DEVNULL,
                     )
                     await asyncio.sleep(1.0)
                 before = cpu_seconds(bot.pid)
+                threads_before = thread_cpu(bot.pid)
                 await play(tg, users, DIALOG, burst, residents)
                 cpu = cpu_seconds(bot.pid) - before
+                loop_cpu = thread_cpu(bot.pid)[bot.pid] - threads_before[bot.pid]
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     await spy.wait()
@@ -97,7 +113,11 @@ async def scenario(
                         "1580-" in (m.text or "") or m.text == "ok" for m in tg.messages(u.id)[-2:]
                     )
                 )
-                run = Run(burst, 1000 * cpu / max(burst.updates, 1))
+                run = Run(
+                    burst,
+                    1000 * cpu / max(burst.updates, 1),
+                    1000 * loop_cpu / max(burst.updates, 1),
+                )
                 if typing:
                     await quiet(tg)
                     run.typing = Result(name)
@@ -131,7 +151,9 @@ async def main(args: argparse.Namespace) -> int:
     print(
         f"\nCPU of the bot's process per update during the burst: baseline "
         f"{baseline.cpu_per_update_ms:.2f} ms, this bot {bot.cpu_per_update_ms:.2f} ms "
-        f"(× baseline by CPU: {baseline.cpu_per_update_ms / bot.cpu_per_update_ms:.2f})"
+        f"(× baseline by CPU: {baseline.cpu_per_update_ms / bot.cpu_per_update_ms:.2f}); "
+        f"of which the event loop's thread: baseline {baseline.loop_cpu_per_update_ms:.2f} ms, "
+        f"this bot {bot.loop_cpu_per_update_ms:.2f} ms"
     )
     if bot.typing is not None:
         print(f"\ntyping at a human pace ({THINK[0]:.0f}-{THINK[1]:.0f} s between steps):\n")

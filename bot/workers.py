@@ -18,6 +18,7 @@ from types import FrameType
 
 from bot.app import build_application, prepare
 from bot.config import ConfigurationError, Settings
+from bot.logs import configure_logging, settle_heap
 from bot.telegram.setup import register_telegram
 from bot.viber.setup import register_viber, register_viber_until_done
 from bot.web import serving
@@ -41,13 +42,12 @@ def check(settings: Settings) -> None:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
 
 
 async def _serve(settings: Settings, ready: ProcessEvent) -> None:
     app = build_application(settings)
+    settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -23,7 +23,12 @@ class SessionStore:
 
 def dialect_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, which has ON CONFLICT DO NOTHING on both SQLite and PostgreSQL."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert_for(session.get_bind().dialect.name)
+
+
+def insert_for(dialect: str) -> Any:
+    """`dialect_insert` by the dialect's name."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def clip_name(name: str | None) -> str | None:

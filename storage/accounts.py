@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
 from domain.entities import Account
+from storage._hot import HotStatement, param
 from storage._rows import account
 from storage._sql import SessionStore, clip_name
 from storage.models import ChannelAccount
+
+
+def _by_chat(_dialect: str) -> ClauseElement:
+    table = cast(Table, ChannelAccount.__table__)
+    columns = [table.c[name] for name in _COLUMNS]
+    by_chat: ClauseElement = select(*columns).where(
+        table.c.channel == param(table.c.channel),
+        table.c.external_id == param(table.c.external_id),
+    )
+    return by_chat
+
+
+_COLUMNS = ("id", "resident_id", "locale", "phone", "phone_verified_at", "subscribed")
+# Every update reads its sender's account (storage._hot): plain values, no ORM object.
+_BY_CHAT = HotStatement(_by_chat)
 
 
 class AccountRepository(SessionStore):
@@ -20,9 +38,26 @@ class AccountRepository(SessionStore):
         )
         return (await self._session.execute(query)).scalar_one_or_none()
 
+    async def _values(self, channel: Channel, external_id: str) -> dict[str, Any] | None:
+        rows = await _BY_CHAT.rows(
+            self._session, {"channel": channel.value, "external_id": external_id}
+        )
+        return dict(zip(_COLUMNS, rows[0], strict=True)) if rows else None
+
     async def get_or_create(
         self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
     ) -> Account:
+        found = await self._values(channel, external_id)
+        if found is not None:
+            return Account(
+                id=found["id"],
+                channel=channel,
+                external_id=external_id,
+                resident_id=found["resident_id"],
+                locale=found["locale"],
+                phone=found["phone"],
+                phone_verified=found["phone_verified_at"] is not None,
+            )
         row = await self._row(channel, external_id)
         if row is None:
             row = ChannelAccount(
@@ -42,8 +77,8 @@ class AccountRepository(SessionStore):
         return account(row) if row else None
 
     async def locale_of(self, channel: Channel, external_id: str) -> str | None:
-        row = await self._row(channel, external_id)
-        return row.locale if row else None
+        found = await self._values(channel, external_id)
+        return found["locale"] if found else None
 
     async def set_subscribed(self, channel: Channel, external_id: str, subscribed: bool) -> None:
         await self._session.execute(
@@ -55,8 +90,8 @@ class AccountRepository(SessionStore):
         )
 
     async def is_subscribed(self, channel: Channel, external_id: str) -> bool:
-        row = await self._row(channel, external_id)
-        return row is not None and row.subscribed
+        found = await self._values(channel, external_id)
+        return found is not None and bool(found["subscribed"])
 
     async def set_locale(self, account_id: int, locale: str) -> None:
         await self._session.execute(

@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, bindparam, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ClauseElement
 
 from domain.entities import OperatorMessage
 from domain.statuses import OPEN_STATUSES
+from storage._hot import HotStatement, param
 from storage.models import Appeal, AppealEvent
+
+
+def _last_relay(_dialect: str) -> ClauseElement:
+    event = cast(Table, AppealEvent.__table__)
+    appeal = cast(Table, Appeal.__table__)
+    open_values = [literal(status.value) for status in OPEN_STATUSES]
+    last: ClauseElement = (
+        select(event.c.id, event.c.at, appeal.c.id, appeal.c.number)
+        .join(appeal, appeal.c.id == event.c.appeal_id)
+        .where(
+            event.c.kind == literal("relay_out"),
+            event.c.at >= bindparam("since", type_=event.c.at.type),
+            appeal.c.status.in_(open_values),
+            appeal.c.resident_id == param(appeal.c.resident_id),
+            or_(appeal.c.account_id == param(appeal.c.account_id), appeal.c.account_id.is_(None)),
+        )
+        .order_by(event.c.id.desc())
+        .limit(1)
+    )
+    return last
+
+
+_LAST_RELAY = HotStatement(_last_relay)
 
 
 class ConversationRepository:
@@ -21,24 +47,12 @@ class ConversationRepository:
     ) -> OperatorMessage | None:
         """The newest relay to this account (its own appeals, or its resident's phone appeals,
         which are relayed to every chat) on an open appeal, not older than `since`."""
-        open_values = [status.value for status in OPEN_STATUSES]
-        query = (
-            select(AppealEvent.id, AppealEvent.at, Appeal.id, Appeal.number)
-            .join(Appeal, Appeal.id == AppealEvent.appeal_id)
-            .where(
-                AppealEvent.kind == "relay_out",
-                AppealEvent.at >= since,
-                Appeal.status.in_(open_values),
-                Appeal.resident_id == resident_id,
-                or_(Appeal.account_id == account_id, Appeal.account_id.is_(None)),
-            )
-            .order_by(AppealEvent.id.desc())
-            .limit(1)
-        )
-        row = (await self._session.execute(query)).one_or_none()
-        if row is None:
+        # Every free-text message asks this: a hot statement (storage._hot).
+        parameters = {"resident_id": resident_id, "account_id": account_id, "since": since}
+        rows = await _LAST_RELAY.rows(self._session, parameters)
+        if not rows:
             return None
-        event_id, at, appeal_id, number = row
+        event_id, at, appeal_id, number = rows[0]
         answered_query = (
             select(AppealEvent.id)
             .where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
@@ -14,17 +14,55 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
-from sqlalchemy import select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ClauseElement
 
 from domain.clock import utc_now
+from storage._hot import HotStatement, before_commit, hold_until_commit, param
+from storage._sql import insert_for
 from storage.database import Sessions
 from storage.models import FsmRecord
 from storage.uow import current_session
 
+# A dialog's state and data as this unit of work knows them; None: no row.
+Record = tuple[str | None, dict[str, Any]] | None
+
+_TABLE = cast(Table, FsmRecord.__table__)
+_READ = HotStatement(
+    lambda _dialect: select(_TABLE.c.state, _TABLE.c.data).where(
+        _TABLE.c.key == param(_TABLE.c.key)
+    )
+)
+_DELETE = HotStatement(lambda _dialect: delete(_TABLE).where(_TABLE.c.key == param(_TABLE.c.key)))
+
+
+def _upsert(dialect: str) -> ClauseElement:
+    statement = insert_for(dialect)(_TABLE).values(
+        key=param(_TABLE.c.key),
+        state=param(_TABLE.c.state),
+        data=param(_TABLE.c.data),
+        updated_at=param(_TABLE.c.updated_at),
+    )
+    upsert: ClauseElement = statement.on_conflict_do_update(
+        index_elements=[_TABLE.c.key],
+        set_={
+            "state": statement.excluded.state,
+            "data": statement.excluded.data,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+    return upsert
+
+
+_UPSERT = HotStatement(_upsert)
+
 
 class SQLAlchemyStorage(BaseStorage):
-    """Joins the current unit of work when there is one; otherwise commits on its own."""
+    """Joins the current unit of work when there is one; otherwise commits on its own.
+
+    Within a unit of work the record is read once and written once, at the commit: a dialog
+    step sets its state and then its data, and both go in one statement."""
 
     def __init__(self, sessions: Sessions, key_builder: KeyBuilder | None = None) -> None:
         self._sessions = sessions
@@ -39,51 +77,36 @@ class SQLAlchemyStorage(BaseStorage):
         async with self._sessions() as own:
             yield own, True
 
-    async def _record(self, session: AsyncSession, key: str) -> FsmRecord | None:
-        # The session's identity map holds rows weakly: keep the ones this unit of work has
-        # read, or every get_state/get_data of one update would query again.
-        held: dict[str, FsmRecord | None] = session.info.setdefault("fsm_records", {})
-        if key not in held:
-            # A plain SELECT: Session.get clones its statement on every call, a measurable
-            # share of the CPU on this hot path.
-            query = select(FsmRecord).where(FsmRecord.key == key)
-            held[key] = (await session.execute(query)).scalar_one_or_none()
-        return held[key]
+    async def _record(self, session: AsyncSession, key: str) -> Record:
+        known: dict[str, Record] = session.info.setdefault("fsm_records", {})
+        if key not in known:
+            rows = await _READ.rows(session, {"key": key})
+            known[key] = (rows[0][0], dict(rows[0][1] or {})) if rows else None
+        return known[key]
 
     async def _write(
         self, key: StorageKey, *, state: str | None, data: dict[str, Any] | None
     ) -> None:
-        """Change the record in the session only: a dialog step sets its state and its data
-        one after the other, and the commit writes both in one statement (the session
-        flushes before it commits) rather than one flush for each."""
         raw_key = self._keys.build(key)
         async with self._session() as (session, own):
             record = await self._record(session, raw_key)
-            new_state = state if data is None else (record.state if record else None)
-            new_data = data if data is not None else (dict(record.data) if record else {})
-            held: dict[str, FsmRecord | None] = session.info["fsm_records"]
-            deleted: set[str] = session.info.setdefault("fsm_deleted", set())
-            if new_state is None and not new_data:
-                # An empty dialog is no row at all, so finished dialogs do not pile up.
-                if record is not None:
-                    await session.delete(record)
-                    held[raw_key] = None
-                    deleted.add(raw_key)
-            elif record is None:
-                if raw_key in deleted:
-                    # A flush inserts before it deletes: the old row must go first, or the
-                    # new one would clash with it on the key.
-                    await session.flush()
-                    deleted.discard(raw_key)
-                held[raw_key] = FsmRecord(
-                    key=raw_key, state=new_state, data=new_data, updated_at=utc_now()
-                )
-                session.add(held[raw_key])
-            else:
-                record.state = new_state
-                record.data = new_data
-                record.updated_at = utc_now()
+            new_state = state if data is None else (record[0] if record else None)
+            new_data = data if data is not None else (dict(record[1]) if record else {})
+            known: dict[str, Record] = session.info["fsm_records"]
+            # An empty dialog is no row at all, so finished dialogs do not pile up.
+            known[raw_key] = None if new_state is None and not new_data else (new_state, new_data)
+
+            async def write() -> None:
+                now = known[raw_key]
+                if now is None:
+                    await _DELETE.rows(session, {"key": raw_key})
+                else:
+                    values = {"key": raw_key, "state": now[0], "data": now[1]}
+                    await _UPSERT.rows(session, {**values, "updated_at": utc_now()})
+
+            hold_until_commit(session, f"fsm:{raw_key}", write)
             if own:
+                await before_commit(session)
                 await session.commit()
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
@@ -93,7 +116,7 @@ class SQLAlchemyStorage(BaseStorage):
     async def get_state(self, key: StorageKey) -> str | None:
         async with self._session() as (session, _own):
             record = await self._record(session, self._keys.build(key))
-            return record.state if record else None
+            return record[0] if record else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self._write(key, state=None, data=dict(data))
@@ -101,7 +124,7 @@ class SQLAlchemyStorage(BaseStorage):
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         async with self._session() as (session, _own):
             record = await self._record(session, self._keys.build(key))
-            return dict(record.data) if record else {}
+            return dict(record[1]) if record else {}
 
     async def close(self) -> None:
         # The engine belongs to the application, which disposes of it.

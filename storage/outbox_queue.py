@@ -12,15 +12,31 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, delete, exists, false, func, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
 from domain.kinds import OutboxKind
+from storage._hot import HotStatement, param
 from storage._rows import outbox_item
 from storage.models import Appeal, OutboxMessage, StaffTopic
 from storage.outbox import DUE_NOW, PENDING, OutboxRepository, pending_row
@@ -28,6 +44,41 @@ from storage.outbox import DUE_NOW, PENDING, OutboxRepository, pending_row
 # Outbox kinds as domain.lifecycle writes them (storage does not import the domain's flows).
 KIND_CARD = OutboxKind.CARD
 KIND_CARD_EDIT = OutboxKind.CARD_EDIT
+
+
+def _add_leased(_dialect: str) -> ClauseElement:
+    table = cast(Table, OutboxMessage.__table__)
+    columns = ("created_at", "channel", "chat", "kind", "payload", "next_attempt_at")
+    add: ClauseElement = (
+        insert(table)
+        .values(
+            {name: param(table.c[name]) for name in columns}
+            | {"status": PENDING, "attempts": 0, "progress": 0}
+        )
+        .returning(table.c.id)
+    )
+    return add
+
+
+_ADD_LEASED = HotStatement(_add_leased)
+
+
+def _pending_of_chat(_dialect: str) -> ClauseElement:
+    table = cast(Table, OutboxMessage.__table__)
+    pending: ClauseElement = (
+        select(table.c.id)
+        .where(
+            table.c.status == literal(PENDING),
+            table.c.channel == param(table.c.channel),
+            table.c.chat == param(table.c.chat),
+        )
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    return pending
+
+
+# Every update with replies asks this of its chat (bot.durable).
+_PENDING_OF_CHAT = HotStatement(_pending_of_chat)
 
 
 class OutboxQueue:
@@ -73,13 +124,12 @@ class OutboxQueue:
         self, channel: Channel, chat: str, *, exclude: Collection[int] = ()
     ) -> bool:
         """Whether the chat has undelivered rows (other than `exclude`)."""
-        row = OutboxMessage
-        query = select(row.id).where(
-            row.status == PENDING, row.channel == channel.value, row.chat == chat
-        )
-        if exclude:
-            query = query.where(row.id.not_in(list(exclude)))
-        return (await self._session.execute(query.limit(1))).first() is not None
+        # `exclude` holds every row this worker is sending, hundreds under load: filtered
+        # here rather than sent as as many parameters of a NOT IN on every update. A chat with
+        # more pending rows than `exclude` has one outside it.
+        parameters = {"channel": channel.value, "chat": chat, "limit": len(exclude) + 1}
+        ids = [row[0] for row in await _PENDING_OF_CHAT.rows(self._session, parameters)]
+        return any(found not in exclude for found in ids)
 
     async def add_leased(
         self,
@@ -92,13 +142,13 @@ class OutboxQueue:
         until: datetime,
     ) -> int:
         """A row the writing worker sends itself: the sender leaves it (and the chat's later
-        rows) alone until `until`, then delivers it if it is still pending."""
-        message = pending_row(
-            channel=channel, chat=chat, kind=kind, payload=payload, now=now, due_at=until
+        rows) alone until `until`, then delivers it if it is still pending. Every update with
+        replies writes one: a hot statement (storage._hot), not an ORM object and a flush."""
+        values = {"channel": channel.value, "chat": chat, "kind": kind, "payload": payload}
+        rows = await _ADD_LEASED.rows(
+            self._session, {**values, "created_at": now, "next_attempt_at": until}
         )
-        self._session.add(message)
-        await self._session.flush()
-        return message.id
+        return int(rows[0][0])
 
     async def hand_over(self, row_id: int, sent: int) -> None:
         """A leased row whose first `sent` messages went out: due now, resuming after them."""

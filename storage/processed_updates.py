@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
+from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
-from storage._sql import SessionStore, dialect_insert
+from storage._hot import HotStatement, param
+from storage._sql import SessionStore, insert_for
 from storage.models import ProcessedUpdate
+
+
+def _claim(dialect: str) -> ClauseElement:
+    table = cast(Table, ProcessedUpdate.__table__)
+    claim: ClauseElement = (
+        insert_for(dialect)(table)
+        .values(
+            channel=param(table.c.channel),
+            update_id=param(table.c.update_id),
+            processed_at=param(table.c.processed_at),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(table.c.update_id)
+    )
+    return claim
+
+
+# Every update's first statement (storage._hot).
+_CLAIM = HotStatement(_claim)
 
 
 class ProcessedUpdateRepository(SessionStore):
@@ -23,13 +45,8 @@ class ProcessedUpdateRepository(SessionStore):
 
     async def claim(self, channel: Channel, update_id: int, now: datetime) -> bool:
         """Record the event as handled; False when it already was."""
-        result = await self._session.execute(
-            dialect_insert(self._session)(ProcessedUpdate)
-            .values(channel=channel.value, update_id=update_id, processed_at=now)
-            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-            .returning(ProcessedUpdate.update_id)
-        )
-        return result.first() is not None
+        parameters = {"channel": channel.value, "update_id": update_id, "processed_at": now}
+        return bool(await _CLAIM.rows(self._session, parameters))
 
     async def prune(self, before: datetime) -> int:
         result = await self._session.execute(

@@ -8,6 +8,7 @@ from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage._hot import before_commit, forget_held
 from storage.accounts import AccountRepository
 from storage.appeals import AppealRepository
 from storage.appointments import AppointmentPendingRepository, AppointmentRepository
@@ -87,6 +88,9 @@ class UnitOfWork:
         self.appointment_pending = AppointmentPendingRepository(session)
 
     async def commit(self) -> None:
+        # Writes held for the commit first (the dialog state: storage.fsm), in this
+        # transaction, so that they commit or roll back with everything else.
+        await before_commit(self.session)
         await self.session.commit()
         if self.outbox.added and self._on_outbox is not None:
             # Wake the sender now rather than at its next poll.
@@ -111,5 +115,6 @@ class UnitOfWorkFactory:
                 yield UnitOfWork(session, self.on_outbox, self.catalogue)
             finally:
                 current_session.reset(token)
+                forget_held(session)
                 if session.in_transaction():
                     await session.rollback()

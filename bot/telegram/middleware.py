@@ -100,6 +100,12 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             logger.info("skipping %s", exc)
             return None
         bot: Bot = data["bot"]
+        # A button's spinner goes back as the webhook's answer (aiogram sends it itself when
+        # polling): one HTTP call less per press. It stops once the replies are out.
+        spinner = next((c for c in pending.calls if isinstance(c, AnswerCallbackQuery)), None)
+        if spinner is not None:
+            pending.calls.remove(spinner)
+            result = spinner
         if kept and kept[0].send_now and self._durable is not None:
             self._durable.sending(kept[0].row_id)
         if kept and not kept[0].send_now:

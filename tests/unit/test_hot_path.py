@@ -10,6 +10,7 @@ from typing import Any
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
 from bot.app import build_application, sync_categories
 from bot.config import Settings
@@ -86,17 +87,37 @@ async def test_categories_in_process_follow_the_file_after_a_sync(
 
 @contextmanager
 def _fsm_writes(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements that write the dialog state, as the database receives them. On SQLite
+    the hot path sends them straight to aiosqlite (storage._hot), past SQLAlchemy's events,
+    so SQLite's own trace of every statement is read there."""
     seen: list[str] = []
+    # SQLite's trace stays on the connections afterwards: it stops counting instead.
+    counting = [True]
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def note(statement: str) -> None:
+        if not counting[0]:
+            return
         if "fsm_records" in statement and not statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement.split()[0].upper())
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        note(statement)
+
+    def trace(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        await_only(dbapi_connection.driver_connection.set_trace_callback(note))
+
+    sqlite = engine.dialect.name == "sqlite"
+    target, name, listener = (
+        (engine.sync_engine, "checkout", trace)
+        if sqlite
+        else (engine.sync_engine, "before_cursor_execute", record)
+    )
+    event.listen(target, name, listener)
     try:
         yield seen
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        event.remove(target, name, listener)
+        counting[0] = False
 
 
 async def test_a_step_writes_its_dialog_state_once_at_commit(uows: UnitOfWorkFactory) -> None:
@@ -112,17 +133,19 @@ async def test_a_step_writes_its_dialog_state_once_at_commit(uows: UnitOfWorkFac
             await storage.set_state(key, "Appeal:location")
             assert writes == []  # nothing written before the commit
             await uow.commit()
-        assert writes == ["INSERT"]
+        assert writes == ["INSERT"]  # one upsert of the step's final state and data
 
         writes.clear()
         async with uows() as uow:
             assert await storage.get_state(key) == "Appeal:location"
+            assert await storage.get_data(key) == {"category": "roads"}
             await storage.set_state(key, "Appeal:photo")
             await storage.set_data(key, {"category": "pothole"})
             await uow.commit()
-        assert writes == ["UPDATE"]
+        assert writes == ["INSERT"]
 
-        # A step that ends the dialog and starts another in the same unit of work.
+        # A step that ends the dialog and starts another in the same unit of work writes
+        # only where it ended up.
         writes.clear()
         async with uows() as uow:
             await storage.set_state(key, None)
@@ -130,18 +153,27 @@ async def test_a_step_writes_its_dialog_state_once_at_commit(uows: UnitOfWorkFac
             await storage.set_state(key, "Appeal:category")
             await storage.set_data(key, {"fresh": True})
             await uow.commit()
-        assert writes == ["DELETE", "INSERT"]
+        assert writes == ["INSERT"]
+
+        # A step that only reads writes nothing.
+        writes.clear()
+        async with uows() as uow:
+            assert await storage.get_state(key) == "Appeal:category"
+            await uow.commit()
+        assert writes == []
 
     async with uows() as uow:
         assert await storage.get_state(key) == "Appeal:category"
         assert await storage.get_data(key) == {"fresh": True}
         # Not committed: the step's change is gone with its unit of work.
         await storage.set_state(key, "Appeal:photo")
-    async with uows() as uow:
-        assert await storage.get_state(key) == "Appeal:category"
-        await storage.set_state(key, None)
-        await storage.set_data(key, {})
-        await uow.commit()
+    with _fsm_writes(engine) as writes:
+        async with uows() as uow:
+            assert await storage.get_state(key) == "Appeal:category"
+            await storage.set_state(key, None)
+            await storage.set_data(key, {})
+            await uow.commit()
+        assert writes == ["DELETE"]  # a finished dialog leaves no row
     async with uows():
         assert await storage.get_state(key) is None and await storage.get_data(key) == {}
     # Outside a unit of work the storage commits on its own.
