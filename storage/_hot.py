@@ -36,6 +36,7 @@ Processor = Callable[[Any], Any] | None
 HeldWrite = Callable[[], Awaitable[None]]
 
 _HELD = "hot_held_writes"
+_DRIVER = "hot_driver"
 
 
 def param(column: Column[Any] | ColumnElement[Any]) -> BindParameter[Any]:
@@ -105,16 +106,34 @@ class HotStatement:
     ) -> list[tuple[Any, ...]]:
         """Run in the session's transaction; the rows it returns, converted."""
         dialect = session.get_bind().dialect
-        connection = await session.connection()
         if dialect.name != "sqlite":
+            connection = await session.connection()
             statement = cast(Executable, self.statement(dialect))
             result = await connection.execute(statement, dict(parameters))
             return [tuple(row) for row in result] if result.returns_rows else []
         compiled = self._compile(dialect)
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None, "a checked-out connection has its driver's connection"
+        driver = await _driver(session)
         raw = await driver.execute_fetchall(compiled.sql, compiled.parameters(parameters))
         return [compiled.row(row) for row in raw]
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """aiosqlite's connection under the session's transaction (begun here if it was not),
+    found once per transaction: asking the session each time took two greenlet switches."""
+    held = session.info.get(_DRIVER)
+    transaction = session.sync_session.get_transaction()
+    if (
+        held is not None
+        and transaction is not None
+        and held[0] is transaction
+        and transaction.is_active
+    ):
+        return held[1]
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "a checked-out connection has its driver's connection"
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
 
 
 def hold_until_commit(session: AsyncSession, key: str, write: HeldWrite) -> None:

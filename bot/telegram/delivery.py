@@ -14,6 +14,7 @@ from aiogram.methods import TelegramMethod
 from bot.api_errors import Outcome
 from bot.limits import RateLimiter, acquire, take_within
 from bot.telegram.errors import API_ERRORS, classify
+from bot.telegram.session import answer_unread
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,14 @@ class PendingCalls:
         afters, self.afters = self.afters, {}
         fallbacks, self.fallbacks = self.fallbacks, {}
         for index, call in enumerate(calls):
-            sent, result = await _send(bot, call, limiter, max_wait)
+            then = afters.get(id(call))
+            unread = answer_unread.set(then is None)
+            try:
+                sent, result = await _send(bot, call, limiter, max_wait)
+            finally:
+                answer_unread.reset(unread)
             if sent is None:
                 return calls[index:]
-            then = afters.get(id(call))
             if sent and then is not None and result is not None:
                 await then(result)
             if not sent:

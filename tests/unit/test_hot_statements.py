@@ -1,0 +1,99 @@
+"""The hot statements (storage._hot) read and write exactly what the ORM reads and writes:
+aware datetimes, JSON, nulls; in the unit of work's own transaction, so a rollback takes
+them back. On SQLite they run straight on aiosqlite, on PostgreSQL through the session."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from domain.clock import utc_now
+from domain.dialog.events import Channel
+from storage.models import OutboxMessage, ProcessedUpdate
+from storage.uow import UnitOfWorkFactory
+
+NOW = datetime(2026, 5, 4, 12, 0, 0, 123456, tzinfo=UTC)
+PAYLOAD = {"calls": [{"method": "sendMessage", "text": "Дякуємо! «15-80»", "n": [1, None]}]}
+
+
+async def test_a_reply_row_written_hot_reads_back_through_the_orm(
+    uows: UnitOfWorkFactory,
+) -> None:
+    async with uows() as uow:
+        row_id = await uow.outbox_queue.add_leased(
+            channel=Channel.TELEGRAM,
+            chat="7001",
+            kind="calls",
+            payload=PAYLOAD,
+            now=NOW,
+            until=NOW + timedelta(seconds=30),
+        )
+        await uow.commit()
+    async with uows() as uow:
+        row = await uow.session.get(OutboxMessage, row_id)
+        assert row is not None
+        assert (row.channel, row.chat, row.kind, row.status) == (
+            "telegram",
+            "7001",
+            "calls",
+            "pending",
+        )
+        assert row.payload == PAYLOAD
+        assert row.created_at == NOW and row.created_at.tzinfo is not None
+        assert row.next_attempt_at == NOW + timedelta(seconds=30)
+        assert (row.attempts, row.progress, row.last_error, row.sent_at) == (0, 0, None, None)
+        # The chat's pending rows, as the next update of the chat asks.
+        assert await uow.outbox_queue.pending_before(Channel.TELEGRAM, "7001")
+        assert not await uow.outbox_queue.pending_before(Channel.TELEGRAM, "7001", exclude={row_id})
+        assert not await uow.outbox_queue.pending_before(Channel.TELEGRAM, "7002")
+        assert not await uow.outbox_queue.pending_before(Channel.VIBER, "7001")
+
+
+async def test_hot_writes_roll_back_with_their_unit_of_work(uows: UnitOfWorkFactory) -> None:
+    async with uows() as uow:
+        assert await uow.updates.claim(Channel.TELEGRAM, 555, NOW)
+        await uow.outbox_queue.add_leased(
+            channel=Channel.TELEGRAM, chat="7003", kind="calls", payload=PAYLOAD, now=NOW, until=NOW
+        )
+        # Not committed.
+    async with uows() as uow:
+        assert not await uow.outbox_queue.pending_before(Channel.TELEGRAM, "7003")
+        assert await uow.updates.claim(Channel.TELEGRAM, 555, NOW)  # free again
+        assert not await uow.updates.claim(Channel.TELEGRAM, 555, NOW)  # now taken
+        await uow.commit()
+    async with uows() as uow:
+        assert not await uow.updates.claim(Channel.TELEGRAM, 555, utc_now())
+        assert await uow.updates.claim(Channel.VIBER, 555, NOW)  # another channel's id
+        stored = (
+            await uow.session.execute(
+                select(ProcessedUpdate).where(ProcessedUpdate.update_id == 555)
+            )
+        ).scalars()
+        assert {(r.channel, r.processed_at) for r in stored} == {
+            ("telegram", NOW),
+            ("viber", NOW),
+        }
+
+
+async def test_an_account_read_hot_is_the_account_the_orm_wrote(uows: UnitOfWorkFactory) -> None:
+    async with uows() as uow:
+        made = await uow.accounts.get_or_create(
+            Channel.TELEGRAM, "7004", display_name="Олена", now=NOW
+        )
+        resident = await uow.identity.register_phone(
+            made.id, "+380501112233", verified=True, now=NOW
+        )
+        await uow.accounts.set_locale(made.id, "en")
+        await uow.commit()
+    async with uows() as uow:
+        again = await uow.accounts.get_or_create(
+            Channel.TELEGRAM, "7004", display_name="Олена", now=NOW
+        )
+        assert again.id == made.id and again.resident_id == resident
+        assert (again.locale, again.phone, again.phone_verified) == ("en", "+380501112233", True)
+        assert await uow.accounts.locale_of(Channel.TELEGRAM, "7004") == "en"
+        assert await uow.accounts.is_subscribed(Channel.TELEGRAM, "7004")
+        await uow.accounts.set_subscribed(Channel.TELEGRAM, "7004", False)
+        assert not await uow.accounts.is_subscribed(Channel.TELEGRAM, "7004")
+        assert await uow.accounts.locale_of(Channel.VIBER, "7004") is None
