@@ -13,28 +13,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import (
+    REDIS_URL,
     STAFF_CHAT,
     TOKEN,
     BotProcess,
     bot_env,
     free_port,
     migrate,
+    postgres_database,
     quiet,
+    redis_cleanup,
+    services_reachable,
     wait_for_webhook,
 )
 from bench.report import Result, table, typing_table
 from bench.scenario import DIALOG, THINK, play
 from bot.config import PROJECT_ROOT
-from standins.telegram import TelegramStandIn
+from standins.telegram import FakeUser, TelegramStandIn
 
 
 def cpu_seconds(pid: int, task: int | None = None) -> float:
@@ -56,6 +64,35 @@ def thread_cpu(pid: int) -> dict[int, float]:
     return out
 
 
+NUMBER = re.compile(r"1580-\d{4}-\d{6}")
+
+
+async def staff_cards(
+    tg: TelegramStandIn, users: list[FakeUser], limit: float = 120.0
+) -> tuple[int, float | None]:
+    """Wait (up to `limit` seconds) for the card of every appeal the residents were given;
+    how many arrived, and after how long (None when some never did)."""
+    numbers = {
+        found
+        for user in users
+        for message in tg.messages(user.id)[-2:]
+        for found in NUMBER.findall(message.text or "")
+    }
+    started = time.monotonic()
+
+    def posted() -> set[str]:
+        return {
+            found
+            for message in tg.messages(STAFF_CHAT)
+            for found in NUMBER.findall(message.text or "")
+        } & numbers
+
+    with contextlib.suppress(TimeoutError):
+        await tg.changed.wait_for(lambda: len(posted()) == len(numbers), limit)
+    done = len(posted())
+    return done, (time.monotonic() - started if done == len(numbers) else None)
+
+
 @dataclass
 class Run:
     burst: Result
@@ -63,6 +100,10 @@ class Run:
     # The event loop's thread, then the others (aiosqlite's worker, executors) together.
     loop_cpu_per_update_ms: float = 0.0
     typing: Result | None = None
+    # Staff cards of the burst's appeals that reached the staff chat, and when the last one
+    # arrived (seconds after the burst's last answer); None when not all of them did.
+    cards: int = 0
+    last_card_after: float | None = None
 
 
 async def scenario(
@@ -118,6 +159,8 @@ async def scenario(
                     1000 * cpu / max(burst.updates, 1),
                     1000 * loop_cpu / max(burst.updates, 1),
                 )
+                if real:
+                    run.cards, run.last_card_after = await staff_cards(tg, users)
                 if typing:
                     await quiet(tg)
                     run.typing = Result(name)
@@ -147,7 +190,41 @@ async def main(args: argparse.Namespace) -> int:
         typing=args.typing,
         profile=args.profile,
     )
-    print(table([bot.burst], baseline.burst))
+    runs = [bot]
+    if args.postgres:
+        if not services_reachable():
+            print("PostgreSQL or Redis is unreachable (README, Benchmark)")
+            return 1
+        database, drop = await postgres_database()
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        try:
+            runs.append(
+                await scenario(
+                    "this bot, PostgreSQL + Redis, workers: 1",
+                    [python, str(PROJECT_ROOT / "main.py")],
+                    {"DATABASE_URL": database, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix},
+                    args.residents,
+                    real=True,
+                    typing=args.typing,
+                )
+            )
+        finally:
+            await drop()
+            await redis_cleanup(prefix)
+    print(table([run.burst for run in runs], baseline.burst))
+    for run in runs[1:]:
+        print(
+            f"\n{run.burst.name}: CPU per update {run.cpu_per_update_ms:.2f} ms, "
+            f"of which the event loop's thread {run.loop_cpu_per_update_ms:.2f} ms"
+        )
+    for run in runs:
+        last = (
+            f"the last {run.last_card_after:.1f} s after the burst"
+            if run.last_card_after is not None
+            else "NOT ALL within the wait"
+        )
+        cards = f"{run.cards} of {run.burst.appeals}"
+        print(f"\n{run.burst.name}: staff cards of the burst: {cards}, {last}")
     print(
         f"\nCPU of the bot's process per update during the burst: baseline "
         f"{baseline.cpu_per_update_ms:.2f} ms, this bot {bot.cpu_per_update_ms:.2f} ms "
@@ -155,10 +232,16 @@ async def main(args: argparse.Namespace) -> int:
         f"of which the event loop's thread: baseline {baseline.loop_cpu_per_update_ms:.2f} ms, "
         f"this bot {bot.loop_cpu_per_update_ms:.2f} ms"
     )
-    if bot.typing is not None:
+    typed = [run.typing for run in runs if run.typing is not None]
+    if typed:
         print(f"\ntyping at a human pace ({THINK[0]:.0f}-{THINK[1]:.0f} s between steps):\n")
-        print(typing_table([bot.typing]))
-    failed = bot.burst.errors or (bot.typing is not None and bot.typing.errors)
+        print(typing_table(typed))
+    failed = any(
+        run.burst.errors
+        or (run.typing is not None and run.typing.errors)
+        or run.last_card_after is None
+        for run in runs
+    )
     return 1 if failed else 0
 
 
@@ -167,4 +250,7 @@ if __name__ == "__main__":
     parser.add_argument("--residents", type=int, default=200)
     parser.add_argument("--typing", action="store_true", help="also residents at a human pace")
     parser.add_argument("--profile", type=Path, help="py-spy raw stacks of the bot's burst")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also the bot on PostgreSQL + Redis, one worker"
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -136,11 +136,13 @@ class OutboxSender:
                 await asyncio.sleep(self._config.poll_interval)
                 continue
             try:
-                delivered, pending, due_in = await self.drain_once()
+                delivered, _left, due_in = await self.drain_once()
             except Exception:
                 logger.exception("outbox pass failed")
-                delivered, pending, due_in = 0, 0, self._config.poll_interval
-            if delivered and pending:
+                delivered, _left, due_in = 0, 0, self._config.poll_interval
+            if delivered:
+                # More rows may wait behind the heads just delivered (a staff chat with a
+                # burst of new cards has one head at a time): the next round goes at once.
                 continue
             # Sleep until the next head is due (a throttled staff chat), a commit wakes us,
             # or the poll interval passes (rows written by another process).

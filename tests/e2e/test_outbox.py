@@ -15,7 +15,7 @@ from bot.config import Settings
 from domain.dialog.events import Channel
 from domain.dialog.replies import Reply
 from domain.lifecycle import KIND_CARD, KIND_CARD_EDIT, KIND_REPLIES
-from standins.telegram import FakeUser, TelegramStandIn
+from standins.telegram import FakeChat, FakeUser, TelegramStandIn
 from storage.models import OutboxMessage
 from tests.clock import FakeClock
 from tests.e2e.conftest import RunningBot
@@ -253,3 +253,34 @@ async def test_delivered_rows_are_pruned_and_pending_ones_kept(desk: RunningBot)
         await uow.commit()
     await desk.app.maintenance.tick()
     assert [(kind, status) for kind, status, _ in await outbox(desk)] == [(KIND_REPLIES, "pending")]
+
+
+async def test_rows_queued_behind_a_chats_head_go_out_without_waiting_for_a_poll(
+    tg: TelegramStandIn, staff_settings: Settings, clock: FakeClock, staff: FakeChat
+) -> None:
+    # A burst of cards reaches one chat, the staff chat: the sender takes one row per chat per
+    # round, and used to sleep until its next poll when that round had only this chat's head,
+    # so that the burst went out at one row per poll. With the poll an hour away and the rate
+    # limits lifted, every row must still go out as soon as the one before it did.
+    settings = staff_settings.model_copy(
+        update={
+            "outbox_poll_seconds": 3600.0,
+            "telegram_rate_chat_per_second": 1000.0,
+            "telegram_rate_group_per_minute": 60_000.0,
+            "telegram_rate_global_per_second": 1000.0,
+        }
+    )
+    running = RunningBot(settings, clock)
+    await running.start()
+    try:
+        assert running.app is not None
+        await running.app.stop_background()
+        before = len(tg.messages(STAFF_CHAT))
+        await queue_staff_notices(running, 12)
+        running.app.start_background()
+        # One wake-up (the start) and no further commit: only the sender's own pace remains.
+        sent = await tg.wait_for_messages(STAFF_CHAT, before + 12, timeout=20)
+        notices = [m.text for m in sent if (m.text or "").startswith("notice")]
+        assert notices == [f"notice {n}" for n in range(12)]
+    finally:
+        await running.stop()
