@@ -18,12 +18,14 @@ read into plain values.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Column, bindparam
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -113,7 +115,16 @@ class HotStatement:
             return [tuple(row) for row in result] if result.returns_rows else []
         compiled = self._compile(dialect)
         driver = await _driver(session)
-        raw = await driver.execute_fetchall(compiled.sql, compiled.parameters(parameters))
+        values = compiled.parameters(parameters)
+        try:
+            raw = await driver.execute_fetchall(compiled.sql, values)
+        except sqlite3.Error as exc:
+            # As SQLAlchemy raises it for every other statement (OperationalError,
+            # IntegrityError...): the unit of work, the fault classifier and the logs know
+            # those. Parameters stay out of the message: they hold phone numbers and names.
+            raise DBAPIError.instance(
+                compiled.sql, values, exc, sqlite3.Error, hide_parameters=True
+            ) from exc
         return [compiled.row(row) for row in raw]
 
 

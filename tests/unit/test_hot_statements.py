@@ -5,11 +5,16 @@ them back. On SQLite they run straight on aiosqlite, on PostgreSQL through the s
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Table, column, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
+from bot.faults import Fault, classify
 from domain.clock import utc_now
 from domain.dialog.events import Channel
+from storage._hot import HotStatement, param
 from storage.models import OutboxMessage, ProcessedUpdate
 from storage.uow import UnitOfWorkFactory
 
@@ -97,3 +102,33 @@ async def test_an_account_read_hot_is_the_account_the_orm_wrote(uows: UnitOfWork
         await uow.accounts.set_subscribed(Channel.TELEGRAM, "7004", False)
         assert not await uow.accounts.is_subscribed(Channel.TELEGRAM, "7004")
         assert await uow.accounts.locale_of(Channel.VIBER, "7004") is None
+
+
+async def test_a_driver_error_in_a_hot_statement_arrives_as_sqlalchemys(
+    uows: UnitOfWorkFactory,
+) -> None:
+    # Straight on aiosqlite (SQLite) the driver's own error would come up unwrapped: the unit
+    # of work tells a concurrent duplicate by SQLAlchemy's IntegrityError, and the fault
+    # classifier a passing database fault by its OperationalError.
+    table = cast(Table, ProcessedUpdate.__table__)
+    plain_insert = HotStatement(
+        lambda _dialect: insert(table).values(
+            channel=param(table.c.channel),
+            update_id=param(table.c.update_id),
+            processed_at=param(table.c.processed_at),
+        )
+    )
+    missing = HotStatement(lambda _dialect: select(column("x")).select_from(text("no_such_table")))
+    values = {"channel": "telegram", "update_id": 777, "processed_at": NOW}
+    async with uows() as uow:
+        await plain_insert.rows(uow.session, values)
+        with pytest.raises(IntegrityError) as duplicate:
+            await plain_insert.rows(uow.session, values)
+        assert "+380" not in str(duplicate.value)
+    async with uows() as uow:
+        with pytest.raises(DBAPIError) as broken:
+            await missing.rows(uow.session, {})
+        assert isinstance(broken.value, OperationalError | ProgrammingError)
+        assert classify(broken.value) is (
+            Fault.TRANSIENT if isinstance(broken.value, OperationalError) else Fault.PERMANENT
+        )
