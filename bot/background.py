@@ -26,7 +26,7 @@ def create_sender(
     limiter: RateLimiter,
     leadership: Leadership,
 ) -> OutboxSender:
-    return OutboxSender(
+    sender = OutboxSender(
         uows,
         transports,
         limiter,
@@ -39,6 +39,8 @@ def create_sender(
         ),
         leading=lambda: leadership.is_leader,
     )
+    leadership.on_gained(sender.wake)
+    return sender
 
 
 def create_maintenance(

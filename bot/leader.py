@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
@@ -36,6 +37,12 @@ class Leadership:
         self._me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = redis is None
         self._renew = redis.register_script(_RENEW) if redis is not None else None
+        # Told when this worker becomes the leader, so that what waits for it (the outbox
+        # sender) starts at once rather than at its next poll.
+        self._gained: list[Callable[[], None]] = []
+
+    def on_gained(self, callback: Callable[[], None]) -> None:
+        self._gained.append(callback)
 
     async def _try(self) -> bool:
         assert self._redis is not None and self._renew is not None
@@ -59,7 +66,11 @@ class Leadership:
                     logger.info(
                         "%s the outbox and timers", "leading" if leading else "stopped leading"
                     )
+                gained = leading and not self.is_leader
                 self.is_leader = leading
+                if gained:
+                    for callback in self._gained:
+                        callback()
                 await asyncio.sleep(self._ttl_ms / 3000)
         finally:
             if self.is_leader and self._redis is not None:

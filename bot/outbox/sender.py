@@ -133,7 +133,9 @@ class OutboxSender:
         while True:
             self._wake.clear()
             if not self._leading():
-                await asyncio.sleep(self._config.poll_interval)
+                # Woken when this worker becomes the leader (bot.leader), else at the poll.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._config.poll_interval)
                 continue
             try:
                 delivered, _left, due_in = await self.drain_once()

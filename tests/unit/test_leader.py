@@ -73,3 +73,26 @@ async def test_a_dead_leaders_lease_expires(
     await _until(lambda: second.is_leader, seconds=2.0)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_whoever_becomes_the_leader_is_told_once(
+    clients: tuple[aioredis.Redis, aioredis.Redis, str],
+) -> None:
+    # The outbox sender waits for this (bot.background) instead of its next poll.
+    first_client, second_client, prefix = clients
+    first = Leadership(first_client, prefix=prefix, ttl=0.6)
+    second = Leadership(second_client, prefix=prefix, ttl=0.6)
+    told: list[str] = []
+    first.on_gained(lambda: told.append("first"))
+    second.on_gained(lambda: told.append("second"))
+    first_task = asyncio.create_task(first.run())
+    await _until(lambda: first.is_leader)
+    second_task = asyncio.create_task(second.run())
+    await asyncio.sleep(0.7)  # renewals of the lease are not news
+    assert told == ["first"]
+    first_task.cancel()
+    await asyncio.gather(first_task, return_exceptions=True)
+    await _until(lambda: second.is_leader)
+    assert told == ["first", "second"]
+    second_task.cancel()
+    await asyncio.gather(second_task, return_exceptions=True)
