@@ -15,6 +15,8 @@ from storage._rows import account
 from storage._sql import SessionStore, clip_name
 from storage.models import ChannelAccount
 
+_COLUMNS = ("id", "resident_id", "locale", "phone", "phone_verified_at", "subscribed")
+
 
 def _by_chat(_dialect: str) -> ClauseElement:
     table = cast(Table, ChannelAccount.__table__)
@@ -26,18 +28,11 @@ def _by_chat(_dialect: str) -> ClauseElement:
     return by_chat
 
 
-_COLUMNS = ("id", "resident_id", "locale", "phone", "phone_verified_at", "subscribed")
 # Every update reads its sender's account (storage._hot): plain values, no ORM object.
 _BY_CHAT = HotStatement(_by_chat)
 
 
 class AccountRepository(SessionStore):
-    async def _row(self, channel: Channel, external_id: str) -> ChannelAccount | None:
-        query = select(ChannelAccount).where(
-            ChannelAccount.channel == channel.value, ChannelAccount.external_id == external_id
-        )
-        return (await self._session.execute(query)).scalar_one_or_none()
-
     async def _values(self, channel: Channel, external_id: str) -> dict[str, Any] | None:
         rows = await _BY_CHAT.rows(
             self._session, {"channel": channel.value, "external_id": external_id}
@@ -58,18 +53,16 @@ class AccountRepository(SessionStore):
                 phone=found["phone"],
                 phone_verified=found["phone_verified_at"] is not None,
             )
-        row = await self._row(channel, external_id)
-        if row is None:
-            row = ChannelAccount(
-                channel=channel.value,
-                external_id=external_id,
-                telegram_id=int(external_id) if channel is Channel.TELEGRAM else None,
-                display_name=clip_name(display_name),
-                subscribed=True,
-                created_at=now,
-            )
-            self._session.add(row)
-            await self._session.flush()
+        row = ChannelAccount(
+            channel=channel.value,
+            external_id=external_id,
+            telegram_id=int(external_id) if channel is Channel.TELEGRAM else None,
+            display_name=clip_name(display_name),
+            subscribed=True,
+            created_at=now,
+        )
+        self._session.add(row)
+        await self._session.flush()
         return account(row)
 
     async def by_id(self, account_id: int) -> Account | None:

@@ -15,7 +15,7 @@ from bot.durable import DurableReplies, Kept
 from bot.limits import RateLimiter
 from bot.once import Duplicate, handle_once
 from bot.telegram.calls import KIND_CALLS, dump_calls
-from bot.telegram.delivery import PendingCalls, send
+from bot.telegram.delivery import PendingCalls
 from bot.telegram.render import render, render_press
 from domain.clock import Clock
 from domain.dialog.core import Dialog
@@ -82,10 +82,16 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             return await handler(event, data)
         pending = PendingCalls()
         kept: list[Kept] = []
+        spinner: list[AnswerCallbackQuery] = []
 
         async def work(uow: UnitOfWork) -> Any:
             data["turn"] = TelegramTurn(self._dialog, uow, pending)
             result = await handler(event, data)
+            # A button's spinner is no message: it goes back as the webhook's answer (aiogram
+            # sends it itself when polling), one HTTP call less per press, and stays out of
+            # the outbox. Telegram takes one answer per press, and handlers give one.
+            spinner.extend(c for c in pending.calls if isinstance(c, AnswerCallbackQuery))
+            pending.calls = [c for c in pending.calls if not isinstance(c, AnswerCallbackQuery)]
             if self._durable is not None:
                 stored = await self._keep(uow, pending, data)
                 if stored is not None:
@@ -99,33 +105,22 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         except Duplicate as exc:
             logger.info("skipping %s", exc)
             return None
+        if spinner:
+            result = spinner[0]  # it stops once the replies are out
         bot: Bot = data["bot"]
-        # A button's spinner goes back as the webhook's answer (aiogram sends it itself when
-        # polling): one HTTP call less per press. It stops once the replies are out.
-        spinner = next((c for c in pending.calls if isinstance(c, AnswerCallbackQuery)), None)
-        if spinner is not None:
-            pending.calls.remove(spinner)
-            result = spinner
-        if kept and kept[0].send_now and self._durable is not None:
-            self._durable.sending(kept[0].row_id)
-        if kept and not kept[0].send_now:
-            # Older rows of this resident's chat go first: the sender delivers them in order.
-            # A button's spinner is no message in that order: it stops at once.
-            pending.calls = [c for c in pending.calls if isinstance(c, AnswerCallbackQuery)]
-        if not (kept and kept[0].send_now and self._durable is not None):
+        if not (kept and self._durable is not None):
             await pending.flush(bot, self._limiter)
             return result
+        if not kept[0].send_now:
+            # Older rows of this resident's chat go first: the sender delivers them in order.
+            return result
+        row = kept[0].row_id
+        self._durable.sending(row)
         # The webhook request stays open while the replies go out; a chat whose budget is spent
         # (a resident flooding within the limit) does not hold it: the sender takes over.
-        row = kept[0].row_id
         unsent = await pending.flush(bot, self._limiter, max_wait=self._reply_wait)
-        messages_left = [c for c in unsent if not isinstance(c, AnswerCallbackQuery)]
-        for call in unsent:
-            if isinstance(call, AnswerCallbackQuery):
-                await send(bot, call)  # a spinner is no message: it stops at once
-        if messages_left:
-            sent = kept[0].size - len(messages_left)
-            await self._durable.hand_over(row, sent=sent)
+        if unsent:
+            await self._durable.hand_over(row, sent=kept[0].size - len(unsent))
         else:
             await self._durable.sent(row)
         return result
@@ -133,10 +128,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
     async def _keep(
         self, uow: UnitOfWork, pending: PendingCalls, data: dict[str, Any]
     ) -> Kept | None:
-        """Write the update's messages into the outbox (bot.durable). A button's spinner is
-        left out: it means nothing once the moment has passed."""
+        """Write the update's messages into the outbox (bot.durable)."""
         assert self._durable is not None
-        messages = [c for c in pending.calls if not isinstance(c, AnswerCallbackQuery)]
+        messages = pending.calls
         calls = dump_calls(messages) if messages else None
         if calls is None:
             return None  # nothing to keep, or a local file to upload: sent at once
