@@ -50,7 +50,7 @@ from domain.geo import Bounds
 from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
 from storage.database import Sessions, create_engine, create_session_factory, is_sqlite
-from storage.fsm import SQLAlchemyStorage
+from storage.fsm import RecordCache, SQLAlchemyStorage
 from storage.isolation import KeyedIsolation
 from storage.uow import UnitOfWorkFactory
 
@@ -165,7 +165,9 @@ def create_fsm(
         lock = {"timeout": settings.redis_lock_seconds}
         return storage, storage.create_isolation(lock_kwargs=lock)
     keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    return SQLAlchemyStorage(sessions, keys), KeyedIsolation()
+    # Where one process owns the database it also knows every dialog's committed state.
+    cache = RecordCache() if sessions.single_process else None
+    return SQLAlchemyStorage(sessions, keys, cache=cache), KeyedIsolation()
 
 
 def create_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:

@@ -24,6 +24,7 @@ from typing import Any
 
 from domain.clock import Clock, utc_now
 from domain.dialog.events import Channel
+from storage.outbox_queue import Queued
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -31,14 +32,22 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Kept:
-    """Where an update's replies went: `send_now` means this worker sends them and then
-    calls `DurableReplies.sent(row_id)`; otherwise the outbox sender delivers them."""
+    """Where an update's replies went, once its unit of work has committed: `send_now`
+    means this worker sends them and then calls `DurableReplies.sent(row_id)`; otherwise the
+    outbox sender delivers them."""
 
-    row_id: int
-    send_now: bool
+    queued: Queued
     # How many messages the row holds (Telegram calls, or Viber replies' payloads are
     # counted by the caller).
     size: int = 0
+
+    @property
+    def row_id(self) -> int:
+        return self.queued.row_id
+
+    @property
+    def send_now(self) -> bool:
+        return self.queued.leased
 
 
 class DurableReplies:
@@ -66,7 +75,7 @@ class DurableReplies:
         self._unmarked: set[int] = set()
         self._marking = asyncio.Event()
 
-    async def keep(
+    def keep(
         self,
         uow: UnitOfWork,
         *,
@@ -76,21 +85,20 @@ class DurableReplies:
         payload: dict[str, Any],
         in_order: bool = True,
     ) -> Kept:
-        """Write the replies in the update's transaction (call before its commit). With
-        `in_order`, they wait for the chat's older pending rows."""
-        queue = uow.outbox_queue
-        size = len(payload.get("calls") or [])
-        busy = self._sending | self._unmarked
-        if in_order and await queue.pending_before(channel, chat, exclude=busy):
-            row_id = await uow.outbox.add(
-                channel=channel, chat=chat, kind=kind, payload=payload, now=self._clock()
-            )
-            return Kept(row_id, send_now=False, size=size)
+        """Write the replies when the update's unit of work commits (read the result only
+        after that). With `in_order`, they wait for the chat's older pending rows."""
         now = self._clock()
-        row_id = await queue.add_leased(
-            channel=channel, chat=chat, kind=kind, payload=payload, now=now, until=now + self._lease
+        queued = uow.outbox_queue.hold_replies(
+            channel=channel,
+            chat=chat,
+            kind=kind,
+            payload=payload,
+            now=now,
+            until=now + self._lease,
+            in_order=in_order,
+            in_flight=lambda: self._sending | self._unmarked,
         )
-        return Kept(row_id, send_now=True, size=size)
+        return Kept(queued, size=len(payload.get("calls") or []))
 
     def sending(self, row_id: int) -> None:
         """Right after the commit: this worker sends the row now."""

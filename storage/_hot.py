@@ -18,26 +18,35 @@ read into plain values.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Column, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.util import greenlet_spawn
 
 # Converts a value to or from what the driver takes or gives (a column type's processor).
 Processor = Callable[[Any], Any] | None
-# A write held until the commit (see `before_commit`).
-HeldWrite = Callable[[], Awaitable[None]]
+Rows = list[tuple[Any, ...]]
+# A write held until the commit: a generator that yields the statements to run, with their
+# parameters, and is sent back each one's rows. Written once, it runs on aiosqlite's thread
+# (all of a commit's held writes in one trip) or through the session (PostgreSQL).
+Program = Generator[tuple["HotStatement", Mapping[str, Any]], Rows, None]
+# Makes the program on the event loop's thread, right before the commit runs it, so that
+# what it takes from the process (its snapshot of in-flight rows) is read there.
+HeldWrite = Callable[[], Program]
 
 _HELD = "hot_held_writes"
+_AFTER = "hot_after_commit"
 _DRIVER = "hot_driver"
 
 
@@ -103,9 +112,7 @@ class HotStatement:
         self._compiled[dialect.name] = _Compiled(compiled.string, binds, results)
         return self._compiled[dialect.name]
 
-    async def rows(
-        self, session: AsyncSession, parameters: Mapping[str, Any]
-    ) -> list[tuple[Any, ...]]:
+    async def rows(self, session: AsyncSession, parameters: Mapping[str, Any]) -> Rows:
         """Run in the session's transaction; the rows it returns, converted."""
         dialect = session.get_bind().dialect
         if dialect.name != "sqlite":
@@ -113,19 +120,33 @@ class HotStatement:
             statement = cast(Executable, self.statement(dialect))
             result = await connection.execute(statement, dict(parameters))
             return [tuple(row) for row in result] if result.returns_rows else []
+        trips: Trips | None = session.info.get(_TRIPS)
+        if trips is not None and not session.in_transaction():
+            # Not in a transaction yet: a trip of its own, so that none is begun (`run`).
+            return await trips.read(self, parameters)
         compiled = self._compile(dialect)
         driver = await _driver(session)
         values = compiled.parameters(parameters)
         try:
             raw = await driver.execute_fetchall(compiled.sql, values)
         except sqlite3.Error as exc:
-            # As SQLAlchemy raises it for every other statement (OperationalError,
-            # IntegrityError...): the unit of work, the fault classifier and the logs know
-            # those. Parameters stay out of the message: they hold phone numbers and names.
-            raise DBAPIError.instance(
-                compiled.sql, values, exc, sqlite3.Error, hide_parameters=True
-            ) from exc
+            raise _as_sqlalchemy(exc, compiled.sql) from exc
         return [compiled.row(row) for row in raw]
+
+    def run_on(
+        self, connection: sqlite3.Connection, dialect: Dialect, parameters: Mapping[str, Any]
+    ) -> Rows:
+        """Run on aiosqlite's thread, with its sqlite3 connection (see `_one_trip`)."""
+        compiled = self._compile(dialect)
+        raw = connection.execute(compiled.sql, compiled.parameters(parameters)).fetchall()
+        return [compiled.row(row) for row in raw]
+
+
+def _as_sqlalchemy(exc: sqlite3.Error, sql: str) -> Exception:
+    # As SQLAlchemy raises it for every other statement (OperationalError, IntegrityError...):
+    # the unit of work, the fault classifier and the logs know those. Parameters stay out of
+    # the message: they hold phone numbers and names.
+    return DBAPIError.instance(sql, (), exc, sqlite3.Error, hide_parameters=True)
 
 
 async def _driver(session: AsyncSession) -> Any:
@@ -149,18 +170,227 @@ async def _driver(session: AsyncSession) -> Any:
 
 def hold_until_commit(session: AsyncSession, key: str, write: HeldWrite) -> None:
     """Keep `write` for the commit, replacing any earlier write held under `key`: a dialog
-    step that sets its state and then its data writes the row once."""
+    step that sets its state and then its data writes the row once. Writes run in the order
+    they were first held."""
     held: dict[str, HeldWrite] = session.info.setdefault(_HELD, {})
     held[key] = write
 
 
-async def before_commit(session: AsyncSession) -> None:
-    """Run the held writes; every commit of a unit of work calls this first."""
+def _programs(session: AsyncSession) -> list[Program]:
     held: dict[str, HeldWrite] = session.info.pop(_HELD, {})
-    for write in held.values():
-        await write()
+    return [make() for make in held.values()]
+
+
+async def run(session: AsyncSession, program: Program) -> None:
+    """Run a program now: in the session's transaction if it has one; otherwise, where one
+    process owns the database, as a trip of its own (`Trips`), so that a read does not begin
+    a transaction that would hold the database's connection through the thinking after it."""
+    trips: Trips | None = session.info.get(_TRIPS)
+    if trips is not None and not session.in_transaction():
+        await trips.run([program])
+        return
+    await _drive(session, program)
+
+
+async def _drive(session: AsyncSession, program: Program) -> None:
+    try:
+        query = next(program)
+        while True:
+            statement, parameters = query
+            query = program.send(await statement.rows(session, parameters))
+    except StopIteration:
+        pass
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit the session with its held writes, then tell those waiting for the commit.
+
+    Where one process owns the database and nothing was read or written through the session
+    (the caches and trips answered every read), the held writes are all there is: they join
+    the next trip (`Trips`), a few statements in one transaction with other updates' writes.
+    Otherwise they run in the session's transaction before it commits."""
+    trips: Trips | None = session.info.get(_TRIPS)
+    if (
+        trips is not None
+        and not session.in_transaction()
+        and not (session.new or session.dirty or session.deleted)
+    ):
+        programs = _programs(session)
+        if programs:
+            await trips.run(programs)
+    else:
+        await _before_commit(session)
+        await session.commit()
+    committed(session)
+
+
+async def _before_commit(session: AsyncSession) -> None:
+    programs = _programs(session)
+    if not programs:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        for program in programs:
+            await _drive(session, program)
+        return
+    driver = await _driver(session)
+    try:
+        # One trip for all of them, in the session's transaction (see `Trips` on `_execute`).
+        await driver._execute(_run_all, driver._conn, dialect, programs)
+    except sqlite3.Error as exc:
+        raise _as_sqlalchemy(exc, "(held writes)") from exc
+
+
+def _run_all(connection: sqlite3.Connection, dialect: Dialect, programs: list[Program]) -> None:
+    for program in programs:
+        try:
+            query = next(program)
+            while True:
+                statement, parameters = query
+                query = program.send(statement.run_on(connection, dialect, parameters))
+        except StopIteration:
+            pass
+
+
+# Marks a pooled connection left outside any transaction (storage.database skips its reset).
+CLEAN = "hot_clean"
+_TRIPS = "hot_trips"
+# Failures a program may raise on purpose, kept apart from the database's own.
+Outcome = BaseException | None
+
+
+class Trips:
+    """Short transactions on SQLite, each one trip to aiosqlite's thread, shared by the
+    updates that are ready at the same time (group commit).
+
+    The database's one connection is the gate (storage.database). Every trip to aiosqlite's
+    thread costs a turn of the event loop before its answer is read, and under load a turn is
+    milliseconds long: a unit of work that took the connection for its whole thinking and a
+    handful of trips held it for tens of milliseconds. Here an update's thinking runs without
+    it; its reads that the caches do not answer and its held writes wait in a queue, and one
+    task takes the connection for one trip that runs everything queued: BEGIN IMMEDIATE, each
+    update's programs under a savepoint of their own (one that fails is rolled back alone and
+    its update is told why), COMMIT. Each waiting update then goes on; its replies are sent
+    after the commit that holds its writes, as before.
+
+    aiosqlite runs every call of a connection as a function queued to the connection's
+    thread; `_execute` is that queue, and `_conn` the sqlite3 connection the thread owns. No
+    public call runs several statements in one trip (tests/unit pins both)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._queued: list[tuple[list[Program], asyncio.Future[None]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def run(self, programs: list[Program]) -> None:
+        """Run the programs in the next trip's transaction; raises what they raised (their
+        writes are then rolled back) or what failed the whole trip."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((programs, future))
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work(), name="sqlite trips")
+        await future
+
+    async def read(self, statement: HotStatement, parameters: Mapping[str, Any]) -> Rows:
+        found: list[Rows] = []
+
+        def program() -> Program:
+            found.append((yield statement, parameters))
+
+        await self.run([program()])
+        return found[0]
+
+    async def _work(self) -> None:
+        try:
+            while self._queued:
+                batch = [(p, f) for p, f in self._queued if not f.done()]
+                self._queued = []
+                if not batch:
+                    continue
+                try:
+                    outcomes = await self._trip([programs for programs, _future in batch])
+                except Exception as exc:
+                    failure = (
+                        _as_sqlalchemy(exc, "(trip)") if isinstance(exc, sqlite3.Error) else exc
+                    )
+                    outcomes = [failure] * len(batch)
+                for (_programs, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if outcome is None:
+                        future.set_result(None)
+                    elif isinstance(outcome, sqlite3.Error):
+                        future.set_exception(_as_sqlalchemy(outcome, "(held writes)"))
+                    else:
+                        future.set_exception(outcome)
+        finally:
+            self._worker = None
+            # Stopped (the application is closing): nobody may wait for a trip forever.
+            for _programs, future in self._queued:
+                if not future.done():
+                    future.set_exception(ConnectionError("the database's trips have stopped"))
+            self._queued = []
+
+    async def _trip(self, items: list[list[Program]]) -> list[Outcome]:
+        dialect = self._engine.dialect
+        pooled = await self._engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection
+            outcomes: list[Outcome] = await driver._execute(_run_trip, driver._conn, dialect, items)
+            # Committed or rolled back on the thread, whatever happened: nothing to reset.
+            pooled.info[CLEAN] = True
+            return outcomes
+        finally:
+            await greenlet_spawn(pooled.close)
+
+
+def _run_trip(
+    connection: sqlite3.Connection, dialect: Dialect, items: list[list[Program]]
+) -> list[Outcome]:
+    """On aiosqlite's thread: one transaction, each item under a savepoint of its own."""
+    outcomes: list[Outcome] = []
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for programs in items:
+            connection.execute("SAVEPOINT hot_item")
+            try:
+                _run_all(connection, dialect, programs)
+            except Exception as exc:
+                connection.execute("ROLLBACK TO hot_item")
+                connection.execute("RELEASE hot_item")
+                outcomes.append(exc)
+            else:
+                connection.execute("RELEASE hot_item")
+                outcomes.append(None)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+def join_trips(session: AsyncSession, trips: Trips | None) -> None:
+    """Let the session's hot statements and commit use `trips` (storage.database)."""
+    if trips is not None:
+        session.info[_TRIPS] = trips
+
+
+def after_commit(session: AsyncSession, key: str, then: Callable[[], None]) -> None:
+    """Call `then` once the transaction has committed (not if it rolls back), replacing any
+    earlier one kept under `key`: the caches in process learn what the commit wrote."""
+    kept: dict[str, Callable[[], None]] = session.info.setdefault(_AFTER, {})
+    kept[key] = then
+
+
+def committed(session: AsyncSession) -> None:
+    """The transaction committed: tell those waiting for it. Synchronous, and called right
+    after the commit returns, so no other task runs (and reads a cache) in between."""
+    for then in session.info.pop(_AFTER, {}).values():
+        then()
 
 
 def forget_held(session: AsyncSession) -> None:
     """The transaction rolled back: what it held is gone with it."""
     session.info.pop(_HELD, None)
+    session.info.pop(_AFTER, None)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
+from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Result, Table, event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
 from domain.entities import Account
-from storage._hot import HotStatement, param
+from storage._hot import HotStatement, Program, param, run
 from storage._rows import account
 from storage._sql import SessionStore, clip_name
 from storage.models import ChannelAccount
@@ -32,12 +36,98 @@ def _by_chat(_dialect: str) -> ClauseElement:
 _BY_CHAT = HotStatement(_by_chat)
 
 
+# An account's row as the hot path reads it, keyed by the names in _COLUMNS.
+Values = dict[str, Any]
+Chat = tuple[str, str]
+# Set on an UPDATE of accounts whose cache entries the statement's caller forgets itself.
+HANDLED = "accounts_cache_handled"
+
+
+class AccountCache:
+    """Accounts by chat as last committed, where this process owns the database (SQLite), so
+    that a step knows who is writing without the database and its thinking runs before its
+    transaction begins. Every change of the table through the ORM forgets what it touched
+    (`watch`): an object flushed forgets its own entry, any other UPDATE or DELETE of the
+    table forgets them all unless its caller did. A missing account is never kept, so a new
+    one needs no forgetting. The least recently used entries go first past `size`."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._by_chat: OrderedDict[Chat, Values] = OrderedDict()
+        self._chat_of: dict[int, Chat] = {}
+
+    def get(self, chat: Chat) -> Values | None:
+        found = self._by_chat.get(chat)
+        if found is not None:
+            self._by_chat.move_to_end(chat)
+        return found
+
+    def put(self, chat: Chat, values: Values) -> None:
+        self._by_chat[chat] = values
+        self._by_chat.move_to_end(chat)
+        self._chat_of[values["id"]] = chat
+        if len(self._by_chat) > self._size:
+            _chat, oldest = self._by_chat.popitem(last=False)
+            self._chat_of.pop(oldest["id"], None)
+
+    def forget(self, account_id: int) -> None:
+        chat = self._chat_of.pop(account_id, None)
+        if chat is not None:
+            self._by_chat.pop(chat, None)
+
+    def clear(self) -> None:
+        self._by_chat.clear()
+        self._chat_of.clear()
+
+    def watch(self, session_class: type[Session]) -> None:
+        """Forget what the sessions of this class change (their flushes and statements run
+        in a transaction, which holds the database's one connection: no reader fills an
+        entry between the change and its commit)."""
+        event.listen(session_class, "after_flush", self._flushed)
+        event.listen(session_class, "do_orm_execute", self._executing)
+
+    def _flushed(self, session: Session, _flush: UOWTransaction) -> None:
+        for row in chain(session.dirty, session.deleted):
+            if isinstance(row, ChannelAccount) and row.id is not None:
+                self.forget(row.id)
+
+    def _executing(self, state: ORMExecuteState) -> Result[Any] | None:
+        if not (state.is_update or state.is_delete) or state.execution_options.get(HANDLED):
+            return None
+        if not any(mapper.class_ is ChannelAccount for mapper in state.all_mappers):
+            return None
+        # Forgotten once the statement ran: its transaction holds the connection from then
+        # on, while before it another transaction could still read and keep the old rows.
+        result = state.invoke_statement()
+        self.clear()
+        return result
+
+
 class AccountRepository(SessionStore):
-    async def _values(self, channel: Channel, external_id: str) -> dict[str, Any] | None:
-        rows = await _BY_CHAT.rows(
-            self._session, {"channel": channel.value, "external_id": external_id}
-        )
-        return dict(zip(_COLUMNS, rows[0], strict=True)) if rows else None
+    def __init__(self, session: AsyncSession, cache: AccountCache | None = None) -> None:
+        super().__init__(session)
+        self._cache = cache
+
+    async def _values(self, channel: Channel, external_id: str) -> Values | None:
+        chat = (channel.value, external_id)
+        if self._cache is not None:
+            cached = self._cache.get(chat)
+            if cached is not None:
+                return cached
+        cache = self._cache
+        found: list[Values] = []
+
+        def read() -> Program:
+            rows = yield _BY_CHAT, {"channel": channel.value, "external_id": external_id}
+            if rows:
+                found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
+                if cache is not None:
+                    # Here, where the read ran (in its transaction): no change of the row
+                    # comes between the read and this (see `AccountCache.watch`).
+                    cache.put(chat, found[0])
+
+        await run(self._session, read())
+        return found[0] if found else None
 
     async def get_or_create(
         self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
@@ -80,7 +170,11 @@ class AccountRepository(SessionStore):
                 ChannelAccount.channel == channel.value, ChannelAccount.external_id == external_id
             )
             .values(subscribed=subscribed)
+            .execution_options(**{HANDLED: True})
         )
+        found = self._cache.get((channel.value, external_id)) if self._cache else None
+        if found is not None:
+            self._cache_forget(found["id"])
 
     async def is_subscribed(self, channel: Channel, external_id: str) -> bool:
         found = await self._values(channel, external_id)
@@ -88,5 +182,15 @@ class AccountRepository(SessionStore):
 
     async def set_locale(self, account_id: int, locale: str) -> None:
         await self._session.execute(
-            update(ChannelAccount).where(ChannelAccount.id == account_id).values(locale=locale)
+            update(ChannelAccount)
+            .where(ChannelAccount.id == account_id)
+            .values(locale=locale)
+            .execution_options(**{HANDLED: True})
         )
+        self._cache_forget(account_id)
+
+    def _cache_forget(self, account_id: int) -> None:
+        # After the statement, while its transaction holds the database's one connection:
+        # before it, a transaction still running could read and keep the old row again.
+        if self._cache is not None:
+            self._cache.forget(account_id)

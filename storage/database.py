@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -18,6 +17,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolResetState
+
+from storage._hot import CLEAN, Trips, join_trips
 
 
 def is_sqlite(url: str) -> bool:
@@ -68,7 +71,23 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         return create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         check_sqlite_path(parsed.database)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        connect_args={"timeout": 30},
+        hide_parameters=True,
+        # One connection, and so one transaction at a time in this process: SQLite has a
+        # single writer, and waiting for the pool's connection (first come, first served) is
+        # far faster than SQLite's busy handler, which sleeps in growing steps. It is taken at
+        # a unit of work's first statement and given back at its commit, so what a unit of
+        # work does before (the dialog's thinking, from the caches) does not hold it.
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=None,
+        # Rolled back on return by `_tune_sqlite`'s reset, which knows one more clean case.
+        pool_reset_on_return=None,
+    )
     _tune_sqlite(engine)
     return engine
 
@@ -85,6 +104,15 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
+        # SQLAlchemy's rollback-on-return, less a trip to aiosqlite's thread for a connection
+        # whose held writes committed or rolled back on that thread (storage._hot).
+        if record.info.pop(CLEAN, False) or state.transaction_was_reset:
+            return
+        if state.asyncio_safe:
+            dbapi_connection.rollback()
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Take the write lock up front: a deferred transaction that reads and then writes can
@@ -93,26 +121,32 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 
 class Sessions:
-    """Opens sessions on one engine. On SQLite, one transaction at a time in this process:
-    SQLite has a single writer, and waiting for our turn on an asyncio lock (first come, first
-    served) is far faster than SQLite's busy handler, which sleeps in growing steps."""
+    """Opens sessions on one engine. On SQLite the engine's single connection is the gate:
+    a session holds it from its first statement to its commit or rollback (create_engine)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._maker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-        self._gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        # A class of its own, so that the listeners of this application's caches
+        # (storage.accounts) hear its sessions only.
+        self.session_class: type[Session] = type("AppSession", (Session,), {})
+        self._maker = async_sessionmaker(
+            engine,
+            expire_on_commit=False,
+            autoflush=False,
+            sync_session_class=self.session_class,
+        )
+        self._single = engine.dialect.name == "sqlite"
+        # Where one process owns the database: short transactions in shared trips.
+        self._trips = Trips(engine) if self._single else None
 
     @property
     def single_process(self) -> bool:
         """SQLite: this process is the database's only writer (one bot process per file)."""
-        return self._gate is not None
+        return self._single
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
-        if self._gate is None:
-            async with self._maker() as session:
-                yield session
-            return
-        async with self._gate, self._maker() as session:
+        async with self._maker() as session:
+            join_trips(session, self._trips)
             yield session
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -19,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ClauseElement
 
 from domain.clock import utc_now
-from storage._hot import HotStatement, before_commit, hold_until_commit, param
+from storage._hot import (
+    HotStatement,
+    Program,
+    after_commit,
+    commit,
+    hold_until_commit,
+    param,
+    run,
+)
 from storage._sql import insert_for
 from storage.database import Sessions
 from storage.models import FsmRecord
@@ -58,15 +68,49 @@ def _upsert(dialect: str) -> ClauseElement:
 _UPSERT = HotStatement(_upsert)
 
 
+class RecordCache:
+    """Dialog records as last committed, for the dialogs in progress, where this process owns
+    the database (SQLite) and every write of the table goes through this storage. A step then
+    reads its state without the database, so its thinking runs before its transaction begins.
+    The data is kept as JSON text: nothing a step does to the dict it was given can reach the
+    cache before the commit. The least recently used records go first past `size`."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._records: OrderedDict[str, tuple[str | None, str] | None] = OrderedDict()
+
+    def get(self, key: str) -> tuple[bool, Record]:
+        """(found, the record)."""
+        if key not in self._records:
+            return False, None
+        self._records.move_to_end(key)
+        kept = self._records[key]
+        return True, None if kept is None else (kept[0], json.loads(kept[1]))
+
+    def put(self, key: str, record: Record) -> None:
+        self._records[key] = None if record is None else (record[0], json.dumps(record[1]))
+        self._records.move_to_end(key)
+        if len(self._records) > self._size:
+            self._records.popitem(last=False)
+
+
 class SQLAlchemyStorage(BaseStorage):
     """Joins the current unit of work when there is one; otherwise commits on its own.
 
     Within a unit of work the record is read once and written once, at the commit: a dialog
-    step sets its state and then its data, and both go in one statement."""
+    step sets its state and then its data, and both go in one statement. With a `cache`
+    (one process owns the database), records are read from it and it learns each commit."""
 
-    def __init__(self, sessions: Sessions, key_builder: KeyBuilder | None = None) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        key_builder: KeyBuilder | None = None,
+        *,
+        cache: RecordCache | None = None,
+    ) -> None:
         self._sessions = sessions
         self._keys = key_builder or DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+        self._cache = cache
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[tuple[AsyncSession, bool]]:
@@ -79,9 +123,24 @@ class SQLAlchemyStorage(BaseStorage):
 
     async def _record(self, session: AsyncSession, key: str) -> Record:
         known: dict[str, Record] = session.info.setdefault("fsm_records", {})
-        if key not in known:
-            rows = await _READ.rows(session, {"key": key})
+        if key in known:
+            return known[key]
+        if self._cache is not None:
+            found, record = self._cache.get(key)
+            if found:
+                known[key] = record
+                return record
+        cache = self._cache
+
+        def read() -> Program:
+            rows = yield _READ, {"key": key}
             known[key] = (rows[0][0], dict(rows[0][1] or {})) if rows else None
+            if cache is not None:
+                # Here, where the read ran (aiosqlite's thread, in its transaction): no write
+                # of the record comes between the read and this.
+                cache.put(key, known[key])
+
+        await run(session, read())
         return known[key]
 
     async def _write(
@@ -96,18 +155,20 @@ class SQLAlchemyStorage(BaseStorage):
             # An empty dialog is no row at all, so finished dialogs do not pile up.
             known[raw_key] = None if new_state is None and not new_data else (new_state, new_data)
 
-            async def write() -> None:
+            def write() -> Program:
                 now = known[raw_key]
                 if now is None:
-                    await _DELETE.rows(session, {"key": raw_key})
+                    yield _DELETE, {"key": raw_key}
                 else:
                     values = {"key": raw_key, "state": now[0], "data": now[1]}
-                    await _UPSERT.rows(session, {**values, "updated_at": utc_now()})
+                    yield _UPSERT, {**values, "updated_at": utc_now()}
 
             hold_until_commit(session, f"fsm:{raw_key}", write)
+            cache = self._cache
+            if cache is not None:
+                after_commit(session, f"fsm:{raw_key}", lambda: cache.put(raw_key, known[raw_key]))
             if own:
-                await before_commit(session)
-                await session.commit()
+                await commit(session)
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state

@@ -10,7 +10,8 @@ go ahead of new cards, so that operators see their own presses at once while car
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -36,7 +37,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
 from domain.kinds import OutboxKind
-from storage._hot import HotStatement, param
+from storage._hot import HotStatement, Program, after_commit, hold_until_commit, param
 from storage._rows import outbox_item
 from storage.models import Appeal, OutboxMessage, StaffTopic
 from storage.outbox import DUE_NOW, PENDING, OutboxRepository, pending_row
@@ -81,9 +82,52 @@ def _pending_of_chat(_dialect: str) -> ClauseElement:
 _PENDING_OF_CHAT = HotStatement(_pending_of_chat)
 
 
+@dataclass(slots=True)
+class Queued:
+    """Where an update's replies went: known once its unit of work has committed."""
+
+    row_id: int = 0
+    # The writing worker sends them itself (the row is leased to it); otherwise they wait
+    # for the chat's older rows and the sender delivers them.
+    leased: bool = False
+
+
 class OutboxQueue:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, outbox: OutboxRepository | None = None) -> None:
         self._session = session
+        self._outbox = outbox
+
+    def hold_replies(
+        self,
+        *,
+        channel: Channel,
+        chat: str,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        until: datetime,
+        in_order: bool,
+        in_flight: Callable[[], Collection[int]],
+    ) -> Queued:
+        """Queue an update's replies when the unit of work commits, leased to this worker
+        until `until` unless (`in_order`) the chat has older pending rows other than those
+        `in_flight` (the rows this worker is sending): then they wait for those, and the
+        sender delivers them. Every update with replies writes one such row."""
+        queued = Queued()
+        values = {"channel": channel.value, "chat": chat, "kind": kind, "payload": payload}
+
+        def write() -> Program:
+            # Read here, on the event loop's thread, right before the commit.
+            busy = frozenset(in_flight())
+            return _queue_replies(values, now, until, busy if in_order else None, queued)
+
+        def woken() -> None:
+            if not queued.leased and self._outbox is not None:
+                self._outbox.added += 1  # the unit of work wakes the sender
+
+        hold_until_commit(self._session, f"replies:{id(queued)}", write)
+        after_commit(self._session, f"replies:{id(queued)}", woken)
+        return queued
 
     async def heads(self, staff_chat: str | None) -> list[OutboxItem]:
         """Each chat's next row, oldest chat first; due or not (a head that is not due holds
@@ -252,3 +296,24 @@ class OutboxQueue:
         )
         await self._session.flush()
         return True
+
+
+def _queue_replies(
+    values: Mapping[str, Any],
+    now: datetime,
+    until: datetime,
+    busy: frozenset[int] | None,
+    into: Queued,
+) -> Program:
+    """`OutboxQueue.hold_replies`'s statements. `busy` holds every row this worker is
+    sending, hundreds under load: filtered here rather than sent as as many parameters of a
+    NOT IN. A chat with more pending rows than that has one outside it."""
+    waiting = False
+    if busy is not None:
+        chat = {"channel": values["channel"], "chat": values["chat"], "limit": len(busy) + 1}
+        pending = yield _PENDING_OF_CHAT, chat
+        waiting = any(row[0] not in busy for row in pending)
+    due = DUE_NOW if waiting else until
+    rows = yield _ADD_LEASED, {**values, "created_at": now, "next_attempt_at": due}
+    into.row_id = int(rows[0][0])
+    into.leased = not waiting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import cast
 
@@ -9,7 +10,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
-from storage._hot import HotStatement, param
+from storage._hot import HotStatement, Program, hold_until_commit, param
 from storage._sql import SessionStore, insert_for
 from storage.models import ProcessedUpdate
 
@@ -33,6 +34,28 @@ def _claim(dialect: str) -> ClauseElement:
 _CLAIM = HotStatement(_claim)
 
 
+class ClaimTaken(Exception):
+    """The update was handled before: found when its held claim ran at the commit."""
+
+
+class RecentClaims:
+    """The updates this process claimed lately. Where one process owns the database the claim
+    is written at the commit, after the work; a redelivery of an update already handled is
+    told from this set before any work is done, and the claim still decides."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+
+    def __contains__(self, key: tuple[Channel, int]) -> bool:
+        return (key[0].value, key[1]) in self._seen
+
+    def add(self, channel: Channel, update_id: int) -> None:
+        self._seen[(channel.value, update_id)] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+
+
 class ProcessedUpdateRepository(SessionStore):
     """The updates already handled, so that a redelivered one is not handled twice."""
 
@@ -47,6 +70,18 @@ class ProcessedUpdateRepository(SessionStore):
         """Record the event as handled; False when it already was."""
         parameters = {"channel": channel.value, "update_id": update_id, "processed_at": now}
         return bool(await _CLAIM.rows(self._session, parameters))
+
+    def claim_at_commit(self, channel: Channel, update_id: int, now: datetime) -> None:
+        """Record the event as handled when the unit of work commits, before its other held
+        writes; the commit raises ClaimTaken when it already was. The transaction (and on
+        SQLite the database's one connection) is then not begun for the claim alone."""
+        parameters = {"channel": channel.value, "update_id": update_id, "processed_at": now}
+
+        def write() -> Program:
+            if not (yield _CLAIM, parameters):
+                raise ClaimTaken(f"{channel} event {update_id}")
+
+        hold_until_commit(self._session, "claim", write)
 
     async def prune(self, before: datetime) -> int:
         result = await self._session.execute(

@@ -8,8 +8,8 @@ from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage._hot import before_commit, forget_held
-from storage.accounts import AccountRepository
+from storage._hot import commit, forget_held
+from storage.accounts import AccountCache, AccountRepository
 from storage.appeals import AppealRepository
 from storage.appointments import AppointmentPendingRepository, AppointmentRepository
 from storage.calls import CallRepository
@@ -23,7 +23,7 @@ from storage.media_refs import MediaRefs
 from storage.outbox import OutboxRepository
 from storage.outbox_queue import OutboxQueue
 from storage.pending_actions import PendingActionRepository
-from storage.processed_updates import ProcessedUpdateRepository
+from storage.processed_updates import ProcessedUpdateRepository, RecentClaims
 from storage.staff_chat import StaffRepository
 
 # The session of the event being handled. The FSM storage joins it, so a dialog step's state
@@ -68,10 +68,11 @@ class UnitOfWork:
         session: AsyncSession,
         on_outbox: Callable[[], None] | None = None,
         catalogue: CategoryCatalogue | None = None,
+        accounts: AccountCache | None = None,
     ) -> None:
         self.session = session
         self._on_outbox = on_outbox
-        self.accounts = AccountRepository(session)
+        self.accounts = AccountRepository(session, accounts)
         self.identity = IdentityRepository(session)
         self.categories = CategoryRepository(session, catalogue)
         self.departments = DepartmentRepository(session)
@@ -81,17 +82,16 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.pending = PendingActionRepository(session)
         self.outbox = OutboxRepository(session)
-        self.outbox_queue = OutboxQueue(session)
+        self.outbox_queue = OutboxQueue(session, self.outbox)
         self.updates = ProcessedUpdateRepository(session)
         self.media_refs = MediaRefs(session)
         self.appointments = AppointmentRepository(session)
         self.appointment_pending = AppointmentPendingRepository(session)
 
     async def commit(self) -> None:
-        # Writes held for the commit first (the dialog state: storage.fsm), in this
-        # transaction, so that they commit or roll back with everything else.
-        await before_commit(self.session)
-        await self.session.commit()
+        # Writes held for the commit go in the same transaction (the dialog state:
+        # storage.fsm), so that they commit or roll back with everything else.
+        await commit(self.session)
         if self.outbox.added and self._on_outbox is not None:
             # Wake the sender now rather than at its next poll.
             self.outbox.added = 0
@@ -103,6 +103,13 @@ class UnitOfWorkFactory:
         self.sessions = sessions
         # Categories in process where one process owns the database (storage.category_cache).
         self.catalogue = CategoryCatalogue() if sessions.single_process else None
+        # Updates claimed lately, where the claim waits for the commit (bot.once).
+        self.recent_claims = RecentClaims() if sessions.single_process else None
+        # Accounts by chat, likewise where one process owns the database (storage.accounts).
+        self.accounts_cache: AccountCache | None = None
+        if sessions.single_process:
+            self.accounts_cache = AccountCache()
+            self.accounts_cache.watch(sessions.session_class)
         # Set by whoever delivers the outbox; called after a commit that queued something.
         self.on_outbox: Callable[[], None] | None = None
 
@@ -112,7 +119,7 @@ class UnitOfWorkFactory:
         async with self.sessions() as session:
             token = current_session.set(session)
             try:
-                yield UnitOfWork(session, self.on_outbox, self.catalogue)
+                yield UnitOfWork(session, self.on_outbox, self.catalogue, self.accounts_cache)
             finally:
                 current_session.reset(token)
                 forget_held(session)

@@ -93,7 +93,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             spinner.extend(c for c in pending.calls if isinstance(c, AnswerCallbackQuery))
             pending.calls = [c for c in pending.calls if not isinstance(c, AnswerCallbackQuery)]
             if self._durable is not None:
-                stored = await self._keep(uow, pending, data)
+                stored = self._keep(uow, pending, data)
                 if stored is not None:
                     kept.append(stored)
             return result
@@ -125,10 +125,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             await self._durable.sent(row)
         return result
 
-    async def _keep(
-        self, uow: UnitOfWork, pending: PendingCalls, data: dict[str, Any]
-    ) -> Kept | None:
-        """Write the update's messages into the outbox (bot.durable)."""
+    def _keep(self, uow: UnitOfWork, pending: PendingCalls, data: dict[str, Any]) -> Kept | None:
+        """Write the update's messages into the outbox at its commit (bot.durable)."""
         assert self._durable is not None
         messages = pending.calls
         calls = dump_calls(messages) if messages else None
@@ -138,7 +136,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         if chat is None:
             event_chat = data.get("event_chat")
             chat = event_chat.id if isinstance(event_chat, Chat) else 0
-        return await self._durable.keep(
+        return self._durable.keep(
             uow,
             channel=Channel.TELEGRAM,
             chat=str(chat),

@@ -160,7 +160,7 @@ class ViberTurn:
                 # In this transaction, so that a crash before the send loses no reply.
                 payload = {"replies": [reply.to_data() for reply in replies]}
                 kept.append(
-                    await self.durable.keep(
+                    self.durable.keep(
                         uow,
                         channel=Channel.VIBER,
                         chat=event.user_id,
