@@ -61,8 +61,37 @@ class CredentialsRefused(Exception):
     channel would fail the same way: pause the channel and alert, fail nothing."""
 
 
-Checkpoint = Callable[[int], Awaitable[None]]
 Gate = Callable[[], Awaitable[None]]
+# Work a transport has for the transaction that records how far a row got.
+Then = Callable[[UnitOfWork], Awaitable[None]]
+
+
+class Checkpoint:
+    """How far a row got. `await checkpoint(n)` records that its first n calls went out, so a
+    retry resumes after them; `checkpoint.then(work)` adds work (remember a staff-chat
+    message, the card's id) to the next such record, or to the row's last one: it is marked
+    sent in one transaction with what the last call made known. A staff card of one message
+    costs two transactions: the read of what it shows and that last one."""
+
+    def __init__(self, uows: UnitOfWorkFactory, row_id: int) -> None:
+        self._uows = uows
+        self._row_id = row_id
+        self._then: list[Then] = []
+
+    def then(self, work: Then) -> None:
+        self._then.append(work)
+
+    async def __call__(self, progress: int) -> None:
+        async with self._uows() as uow:
+            await self.flush(uow)
+            await uow.outbox.set_progress(self._row_id, progress)
+            await uow.commit()
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        """Run the work kept for this transaction."""
+        work, self._then = self._then, []
+        for then in work:
+            await then(uow)
 
 
 class Transport(Protocol):
@@ -192,11 +221,7 @@ class OutboxSender:
             if wait > 0:
                 raise Throttled(wait)
 
-        async def checkpoint(progress: int) -> None:
-            async with self._uows() as uow:
-                await uow.outbox.set_progress(item.id, progress)
-                await uow.commit()
-
+        checkpoint = Checkpoint(self._uows, item.id)
         try:
             await transport.deliver(item, gate, checkpoint)
         except Throttled as exc:
@@ -231,7 +256,7 @@ class OutboxSender:
             logger.warning("outbox %d failed for good: %s", item.id, exc)
             await self._fail(item, transport, str(exc))
         else:
-            await self._finish(item)
+            await self._finish(item, checkpoint=checkpoint)
             return True
         return False
 
@@ -253,8 +278,12 @@ class OutboxSender:
             await uow.outbox.retry_later(item.id, at, attempts, error)
             await uow.commit()
 
-    async def _finish(self, item: OutboxItem, *, failed: str | None = None) -> None:
+    async def _finish(
+        self, item: OutboxItem, *, failed: str | None = None, checkpoint: Checkpoint | None = None
+    ) -> None:
         async with self._uows() as uow:
+            if checkpoint is not None:
+                await checkpoint.flush(uow)
             if failed is None:
                 await uow.outbox.mark_sent(item.id, self._clock())
             else:

@@ -32,6 +32,7 @@ from bot.outbox.sender import (
     PermanentFailure,
     RateLimited,
     RetryLater,
+    Then,
 )
 from bot.redact import Redactor
 from bot.telegram.calls import KIND_CALLS, load_calls
@@ -72,6 +73,16 @@ class Blocked(PermanentFailure):
 
 class AlreadyShown(PermanentFailure):
     """An edit to what the message already shows (e.g. two edits rendered the same text)."""
+
+
+def _remember(messages: list[Message], appeal_id: int, kind: str) -> Then:
+    """Staff-chat messages an operator's reply may answer, so that it finds the appeal."""
+
+    async def remember(uow: UnitOfWork) -> None:
+        for message in messages:
+            await uow.staff.remember(message.chat.id, message.message_id, appeal_id, kind)
+
+    return remember
 
 
 class TelegramTransport:
@@ -225,14 +236,11 @@ class TelegramTransport:
             messages = result if isinstance(result, list) else [result]
             found = [m for m in messages if isinstance(m, Message)]
             if appeal_id is not None and self._is_staff(item):
-                async with self._uows() as uow:
-                    for message in found:
-                        await uow.staff.remember(
-                            message.chat.id, message.message_id, appeal_id, kind
-                        )
-                    await uow.commit()
+                checkpoint.then(_remember(found, appeal_id, kind))
             sent.extend(found)
-            await checkpoint(index + 1)
+            if index + 1 < len(calls):
+                await checkpoint(index + 1)
+            # The last call's record is the row's: marked sent with what it made known.
         return sent
 
     def _is_staff(self, item: OutboxItem) -> bool:
@@ -351,11 +359,13 @@ class TelegramTransport:
         sent = await self._run(item, calls, gate, checkpoint, item.appeal_id, "card")
         if item.progress <= card_index and sent:
             card_message = sent[-1]
-            async with self._uows() as uow:
+
+            async def set_card(uow: UnitOfWork) -> None:
                 await uow.appeals.set_card(
                     view.appeal.id, chat_id, thread_id, card_message.message_id, caption=caption
                 )
-                await uow.commit()
+
+            checkpoint.then(set_card)
 
     async def _edit_card(self, item: OutboxItem, gate: Gate, _checkpoint: Checkpoint) -> None:
         """One call: a retry makes it again, so there is no progress to keep."""
