@@ -62,6 +62,8 @@ class _Compiled:
     binds: tuple[tuple[str, Any, Processor], ...]
     # Each result column's converter.
     results: tuple[Processor, ...]
+    # A SELECT (it writes nothing).
+    reads: bool
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
         out = []
@@ -109,7 +111,8 @@ class HotStatement:
         results = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
-        self._compiled[dialect.name] = _Compiled(compiled.string, binds, results)
+        reads = not (compiled.isinsert or compiled.isupdate or compiled.isdelete)
+        self._compiled[dialect.name] = _Compiled(compiled.string, binds, results, reads)
         return self._compiled[dialect.name]
 
     async def rows(self, session: AsyncSession, parameters: Mapping[str, Any]) -> Rows:
@@ -120,11 +123,12 @@ class HotStatement:
             statement = cast(Executable, self.statement(dialect))
             result = await connection.execute(statement, dict(parameters))
             return [tuple(row) for row in result] if result.returns_rows else []
-        trips: Trips | None = session.info.get(_TRIPS)
-        if trips is not None and not session.in_transaction():
-            # Not in a transaction yet: a trip of its own, so that none is begun (`run`).
-            return await trips.read(self, parameters)
         compiled = self._compile(dialect)
+        trips: Trips | None = session.info.get(_TRIPS)
+        if trips is not None and compiled.reads and not session.in_transaction():
+            # A read before the unit of work's transaction began: a trip of its own, so that
+            # none is begun for it (`run`). A write begins it, as it always did.
+            return await trips.read(self, parameters)
         driver = await _driver(session)
         values = compiled.parameters(parameters)
         try:
@@ -182,9 +186,10 @@ def _programs(session: AsyncSession) -> list[Program]:
 
 
 async def run(session: AsyncSession, program: Program) -> None:
-    """Run a program now: in the session's transaction if it has one; otherwise, where one
-    process owns the database, as a trip of its own (`Trips`), so that a read does not begin
-    a transaction that would hold the database's connection through the thinking after it."""
+    """Run a program that only reads, now: in the session's transaction if it has one;
+    otherwise, where one process owns the database, as a trip of its own (`Trips`), so that
+    the read does not begin a transaction that would hold the database's connection through
+    the thinking after it."""
     trips: Trips | None = session.info.get(_TRIPS)
     if trips is not None and not session.in_transaction():
         await trips.run([program])

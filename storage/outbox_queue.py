@@ -164,36 +164,6 @@ class OutboxQueue:
         )
         return [outbox_item(r) for r in (await self._session.execute(query)).scalars()]
 
-    async def pending_before(
-        self, channel: Channel, chat: str, *, exclude: Collection[int] = ()
-    ) -> bool:
-        """Whether the chat has undelivered rows (other than `exclude`)."""
-        # `exclude` holds every row this worker is sending, hundreds under load: filtered
-        # here rather than sent as as many parameters of a NOT IN on every update. A chat with
-        # more pending rows than `exclude` has one outside it.
-        parameters = {"channel": channel.value, "chat": chat, "limit": len(exclude) + 1}
-        ids = [row[0] for row in await _PENDING_OF_CHAT.rows(self._session, parameters)]
-        return any(found not in exclude for found in ids)
-
-    async def add_leased(
-        self,
-        *,
-        channel: Channel,
-        chat: str,
-        kind: str,
-        payload: dict[str, Any],
-        now: datetime,
-        until: datetime,
-    ) -> int:
-        """A row the writing worker sends itself: the sender leaves it (and the chat's later
-        rows) alone until `until`, then delivers it if it is still pending. Every update with
-        replies writes one: a hot statement (storage._hot), not an ORM object and a flush."""
-        values = {"channel": channel.value, "chat": chat, "kind": kind, "payload": payload}
-        rows = await _ADD_LEASED.rows(
-            self._session, {**values, "created_at": now, "next_attempt_at": until}
-        )
-        return int(rows[0][0])
-
     async def hand_over(self, row_id: int, sent: int) -> None:
         """A leased row whose first `sent` messages went out: due now, resuming after them."""
         await self._session.execute(

@@ -4,6 +4,7 @@ them back. On SQLite they run straight on aiosqlite, on PostgreSQL through the s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -16,27 +17,36 @@ from domain.clock import utc_now
 from domain.dialog.events import Channel
 from storage._hot import HotStatement, param
 from storage.models import OutboxMessage, ProcessedUpdate
-from storage.uow import UnitOfWorkFactory
+from storage.outbox_queue import Queued
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 NOW = datetime(2026, 5, 4, 12, 0, 0, 123456, tzinfo=UTC)
 PAYLOAD = {"calls": [{"method": "sendMessage", "text": "Дякуємо! «15-80»", "n": [1, None]}]}
+
+
+def _hold(uow: UnitOfWork, chat: str, *, in_flight: Collection[int] = ()) -> Queued:
+    return uow.outbox_queue.hold_replies(
+        channel=Channel.TELEGRAM,
+        chat=chat,
+        kind="calls",
+        payload=PAYLOAD,
+        now=NOW,
+        until=NOW + timedelta(seconds=30),
+        in_order=True,
+        in_flight=lambda: in_flight,
+    )
 
 
 async def test_a_reply_row_written_hot_reads_back_through_the_orm(
     uows: UnitOfWorkFactory,
 ) -> None:
     async with uows() as uow:
-        row_id = await uow.outbox_queue.add_leased(
-            channel=Channel.TELEGRAM,
-            chat="7001",
-            kind="calls",
-            payload=PAYLOAD,
-            now=NOW,
-            until=NOW + timedelta(seconds=30),
-        )
+        first = _hold(uow, "7001")
+        assert first.row_id == 0  # known at the commit
         await uow.commit()
+    assert first.row_id > 0 and first.leased  # the chat had nothing pending: sent at once
     async with uows() as uow:
-        row = await uow.session.get(OutboxMessage, row_id)
+        row = await uow.session.get(OutboxMessage, first.row_id)
         assert row is not None
         assert (row.channel, row.chat, row.kind, row.status) == (
             "telegram",
@@ -48,25 +58,34 @@ async def test_a_reply_row_written_hot_reads_back_through_the_orm(
         assert row.created_at == NOW and row.created_at.tzinfo is not None
         assert row.next_attempt_at == NOW + timedelta(seconds=30)
         assert (row.attempts, row.progress, row.last_error, row.sent_at) == (0, 0, None, None)
-        # The chat's pending rows, as the next update of the chat asks.
-        assert await uow.outbox_queue.pending_before(Channel.TELEGRAM, "7001")
-        assert not await uow.outbox_queue.pending_before(Channel.TELEGRAM, "7001", exclude={row_id})
-        assert not await uow.outbox_queue.pending_before(Channel.TELEGRAM, "7002")
-        assert not await uow.outbox_queue.pending_before(Channel.VIBER, "7001")
+    # The chat's next replies wait for that pending row, unless this worker is sending it.
+    async with uows() as uow:
+        behind = _hold(uow, "7001")
+        mine = _hold(uow, "7001", in_flight={first.row_id})
+        elsewhere = _hold(uow, "7002")
+        await uow.commit()
+    assert not behind.leased and not mine.leased  # `behind` is pending too, by then
+    assert elsewhere.leased
+    async with uows() as uow:
+        waiting = await uow.session.get(OutboxMessage, behind.row_id)
+        assert waiting is not None and waiting.next_attempt_at < NOW  # due: the sender's
+    async with uows() as uow:
+        alone = _hold(uow, "7005", in_flight={first.row_id})
+        await uow.commit()
+    assert alone.leased
 
 
 async def test_hot_writes_roll_back_with_their_unit_of_work(uows: UnitOfWorkFactory) -> None:
     async with uows() as uow:
         assert await uow.updates.claim(Channel.TELEGRAM, 555, NOW)
-        await uow.outbox_queue.add_leased(
-            channel=Channel.TELEGRAM, chat="7003", kind="calls", payload=PAYLOAD, now=NOW, until=NOW
-        )
+        _hold(uow, "7003")
         # Not committed.
     async with uows() as uow:
-        assert not await uow.outbox_queue.pending_before(Channel.TELEGRAM, "7003")
+        probe = _hold(uow, "7003")
         assert await uow.updates.claim(Channel.TELEGRAM, 555, NOW)  # free again
         assert not await uow.updates.claim(Channel.TELEGRAM, 555, NOW)  # now taken
         await uow.commit()
+    assert probe.leased  # no row of the first unit of work was there to wait for
     async with uows() as uow:
         assert not await uow.updates.claim(Channel.TELEGRAM, 555, utc_now())
         assert await uow.updates.claim(Channel.VIBER, 555, NOW)  # another channel's id
