@@ -14,9 +14,9 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
 from domain.entities import Account
-from storage._hot import HotStatement, Program, param, run
+from storage._hot import HotStatement, Program, hold_until_commit, param, run
 from storage._rows import account
-from storage._sql import SessionStore, clip_name
+from storage._sql import SessionStore, clip_name, insert_for
 from storage.models import ChannelAccount
 
 _COLUMNS = ("id", "resident_id", "locale", "phone", "phone_verified_at", "subscribed")
@@ -34,6 +34,32 @@ def _by_chat(_dialect: str) -> ClauseElement:
 
 # Every update reads its sender's account (storage._hot): plain values, no ORM object.
 _BY_CHAT = HotStatement(_by_chat)
+
+
+def _create(dialect: str) -> ClauseElement:
+    table = cast(Table, ChannelAccount.__table__)
+    names = ("channel", "external_id", "telegram_id", "display_name", "subscribed", "created_at")
+    create: ClauseElement = (
+        insert_for(dialect)(table)
+        .values({name: param(table.c[name]) for name in names})
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    )
+    return create
+
+
+# A resident's first message makes their account (a second, concurrent one finds it made).
+_CREATE = HotStatement(_create)
+
+
+def _set_locale(_dialect: str) -> ClauseElement:
+    table = cast(Table, ChannelAccount.__table__)
+    statement: ClauseElement = (
+        update(table).where(table.c.id == param(table.c.id)).values(locale=param(table.c.locale))
+    )
+    return statement
+
+
+_SET_LOCALE = HotStatement(_set_locale)
 
 
 # An account's row as the hot path reads it, keyed by the names in _COLUMNS.
@@ -143,17 +169,46 @@ class AccountRepository(SessionStore):
                 phone=found["phone"],
                 phone_verified=found["phone_verified_at"] is not None,
             )
-        row = ChannelAccount(
-            channel=channel.value,
+        made = await self._create(channel, external_id, display_name=display_name, now=now)
+        return Account(
+            id=made["id"],
+            channel=channel,
             external_id=external_id,
-            telegram_id=int(external_id) if channel is Channel.TELEGRAM else None,
-            display_name=clip_name(display_name),
-            subscribed=True,
-            created_at=now,
+            resident_id=made["resident_id"],
+            locale=made["locale"],
+            phone=made["phone"],
+            phone_verified=made["phone_verified_at"] is not None,
         )
-        self._session.add(row)
-        await self._session.flush()
-        return account(row)
+
+    async def _create(
+        self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
+    ) -> Values:
+        """Make the account, or find the one a concurrent first message made. Where one
+        process owns the database and the unit of work has not begun its transaction, this
+        is a trip of its own and commits at once (storage._hot.run): an account with nothing
+        in it yet, which the resident's next message would make just the same, so it needs
+        no rollback with the update; the update's own transaction then stays short."""
+        chat = (channel.value, external_id)
+        values = {
+            "channel": channel.value,
+            "external_id": external_id,
+            "telegram_id": int(external_id) if channel is Channel.TELEGRAM else None,
+            "display_name": clip_name(display_name),
+            "subscribed": True,
+            "created_at": now,
+        }
+        cache = self._cache
+        found: list[Values] = []
+
+        def create() -> Program:
+            yield _CREATE, values
+            rows = yield _BY_CHAT, {"channel": channel.value, "external_id": external_id}
+            found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
+            if cache is not None:
+                cache.put(chat, found[0])
+
+        await run(self._session, create())
+        return found[0]
 
     async def by_id(self, account_id: int) -> Account | None:
         row = await self._session.get(ChannelAccount, account_id)
@@ -181,13 +236,16 @@ class AccountRepository(SessionStore):
         return found is not None and bool(found["subscribed"])
 
     async def set_locale(self, account_id: int, locale: str) -> None:
-        await self._session.execute(
-            update(ChannelAccount)
-            .where(ChannelAccount.id == account_id)
-            .values(locale=locale)
-            .execution_options(**{HANDLED: True})
-        )
-        self._cache_forget(account_id)
+        """Written with the unit of work's commit (a held write: storage._hot)."""
+        cache = self._cache
+
+        def write() -> Program:
+            yield _SET_LOCALE, {"id": account_id, "locale": locale}
+            if cache is not None:
+                # Where the write ran, in its transaction: the next read finds it.
+                cache.forget(account_id)
+
+        hold_until_commit(self._session, f"locale:{account_id}", write)
 
     def _cache_forget(self, account_id: int) -> None:
         # After the statement, while its transaction holds the database's one connection:
