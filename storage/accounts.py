@@ -7,7 +7,7 @@ from datetime import datetime
 from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import Result, Table, event, select, update
+from sqlalchemy import Result, Table, bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.expression import ClauseElement
@@ -54,7 +54,9 @@ _CREATE = HotStatement(_create)
 def _set_locale(_dialect: str) -> ClauseElement:
     table = cast(Table, ChannelAccount.__table__)
     statement: ClauseElement = (
-        update(table).where(table.c.id == param(table.c.id)).values(locale=param(table.c.locale))
+        update(table)
+        .where(table.c.id == bindparam("account_id", type_=table.c.id.type))
+        .values(locale=param(table.c.locale))
     )
     return statement
 
@@ -240,7 +242,7 @@ class AccountRepository(SessionStore):
         cache = self._cache
 
         def write() -> Program:
-            yield _SET_LOCALE, {"id": account_id, "locale": locale}
+            yield _SET_LOCALE, {"account_id": account_id, "locale": locale}
             if cache is not None:
                 # Where the write ran, in its transaction: the next read finds it.
                 cache.forget(account_id)
