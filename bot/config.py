@@ -116,10 +116,6 @@ class Settings(BaseSettings):
     # An update's replies are written into the outbox and sent at once by the worker that
     # handled it; if that worker dies first, the sender delivers them after this long.
     reply_lease_seconds: float = Field(default=30.0, gt=0)
-    # Updates one process works on at once; more wait for a place, in order of arrival. Under
-    # load, a few hundred updates thinking at the same time make every turn of the event loop
-    # long, and the database's connection waits a turn for each answer it gives.
-    updates_at_once: int = Field(default=16, ge=1)
     # SIGTERM / Ctrl-C: stop taking updates, let those in hand finish for at most this long.
     shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
 

@@ -32,7 +32,7 @@ async def handle_once(
     """Run `work` in one unit of work unless this event id was handled; raise Duplicate if it
     was (also when a concurrent delivery of the same event commits first)."""
     recent = uows.recent_claims
-    async with uows.admission, uows() as uow:
+    async with uows() as uow:
         if recent is not None:
             # One process owns the database: the claim is written at the commit, in the same
             # transaction as the effects, so that the work before it (the dialog's thinking)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -100,10 +99,8 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    def __init__(self, sessions: Sessions, updates_at_once: int = 16) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
-        # Places for the updates being handled (bot.once): see Settings.updates_at_once.
-        self.admission = asyncio.Semaphore(updates_at_once)
         # Categories in process where one process owns the database (storage.category_cache).
         self.catalogue = CategoryCatalogue() if sessions.single_process else None
         # Updates claimed lately, where the claim waits for the commit (bot.once).
