@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,34 +36,6 @@ class UnitOfWork:
     """The index of the stores: one attribute per store, all over the event's one session.
     Each comment names the module that holds the store."""
 
-    session: AsyncSession
-    # A resident's messenger chats: locale, subscription (storage.accounts).
-    accounts: AccountRepository
-    # Residents, their verified phones, linking codes, the account journal (storage.identity).
-    identity: IdentityRepository
-    # The categories file as stored (storage.categories).
-    categories: CategoryRepository
-    # Departments and which executors' chat holds an appeal (storage.departments).
-    departments: DepartmentRepository
-    # Appeals: rows, history, media, the resident's and the staff's views (storage.appeals).
-    appeals: AppealRepository
-    # Appeals taken by phone (storage.calls).
-    calls: CallRepository
-    # Operators' messages the resident's conversation follows (storage.conversation).
-    conversation: ConversationRepository
-    # Staff-chat messages per appeal and forum topics per category (storage.staff_chat).
-    staff: StaffRepository
-    # The desk's two-step actions waiting for an operator's answer (storage.pending_actions).
-    pending: PendingActionRepository
-    # Notifications to deliver after the commit (storage.outbox) ...
-    outbox: OutboxRepository
-    # ... and what the sender reads across chats (storage.outbox_queue).
-    outbox_queue: OutboxQueue
-    # Messenger updates already handled (storage.processed_updates).
-    updates: ProcessedUpdateRepository
-    # Media files still referenced by appeals (storage.media_refs).
-    media_refs: MediaRefs
-
     def __init__(
         self,
         session: AsyncSession,
@@ -72,29 +45,96 @@ class UnitOfWork:
     ) -> None:
         self.session = session
         self._on_outbox = on_outbox
-        self.accounts = AccountRepository(session, accounts)
-        self.identity = IdentityRepository(session)
-        self.categories = CategoryRepository(session, catalogue)
-        self.departments = DepartmentRepository(session)
-        self.appeals = AppealRepository(session)
-        self.calls = CallRepository(session)
-        self.conversation = ConversationRepository(session)
-        self.staff = StaffRepository(session)
-        self.pending = PendingActionRepository(session)
-        self.outbox = OutboxRepository(session)
-        self.outbox_queue = OutboxQueue(session, self.outbox)
-        self.updates = ProcessedUpdateRepository(session)
-        self.media_refs = MediaRefs(session)
-        self.appointments = AppointmentRepository(session)
-        self.appointment_pending = AppointmentPendingRepository(session)
+        self._catalogue = catalogue
+        self._accounts = accounts
+
+    # Each store is made when first used: an update uses two or three of them.
+
+    @cached_property
+    def accounts(self) -> AccountRepository:
+        """A resident's messenger chats: locale, subscription (storage.accounts)."""
+        return AccountRepository(self.session, self._accounts)
+
+    @cached_property
+    def identity(self) -> IdentityRepository:
+        """Residents, their verified phones, linking codes, the account journal
+        (storage.identity)."""
+        return IdentityRepository(self.session)
+
+    @cached_property
+    def categories(self) -> CategoryRepository:
+        """The categories file as stored (storage.categories)."""
+        return CategoryRepository(self.session, self._catalogue)
+
+    @cached_property
+    def departments(self) -> DepartmentRepository:
+        """Departments and which executors' chat holds an appeal (storage.departments)."""
+        return DepartmentRepository(self.session)
+
+    @cached_property
+    def appeals(self) -> AppealRepository:
+        """Appeals: rows, history, media, the resident's and the staff's views (storage.appeals)."""
+        return AppealRepository(self.session)
+
+    @cached_property
+    def calls(self) -> CallRepository:
+        """Appeals taken by phone (storage.calls)."""
+        return CallRepository(self.session)
+
+    @cached_property
+    def conversation(self) -> ConversationRepository:
+        """Operators' messages the resident's conversation follows (storage.conversation)."""
+        return ConversationRepository(self.session)
+
+    @cached_property
+    def staff(self) -> StaffRepository:
+        """Staff-chat messages per appeal and forum topics per category (storage.staff_chat)."""
+        return StaffRepository(self.session)
+
+    @cached_property
+    def pending(self) -> PendingActionRepository:
+        """The desk's two-step actions waiting for an operator's answer
+        (storage.pending_actions)."""
+        return PendingActionRepository(self.session)
+
+    @cached_property
+    def outbox(self) -> OutboxRepository:
+        """Notifications to deliver after the commit (storage.outbox) ..."""
+        return OutboxRepository(self.session)
+
+    @cached_property
+    def outbox_queue(self) -> OutboxQueue:
+        """... and what the sender reads across chats (storage.outbox_queue)."""
+        return OutboxQueue(self.session, self.outbox)
+
+    @cached_property
+    def updates(self) -> ProcessedUpdateRepository:
+        """Messenger updates already handled (storage.processed_updates)."""
+        return ProcessedUpdateRepository(self.session)
+
+    @cached_property
+    def media_refs(self) -> MediaRefs:
+        """Media files still referenced by appeals (storage.media_refs)."""
+        return MediaRefs(self.session)
+
+    @cached_property
+    def appointments(self) -> AppointmentRepository:
+        """Appointments with officials (storage.appointments) ..."""
+        return AppointmentRepository(self.session)
+
+    @cached_property
+    def appointment_pending(self) -> AppointmentPendingRepository:
+        """... and the officials' two-step answers waiting (storage.appointments)."""
+        return AppointmentPendingRepository(self.session)
 
     async def commit(self) -> None:
         # Writes held for the commit go in the same transaction (the dialog state:
         # storage.fsm), so that they commit or roll back with everything else.
         await commit(self.session)
-        if self.outbox.added and self._on_outbox is not None:
+        outbox: OutboxRepository | None = self.__dict__.get("outbox")
+        if outbox is not None and outbox.added and self._on_outbox is not None:
             # Wake the sender now rather than at its next poll.
-            self.outbox.added = 0
+            outbox.added = 0
             self._on_outbox()
 
 
