@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.faults import Fault, classify, describe
+from bot.telegram.session import BotApiSession
 
 logger = logging.getLogger(__name__)
 
@@ -78,5 +79,17 @@ class TelegramWebhook(SimpleRequestHandler):
                 exc_info=fault is Fault.PERMANENT,
             )
             return web.Response(status=503, text="try again later")
-        method = result if isinstance(result, TelegramMethod) else None
-        return web.Response(body=self._build_response_writer(bot=self.bot, result=method))
+        if not isinstance(result, TelegramMethod):
+            return web.Response(body=b"{}", content_type="application/json")
+        # A button's spinner goes back in the answer (bot.telegram.middleware): as JSON, which
+        # costs a fraction of aiogram's multipart form.
+        session = self.bot.session
+        head = {"method": result.__api_method__}
+        body = (
+            session.json_body(self.bot, result, head)
+            if isinstance(session, BotApiSession)
+            else None
+        )
+        if body is None:
+            return web.Response(body=self._build_response_writer(bot=self.bot, result=result))
+        return web.Response(body=body, content_type="application/json")
