@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.appointments import create_appointment_config, sync_reception
 from bot.background import create_maintenance, create_sender
+from bot.categories_version import RedisCatalogueVersion
 from bot.config import PROJECT_ROOT, Settings
 from bot.config import ConfigurationError as ConfigurationError  # where main.py looks for it
 from bot.durable import DurableReplies
@@ -187,12 +188,13 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     bot = create_bot(settings)
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
-    uows = UnitOfWorkFactory(sessions)
+    redis = create_redis(settings.redis_url) if settings.redis_url else None
+    categories = RedisCatalogueVersion(redis, settings.redis_prefix) if redis else None
+    uows = UnitOfWorkFactory(sessions, categories)
     translator = create_translator(settings)
     dialog = create_dialog(settings, translator, clock)
     lifecycle = create_lifecycle_config(settings)
     timezone = ZoneInfo(settings.timezone)
-    redis = create_redis(settings.redis_url) if settings.redis_url else None
     storage, isolation = create_fsm(settings, sessions, redis)
     staff = create_staff(settings, translator, clock, lifecycle, uows, redis)
     executors = create_executors(settings, translator, clock, lifecycle, uows, redis)
@@ -297,8 +299,9 @@ async def sync_categories(
         await uow.categories.sync(specs)
         await uow.commit()
     if uows.catalogue is not None:
-        # Read again after the commit, not from what the sync's own transaction saw.
-        uows.catalogue.invalidate()
+        # Read again after the commit, not from what the sync's own transaction saw; other
+        # workers too.
+        await uows.catalogue.changed()
 
 
 async def prepare(app: Application) -> None:

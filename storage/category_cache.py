@@ -1,14 +1,17 @@
 """The active categories held in process, so a dialog step does not query them.
 
 Categories change only when the city's file is loaded at start-up (`sync_categories`), which
-drops this copy. It is used only where one process owns the database (SQLite): with several
-workers on PostgreSQL another worker's start-up could change the table behind this copy, so
-there the repository keeps reading the table until invalidation crosses workers.
+drops this copy. Where one process owns the database (SQLite) that is all. With several
+workers on PostgreSQL another worker's start-up can change the table behind this copy: there
+the copy is stamped with a version the workers share (`CatalogueVersion`, in Redis), read
+before each use and moved on by every sync, so a worker whose copy is older reads the table
+again. Without a shared version the repository reads the table each time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,15 +27,42 @@ class _Snapshot:
     by_code: dict[str, CategoryInfo]
 
 
+class CatalogueVersion(Protocol):
+    """The categories' version, shared by the workers."""
+
+    async def current(self) -> str:
+        """Read before the copy is used (one round trip)."""
+        ...
+
+    async def bump(self) -> None:
+        """A sync committed: every worker's copy is older now."""
+        ...
+
+
 class CategoryCatalogue:
-    def __init__(self) -> None:
+    def __init__(self, version: CatalogueVersion | None = None) -> None:
+        self._version = version
         self._snapshot: _Snapshot | None = None
+        self._seen: str | None = None
 
     def invalidate(self) -> None:
         self._snapshot = None
 
+    async def changed(self) -> None:
+        """A sync committed: drop this copy, and every other worker's."""
+        self._snapshot = None
+        if self._version is not None:
+            await self._version.bump()
+
     async def snapshot(self, session: AsyncSession) -> _Snapshot:
         """The active categories, read once in `session` after start-up or a sync."""
+        if self._version is not None:
+            # Read before the table: a sync that commits during the read below moves the
+            # version on after it, so a copy that missed it is read again next time.
+            version = await self._version.current()
+            if version != self._seen:
+                self._snapshot = None
+                self._seen = version
         if self._snapshot is None:
             self._snapshot = await _load(session)
         return self._snapshot

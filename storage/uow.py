@@ -15,7 +15,7 @@ from storage.appeals import AppealRepository
 from storage.appointments import AppointmentPendingRepository, AppointmentRepository
 from storage.calls import CallRepository
 from storage.categories import CategoryRepository
-from storage.category_cache import CategoryCatalogue
+from storage.category_cache import CatalogueVersion, CategoryCatalogue
 from storage.conversation import ConversationRepository
 from storage.database import Sessions
 from storage.departments import DepartmentRepository
@@ -139,10 +139,15 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, categories: CatalogueVersion | None = None) -> None:
         self.sessions = sessions
-        # Categories in process where one process owns the database (storage.category_cache).
-        self.catalogue = CategoryCatalogue() if sessions.single_process else None
+        # Categories in process where one process owns the database, or where the workers
+        # share their version (storage.category_cache).
+        self.catalogue = (
+            CategoryCatalogue(categories)
+            if sessions.single_process or categories is not None
+            else None
+        )
         # Updates claimed lately, where the claim waits for the commit (bot.once).
         self.recent_claims = RecentClaims() if sessions.single_process else None
         # Accounts by chat, likewise where one process owns the database (storage.accounts).

@@ -7,16 +7,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.util import await_only
 
-from bot.app import build_application, sync_categories
+from bot.app import build_application, create_redis, sync_categories
+from bot.categories_version import RedisCatalogueVersion
 from bot.config import Settings
 from domain.entities import CategoryInfo
 from storage.categories import CategoryRepository
 from storage.fsm import SQLAlchemyStorage
+from storage.models import Category
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests import backends
 
@@ -197,3 +201,43 @@ async def test_every_router_filter_runs_on_the_event_loop(settings: Settings) ->
         assert checked >= 8  # resident, staff and phone-desk filters were all seen
     finally:
         await app.close()
+
+
+@pytest.mark.postgres_only  # several workers share a database only on PostgreSQL (+ Redis)
+async def test_workers_keep_categories_and_see_another_workers_sync(
+    uows: UnitOfWorkFactory, settings: Settings, tmp_path: Path
+) -> None:
+    assert settings.redis_url is not None
+    redis = create_redis(settings.redis_url)
+    try:
+        version = RedisCatalogueVersion(redis, settings.redis_prefix)
+        # Two workers, as two processes would have them: each with its own copy.
+        first = UnitOfWorkFactory(uows.sessions, version)
+        second = UnitOfWorkFactory(uows.sessions, version)
+        async with first() as uow:
+            before = {c.code for c in await _same_as_the_table(uow)}
+        assert "lighting" in before
+        reads: list[str] = []
+        event.listen(uows.sessions.session_class, "do_orm_execute", _categories_read(reads))
+        async with first() as uow:
+            assert {c.code for c in await _everything(uow.categories)} == before
+        assert reads == []  # the copy answered: the version had not moved
+
+        smaller = tmp_path / "categories.toml"
+        smaller.write_text(SMALLER_FILE, encoding="utf-8")
+        await sync_categories(second, smaller)  # the other worker starts with a new file
+        async with first() as uow:
+            after = {c.code for c in await _same_as_the_table(uow)}
+        assert after == {"roads", "pothole", "manhole", "parks"}
+        assert reads  # read again from the table, once
+    finally:
+        await sync_categories(uows, settings.categories_file)
+        await redis.aclose()
+
+
+def _categories_read(reads: list[str]) -> Any:
+    def note(state: ORMExecuteState) -> None:
+        if state.is_select and any(m.class_ is Category for m in state.all_mappers):
+            reads.append("categories")
+
+    return note
