@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.faults import stop_if_cancelled
 from domain.clock import Clock, utc_now
 from domain.dialog.events import Channel
-from storage.outbox_queue import Queued
+from storage.outbox_queue import Queued, mark_sent_at_once
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class DurableReplies:
             try:
                 await self.flush()
             except Exception:
+                stop_if_cancelled()
                 # The rows stay leased; the lease runs out and the sender sends them again:
                 # a duplicate reply is better than a lost one.
                 logger.exception("could not mark %d sent replies", len(self._unmarked))
@@ -148,8 +150,11 @@ class DurableReplies:
         if not self._unmarked:
             return
         batch = set(self._unmarked)
-        async with self._uows() as uow:
-            await uow.outbox_queue.mark_sent(batch, self._clock())
-            await uow.commit()
+        if self._batch:
+            async with self._uows() as uow:
+                await uow.outbox_queue.mark_sent(batch, self._clock())
+                await uow.commit()
+        else:
+            await mark_sent_at_once(self._uows.sessions.engine, batch, self._clock())
         self._unmarked -= batch
         self.wake_sender()  # the chats' later rows may go now

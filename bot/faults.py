@@ -8,6 +8,7 @@ answering 5xx for those would only repeat the failure (and block the platform's 
 
 from __future__ import annotations
 
+import asyncio
 from enum import StrEnum
 
 from redis.exceptions import RedisError
@@ -106,3 +107,14 @@ def describe(exc: BaseException, *, limit: int = 300) -> str:
     if len(message) > limit:
         message = message[: limit - 1] + "…"
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def stop_if_cancelled() -> None:
+    """Re-raise a cancellation that a client swallowed or turned into an error of its own.
+    redis-py 8 does so when the cancellation lands inside a command: a loop that logs
+    failures and goes on would then never stop, and shutdown would wait for it forever. Call
+    it in every `except Exception` of a loop that runs until cancelled, and after its Redis
+    calls."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
+from bot.faults import stop_if_cancelled
+
 logger = logging.getLogger(__name__)
 
 # Extend the lease only if it is still ours; a worker that lost it must not steal it back.
@@ -46,8 +48,10 @@ class Leadership:
 
     async def _try(self) -> bool:
         assert self._redis is not None and self._renew is not None
-        if self.is_leader:
-            return bool(await self._renew(keys=[self._key], args=[self._me, self._ttl_ms]))
+        # Renewed when the lease is ours, also when this worker does not know it yet: a run
+        # stopped before it could hand the lease over (its Redis call was cancelled) left it.
+        if await self._renew(keys=[self._key], args=[self._me, self._ttl_ms]):
+            return True
         return bool(await self._redis.set(self._key, self._me, nx=True, px=self._ttl_ms))
 
     async def run(self) -> None:
@@ -59,9 +63,12 @@ class Leadership:
                 try:
                     leading = await self._try()
                 except Exception:
+                    stop_if_cancelled()
                     # Without Redis we cannot know whether we still lead: assume not.
                     logger.exception("leader lease check failed")
                     leading = False
+                # A cancellation the Redis client swallowed (bot.faults.stop_if_cancelled).
+                stop_if_cancelled()
                 if leading != self.is_leader:
                     logger.info(
                         "%s the outbox and timers", "leading" if leading else "stopped leading"

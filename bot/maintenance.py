@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.faults import stop_if_cancelled
 from bot.media import LOCAL_PREFIX, MediaStore
 from domain.appointments import AppointmentConfig, AppointmentService
 from domain.clock import Clock
@@ -136,5 +137,6 @@ class Maintenance:
                         result.media_removed,
                     )
             except Exception:
+                stop_if_cancelled()
                 logger.exception("maintenance round failed")
             await asyncio.sleep(self._interval)

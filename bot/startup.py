@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from bot.api_errors import Outcome
 from bot.config import Settings
-from bot.faults import Fault, classify, describe
+from bot.faults import Fault, classify, describe, stop_if_cancelled
 from bot.telegram.errors import API_ERRORS
 from bot.telegram.errors import classify as api_error
 
@@ -41,6 +41,7 @@ async def telegram_call(what: str, call: Callable[[], Awaitable[T]], backoff: Ba
         try:
             return await call()
         except Exception as exc:
+            stop_if_cancelled()
             if isinstance(exc, API_ERRORS) and api_error(exc).outcome is Outcome.CREDENTIALS:
                 raise StartupError(
                     f"Telegram refused the bot token ({what}: {type(exc).__name__}): check "
@@ -66,6 +67,7 @@ async def until_done(what: str, call: Callable[[], Awaitable[None]], backoff: Ba
         try:
             await call()
         except Exception as exc:
+            stop_if_cancelled()
             logger.warning("%s failed (%s); retrying in %.1f s", what, describe(exc), delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, backoff.cap)

@@ -125,6 +125,7 @@ class Sessions:
     a session holds it from its first statement to its commit or rollback (create_engine)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
         # A class of its own, so that the listeners of this application's caches
         # (storage.accounts) hear its sessions only.
         self.session_class: type[Session] = type("AppSession", (Session,), {})

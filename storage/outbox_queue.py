@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -287,3 +287,23 @@ def _queue_replies(
     rows = yield _ADD_LEASED, {**values, "created_at": now, "next_attempt_at": due}
     into.row_id = int(rows[0][0])
     into.leased = not waiting
+
+
+async def mark_sent_at_once(engine: AsyncEngine, ids: Collection[int], now: datetime) -> None:
+    """`OutboxQueue.mark_sent` as one statement committed on its own (AUTOCOMMIT: one round
+    trip to PostgreSQL instead of a unit of work's BEGIN, UPDATE and COMMIT). With several
+    workers each reply row is marked as soon as it is sent, so this runs once per reply."""
+    table = cast(Table, OutboxMessage.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id.in_(list(ids)), table.c.status == PENDING)
+        .values(status=OutboxRepository.SENT, sent_at=now)
+    )
+    if engine.dialect.name == "sqlite":
+        # SQLite's transactions are begun by storage.database, which AUTOCOMMIT would undo.
+        async with engine.begin() as connection:
+            await connection.execute(statement)
+        return
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(statement)

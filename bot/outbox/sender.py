@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from bot.faults import stop_if_cancelled
 from bot.limits import RateLimiter
 from domain.clock import Clock, utc_now
 from domain.dialog.events import Channel
@@ -169,6 +170,7 @@ class OutboxSender:
             try:
                 delivered, _left, due_in = await self.drain_once()
             except Exception:
+                stop_if_cancelled()
                 logger.exception("outbox pass failed")
                 delivered, _left, due_in = 0, 0, self._config.poll_interval
             if delivered:

@@ -12,7 +12,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
-from bot.faults import Fault, classify, describe
+from bot.faults import Fault, classify, describe, stop_if_cancelled
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class RetryTransientMiddleware(BaseMiddleware):
             try:
                 return await handler(event, data)
             except Exception as exc:
+                stop_if_cancelled()
                 if classify(exc) is Fault.PERMANENT or loop.time() - started > self._within:
                     raise
                 update_id = event.update_id if isinstance(event, Update) else "?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -96,3 +97,49 @@ async def test_whoever_becomes_the_leader_is_told_once(
     assert told == ["first", "second"]
     second_task.cancel()
     await asyncio.gather(second_task, return_exceptions=True)
+
+
+class _SwallowingRedis:
+    """Answers as Redis does, but a cancellation that lands inside a command is swallowed and
+    the command returns, as redis-py 8 does."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self.in_command = asyncio.Event()
+
+    def register_script(self, _script: str) -> Callable[..., object]:
+        async def renew(keys: list[str], args: list[object]) -> bool:
+            return await self._answer(self.value == args[0])
+
+        return renew
+
+    async def set(self, _key: str, value: str, **_options: object) -> bool:
+        free = self.value is None
+        if free:
+            self.value = value
+        return await self._answer(free)
+
+    async def get(self, _key: str) -> str | None:
+        return self.value
+
+    async def delete(self, _key: str) -> None:
+        self.value = None
+
+    async def _answer(self, result: bool) -> bool:
+        self.in_command.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.05)
+        return result
+
+
+async def test_a_cancellation_the_redis_client_swallows_still_stops_the_leader() -> None:
+    redis = _SwallowingRedis()
+    leadership = Leadership(redis, prefix="x", ttl=0.3)  # type: ignore[arg-type]
+    task = asyncio.create_task(leadership.run())
+    await _until(lambda: leadership.is_leader)
+    redis.in_command.clear()
+    await asyncio.wait_for(redis.in_command.wait(), 1.0)  # the next renewal is in flight
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2.0)  # stops, rather than leading on forever
+    assert redis.value is None  # and hands the lease over
