@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StorageKey
 from aiogram.methods import DeleteMessage
 from aiogram.types import Message
 
@@ -65,6 +65,7 @@ async def on_call(
     message: Message,
     bot: Bot,
     fsm_storage: BaseStorage,
+    events_isolation: BaseEventIsolation,
     turn: TelegramTurn,
     staff_member: Verdict,
     staff: StaffRuntime,
@@ -111,6 +112,10 @@ async def on_call(
     )
     key = StorageKey(bot_id=bot.id, chat_id=user.id, user_id=user.id)
     info = CallInfo(phone=phone, operator_id=str(user.id), operator_name=user.full_name)
+    # The operator's private chat is locked as its own updates lock it, until this update has
+    # committed: an update of that chat in hand would otherwise write its dialog state over
+    # the call's (or the call over it).
+    await turn.hold(events_isolation.lock(key=key))
     replies = await dialog.start_call(private, info, FSMContext(fsm_storage, key), turn.uow)
     turn.pending.add(*render(user.id, replies))
 

@@ -23,6 +23,8 @@ class LockingFSMMiddleware(FSMContextMiddleware):
     ) -> Any:
         context = self.resolve_event_context(cast(Bot, data["bot"]), data)
         data["fsm_storage"] = self.storage
+        # For a handler that changes another chat's dialog (the staff chat's /call).
+        data["events_isolation"] = self.events_isolation
         if context is None:
             return await handler(event, data)
         async with self.events_isolation.lock(key=context.key):

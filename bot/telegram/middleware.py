@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -28,10 +29,18 @@ logger = logging.getLogger(__name__)
 class TelegramTurn:
     """What a resident handler needs: run the dialog in this update's unit of work."""
 
-    def __init__(self, dialog: Dialog, uow: UnitOfWork, pending: PendingCalls) -> None:
+    def __init__(
+        self, dialog: Dialog, uow: UnitOfWork, pending: PendingCalls, held: AsyncExitStack
+    ) -> None:
         self.uow = uow
         self.pending = pending
         self._dialog = dialog
+        self._held = held
+
+    async def hold(self, context: AbstractAsyncContextManager[Any]) -> None:
+        """Enter `context` until this update's unit of work has committed or rolled back
+        (another chat's lock, while the update writes that chat's dialog state)."""
+        await self._held.enter_async_context(context)
 
     async def run(
         self, event: Inbound, chat_id: int, state: FSMContext, origin: int | None = None
@@ -83,9 +92,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         pending = PendingCalls()
         kept: list[Kept] = []
         spinner: list[AnswerCallbackQuery] = []
+        held = AsyncExitStack()
 
         async def work(uow: UnitOfWork) -> Any:
-            data["turn"] = TelegramTurn(self._dialog, uow, pending)
+            data["turn"] = TelegramTurn(self._dialog, uow, pending, held)
             result = await handler(event, data)
             # A button's spinner is no message: it goes back as the webhook's answer (aiogram
             # sends it itself when polling), one HTTP call less per press, and stays out of
@@ -99,9 +109,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             return result
 
         try:
-            result = await handle_once(
-                self._uows, self._clock, Channel.TELEGRAM, event.update_id, work
-            )
+            async with held:
+                result = await handle_once(
+                    self._uows, self._clock, Channel.TELEGRAM, event.update_id, work
+                )
         except Duplicate as exc:
             logger.info("skipping %s", exc)
             return None

@@ -4,6 +4,9 @@ where they verified the number, or waits for that number (operators call back me
 
 from __future__ import annotations
 
+import asyncio
+
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select
 
 from standins.telegram import FakeUser, TelegramStandIn
@@ -181,6 +184,27 @@ async def test_only_operators_take_calls_and_only_from_the_staff_chat(
     assert both.app is not None
     async with both.app.uows() as uow:
         assert (await uow.session.execute(select(Appeal))).first() is None
+
+
+async def test_a_call_waits_for_the_update_in_hand_in_the_operators_private_chat(
+    tg: TelegramStandIn, viber: ViberStandIn, both: RunningBot, operator: FakeUser
+) -> None:
+    """/call writes the dialog state of the operator's private chat: it takes that chat's
+    lock as the chat's own updates do, so neither writes over the other."""
+    assert both.app is not None
+    oksana = tg.user(operator.id, first_name="Oksana", language_code="en")
+    private = StorageKey(bot_id=both.app.bot.id, chat_id=oksana.id, user_id=oksana.id)
+    isolation = both.app.dispatcher.fsm.events_isolation
+    async with isolation.lock(key=private):  # an update of the private chat in hand
+        call = asyncio.create_task(
+            tg.send_text(oksana, f"/call {CALLER_PHONE}", chat=tg.chat(STAFF_CHAT))
+        )
+        await asyncio.sleep(0.5)
+        assert not call.done()  # the /call waits for it
+    await asyncio.wait_for(call, 10)
+    await both.settle()
+    started = texts(tg.messages(oksana.id))
+    assert f"Phone appeal for the caller at {CALLER_PHONE}" in started
 
 
 async def test_an_operator_links_a_call_to_a_viber_resident_after_calling_back(
