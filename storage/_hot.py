@@ -140,7 +140,7 @@ class HotStatement:
     def run_on(
         self, connection: sqlite3.Connection, dialect: Dialect, parameters: Mapping[str, Any]
     ) -> Rows:
-        """Run on aiosqlite's thread, with its sqlite3 connection (see `_one_trip`)."""
+        """Run on aiosqlite's thread, with its sqlite3 connection (see `Trips`)."""
         compiled = self._compile(dialect)
         raw = connection.execute(compiled.sql, compiled.parameters(parameters)).fetchall()
         return [compiled.row(row) for row in raw]
@@ -260,7 +260,7 @@ def _run_all(connection: sqlite3.Connection, dialect: Dialect, programs: list[Pr
 # Marks a pooled connection left outside any transaction (storage.database skips its reset).
 CLEAN = "hot_clean"
 _TRIPS = "hot_trips"
-# Failures a program may raise on purpose, kept apart from the database's own.
+# How one unit of work's programs in a trip ended: None, or what they raised.
 Outcome = BaseException | None
 
 
@@ -280,7 +280,8 @@ class Trips:
 
     aiosqlite runs every call of a connection as a function queued to the connection's
     thread; `_execute` is that queue, and `_conn` the sqlite3 connection the thread owns. No
-    public call runs several statements in one trip (tests/unit pins both)."""
+    public call runs several statements in one trip. Every update on SQLite goes through them,
+    so a release of aiosqlite that changes them fails the whole SQLite leg."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -306,6 +307,7 @@ class Trips:
         return found[0]
 
     async def _work(self) -> None:
+        batch: list[tuple[list[Program], asyncio.Future[None]]] = []
         try:
             while self._queued:
                 batch = [(p, f) for p, f in self._queued if not f.done()]
@@ -315,10 +317,7 @@ class Trips:
                 try:
                     outcomes = await self._trip([programs for programs, _future in batch])
                 except Exception as exc:
-                    failure = (
-                        _as_sqlalchemy(exc, "(trip)") if isinstance(exc, sqlite3.Error) else exc
-                    )
-                    outcomes = [failure] * len(batch)
+                    outcomes = [exc] * len(batch)
                 for (_programs, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
@@ -331,7 +330,7 @@ class Trips:
         finally:
             self._worker = None
             # Stopped (the application is closing): nobody may wait for a trip forever.
-            for _programs, future in self._queued:
+            for _programs, future in [*batch, *self._queued]:
                 if not future.done():
                     future.set_exception(ConnectionError("the database's trips have stopped"))
             self._queued = []
@@ -389,8 +388,9 @@ def after_commit(session: AsyncSession, key: str, then: Callable[[], None]) -> N
 
 
 def committed(session: AsyncSession) -> None:
-    """The transaction committed: tell those waiting for it. Synchronous, and called right
-    after the commit returns, so no other task runs (and reads a cache) in between."""
+    """The transaction committed: tell those waiting for it. Called before the unit of work
+    ends, so while its chat's lock is still held: the chat's next update reads what the
+    commit wrote."""
     for then in session.info.pop(_AFTER, {}).values():
         then()
 

@@ -161,25 +161,16 @@ class AccountRepository(SessionStore):
         self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
     ) -> Account:
         found = await self._values(channel, external_id)
-        if found is not None:
-            return Account(
-                id=found["id"],
-                channel=channel,
-                external_id=external_id,
-                resident_id=found["resident_id"],
-                locale=found["locale"],
-                phone=found["phone"],
-                phone_verified=found["phone_verified_at"] is not None,
-            )
-        made = await self._create(channel, external_id, display_name=display_name, now=now)
+        if found is None:
+            found = await self._create(channel, external_id, display_name=display_name, now=now)
         return Account(
-            id=made["id"],
+            id=found["id"],
             channel=channel,
             external_id=external_id,
-            resident_id=made["resident_id"],
-            locale=made["locale"],
-            phone=made["phone"],
-            phone_verified=made["phone_verified_at"] is not None,
+            resident_id=found["resident_id"],
+            locale=found["locale"],
+            phone=found["phone"],
+            phone_verified=found["phone_verified_at"] is not None,
         )
 
     async def _create(

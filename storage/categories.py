@@ -70,7 +70,7 @@ class CategoryRepository(SessionStore):
                 row.active = False
         await self._session.flush()
         if self._catalogue is not None:
-            self._catalogue.invalidate()
+            self._catalogue.invalidate(self._session)
 
     async def _list(self, parent_id: int | None) -> list[CategoryInfo]:
         query = (

@@ -20,6 +20,9 @@ from domain.entities import CategoryInfo
 from storage._rows import category_info
 from storage.models import Category
 
+# The copy a unit of work checked against the shared version (read once per unit of work).
+_CHECKED = "categories_checked"
+
 
 @dataclass(frozen=True)
 class _Snapshot:
@@ -45,8 +48,10 @@ class CategoryCatalogue:
         self._snapshot: _Snapshot | None = None
         self._seen: str | None = None
 
-    def invalidate(self) -> None:
+    def invalidate(self, session: AsyncSession) -> None:
+        """The table changed in `session`: read it again, in that unit of work too."""
         self._snapshot = None
+        session.info.pop(_CHECKED, None)
 
     async def changed(self) -> None:
         """A sync committed: drop this copy, and every other worker's."""
@@ -56,15 +61,20 @@ class CategoryCatalogue:
 
     async def snapshot(self, session: AsyncSession) -> _Snapshot:
         """The active categories, read once in `session` after start-up or a sync."""
-        if self._version is not None:
-            # Read before the table: a sync that commits during the read below moves the
-            # version on after it, so a copy that missed it is read again next time.
-            version = await self._version.current()
-            if version != self._seen:
-                self._snapshot = None
-                self._seen = version
-        if self._snapshot is None:
+        if self._version is None:
+            if self._snapshot is None:
+                self._snapshot = await _load(session)
+            return self._snapshot
+        checked: _Snapshot | None = session.info.get(_CHECKED)
+        if checked is not None:
+            return checked  # the version was read once in this unit of work
+        # Read before the table: a sync that commits during the read below moves the
+        # version on after it, so a copy that missed it is read again next time.
+        version = await self._version.current()
+        if version != self._seen or self._snapshot is None:
             self._snapshot = await _load(session)
+            self._seen = version
+        session.info[_CHECKED] = self._snapshot
         return self._snapshot
 
     async def roots(self, session: AsyncSession) -> list[CategoryInfo]:

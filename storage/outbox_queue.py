@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
@@ -173,12 +173,7 @@ class OutboxQueue:
         )
 
     async def mark_sent(self, ids: Collection[int], now: datetime) -> None:
-        row = OutboxMessage
-        await self._session.execute(
-            update(row)
-            .where(row.id.in_(list(ids)), row.status == PENDING)
-            .values(status=OutboxRepository.SENT, sent_at=now)
-        )
+        await self._session.execute(_mark_sent(ids, now))
 
     async def prune_sent(self, before: datetime) -> int:
         """Delivered rows are kept a while for inquiries, then removed."""
@@ -289,21 +284,21 @@ def _queue_replies(
     into.leased = not waiting
 
 
-async def mark_sent_at_once(engine: AsyncEngine, ids: Collection[int], now: datetime) -> None:
-    """`OutboxQueue.mark_sent` as one statement committed on its own (AUTOCOMMIT: one round
-    trip to PostgreSQL instead of a unit of work's BEGIN, UPDATE and COMMIT). With several
-    workers each reply row is marked as soon as it is sent, so this runs once per reply."""
+def _mark_sent(ids: Collection[int], now: datetime) -> Executable:
     table = cast(Table, OutboxMessage.__table__)
-    statement = (
+    return (
         update(table)
         .where(table.c.id.in_(list(ids)), table.c.status == PENDING)
         .values(status=OutboxRepository.SENT, sent_at=now)
     )
-    if engine.dialect.name == "sqlite":
-        # SQLite's transactions are begun by storage.database, which AUTOCOMMIT would undo.
-        async with engine.begin() as connection:
-            await connection.execute(statement)
-        return
+
+
+async def mark_sent_at_once(engine: AsyncEngine, ids: Collection[int], now: datetime) -> None:
+    """`OutboxQueue.mark_sent` as one statement committed on its own (AUTOCOMMIT: one round
+    trip to PostgreSQL instead of a unit of work's BEGIN, UPDATE and COMMIT). With several
+    workers each reply row is marked as soon as it is sent, so this runs once per reply. Not
+    for SQLite, whose transactions storage.database begins (AUTOCOMMIT would undo that);
+    there one process marks its rows in batches (bot.durable)."""
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(statement)
+        await connection.execute(_mark_sent(ids, now))
