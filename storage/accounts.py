@@ -142,7 +142,7 @@ class AccountRepository(SessionStore):
             cached = self._cache.get(chat)
             if cached is not None:
                 return cached
-        cache = self._cache
+        cache = self._fills()
         found: list[Values] = []
 
         def read() -> Program:
@@ -150,12 +150,18 @@ class AccountRepository(SessionStore):
             if rows:
                 found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
                 if cache is not None:
-                    # Here, where the read ran (in its transaction): no change of the row
-                    # comes between the read and this (see `AccountCache.watch`).
+                    # Here, where the read ran (in its trip's transaction): no change of the
+                    # row comes between the read and this (see `AccountCache.watch`).
                     cache.put(chat, found[0])
 
         await run(self._session, read())
         return found[0] if found else None
+
+    def _fills(self) -> AccountCache | None:
+        """The cache, when a read now runs as a trip of its own and so sees only what is
+        committed; a read in the unit of work's transaction may see its own changes, which a
+        rollback could still take back."""
+        return None if self._session.in_transaction() else self._cache
 
     async def get_or_create(
         self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
@@ -190,7 +196,7 @@ class AccountRepository(SessionStore):
             "subscribed": True,
             "created_at": now,
         }
-        cache = self._cache
+        cache = self._fills()
         found: list[Values] = []
 
         def create() -> Program:

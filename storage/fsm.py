@@ -130,7 +130,8 @@ class SQLAlchemyStorage(BaseStorage):
             if found:
                 known[key] = record
                 return record
-        cache = self._cache
+        # Kept only from a read that runs as a trip of its own (storage.accounts, `_fills`).
+        cache = None if session.in_transaction() else self._cache
 
         def read() -> Program:
             rows = yield _READ, {"key": key}

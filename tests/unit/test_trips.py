@@ -199,3 +199,27 @@ async def test_the_dialog_cache_learns_commits_only(uows: UnitOfWorkFactory) -> 
     for reader in (storage, plain):
         assert await reader.get_state(key) == "Form:description"
         assert await reader.get_data(key) == {"media": [{"ref": "a"}]}
+
+
+async def test_an_account_read_inside_a_transaction_that_rolls_back_is_not_kept(
+    uows: UnitOfWorkFactory,
+) -> None:
+    """A unit of work that registered a phone (its own transaction, not committed yet) and
+    then reads the account sees its own change; the cache must not keep it past a rollback."""
+    async with uows() as uow:
+        made = await uow.accounts.get_or_create(
+            Channel.TELEGRAM, "5101", display_name=None, now=NOW
+        )
+        await uow.commit()
+    async with uows() as uow:
+        await uow.identity.register_phone(made.id, "+380501112244", verified=True, now=NOW)
+        mine = await uow.accounts.get_or_create(
+            Channel.TELEGRAM, "5101", display_name=None, now=NOW
+        )
+        assert mine.phone == "+380501112244"  # its own write, in its transaction
+        # Not committed: rolled back.
+    async with uows() as uow:
+        again = await uow.accounts.get_or_create(
+            Channel.TELEGRAM, "5101", display_name=None, now=NOW
+        )
+    assert (again.phone, again.resident_id) == (None, None)
