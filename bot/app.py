@@ -111,6 +111,7 @@ class Application:
         await self.media.close()
         if self.redis is not None:
             await self.redis.aclose()
+        await self.uows.sessions.close()
         await self.engine.dispose()
 
 

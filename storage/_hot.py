@@ -287,10 +287,21 @@ class Trips:
         self._engine = engine
         self._queued: list[tuple[list[Program], asyncio.Future[None]]] = []
         self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def close(self) -> None:
+        """Finish the trips in hand and take no more, before the engine is disposed: a trip
+        cut short there could leave the connection checked out, and aiosqlite's thread (not
+        a daemon) then keeps the process from exiting."""
+        self._closed = True
+        if self._worker is not None:
+            await asyncio.shield(self._worker)
 
     async def run(self, programs: list[Program]) -> None:
         """Run the programs in the next trip's transaction; raises what they raised (their
         writes are then rolled back) or what failed the whole trip."""
+        if self._closed:
+            raise ConnectionError("the database's trips have stopped")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queued.append((programs, future))
         if self._worker is None:

@@ -139,6 +139,11 @@ class Sessions:
         # Where one process owns the database: short transactions in shared trips.
         self._trips = Trips(engine) if self._single else None
 
+    async def close(self) -> None:
+        """Before the engine is disposed (bot.app)."""
+        if self._trips is not None:
+            await self._trips.close()
+
     @property
     def single_process(self) -> bool:
         """SQLite: this process is the database's only writer (one bot process per file)."""
