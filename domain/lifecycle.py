@@ -505,13 +505,19 @@ class Lifecycle:
 
     # -- staff chat ----------------------------------------------------------------------
 
+    def card_chat(self) -> str | None:
+        """Where new appeals' cards go (the staff chat), if the city has one."""
+        chat = self._config.staff_chat_id
+        return str(chat) if chat is not None else None
+
     async def post_card(self, appeal_id: int) -> None:
         """Queue the new appeal's card for the staff chat."""
-        if self._config.staff_chat_id is None:
+        chat = self.card_chat()
+        if chat is None:
             return
         await self._uow.outbox.add(
             channel=Channel.TELEGRAM,
-            chat=str(self._config.staff_chat_id),
+            chat=chat,
             kind=KIND_CARD,
             payload={},
             now=self._clock(),

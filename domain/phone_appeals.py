@@ -94,7 +94,7 @@ class PhoneAppealService:
         await self._lifecycle.post_card(appeal_id)
         if owner is not None and owner.resident_id is not None:
             await self._announce(owner.resident_id, appeal_id, number, due_at)
-        return Submitted(appeal_id=appeal_id, number=number, due_at=due_at, category=category)
+        return Submitted(number=number, due_at=due_at, category=category)
 
     async def _announce(
         self, resident_id: int, appeal_id: int, number: str, due_at: datetime

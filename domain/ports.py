@@ -114,7 +114,14 @@ class AppealStore(Protocol):
         media: Sequence[NewMedia],
         created_at: datetime,
         due_at: datetime,
-    ) -> int: ...
+        actor_kind: str,
+        actor_id: str,
+        card_chat: str | None,
+    ) -> None:
+        """File the appeal with its media, its first event (to `status`, by the actor) and,
+        with `card_chat`, its staff card queued there. The stores may hold the writes until
+        the unit of work commits: nothing reads the new appeal before that."""
+        ...
 
     async def page_for_resident(
         self, resident_id: int, *, offset: int, limit: int

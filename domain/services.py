@@ -19,7 +19,6 @@ from domain.entities import (
     CategoryInfo,
     NewMedia,
 )
-from domain.kinds import EventKind
 from domain.numbering import format_number, parse_number
 from domain.statuses import INITIAL_STATUS, Actor
 
@@ -34,7 +33,6 @@ class IncompleteDraftError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    appeal_id: int
     number: str
     due_at: datetime
     category: CategoryInfo
@@ -120,7 +118,7 @@ class AppealService:
         sequence = await self._uow.appeals.next_sequence(self._prefix, now.year)
         number = format_number(self._prefix, now.year, sequence)
         due_at = due_date(now, category.sla_hours)
-        appeal_id = await self._uow.appeals.add(
+        await self._uow.appeals.add(
             number=number,
             resident_id=account.resident_id,
             account_id=account.id,
@@ -136,17 +134,11 @@ class AppealService:
             ],
             created_at=now,
             due_at=due_at,
-        )
-        await self._uow.appeals.add_event(
-            appeal_id,
-            at=now,
-            kind=EventKind.STATUS,
             actor_kind=Actor.RESIDENT.value,
             actor_id=str(account.id),
-            to_status=INITIAL_STATUS,
+            card_chat=self._lifecycle.card_chat(),
         )
-        await self._lifecycle.post_card(appeal_id)
-        return Submitted(appeal_id=appeal_id, number=number, due_at=due_at, category=category)
+        return Submitted(number=number, due_at=due_at, category=category)
 
     async def page(
         self, account: Account, page: int, page_size: int

@@ -47,6 +47,7 @@ HeldWrite = Callable[[], Program]
 
 _HELD = "hot_held_writes"
 _AFTER = "hot_after_commit"
+_UNDO = "hot_on_rollback"
 _DRIVER = "hot_driver"
 
 
@@ -398,10 +399,18 @@ def after_commit(session: AsyncSession, key: str, then: Callable[[], None]) -> N
     kept[key] = then
 
 
+def on_rollback(session: AsyncSession, key: str, then: Callable[[], None]) -> None:
+    """Call `then` if the transaction rolls back (not once it has committed): what the process
+    gave out for it (an appeal number) can be given again."""
+    kept: dict[str, Callable[[], None]] = session.info.setdefault(_UNDO, {})
+    kept[key] = then
+
+
 def committed(session: AsyncSession) -> None:
     """The transaction committed: tell those waiting for it. Called before the unit of work
     ends, so while its chat's lock is still held: the chat's next update reads what the
     commit wrote."""
+    session.info.pop(_UNDO, None)
     for then in session.info.pop(_AFTER, {}).values():
         then()
 
@@ -410,3 +419,5 @@ def forget_held(session: AsyncSession) -> None:
     """The transaction rolled back: what it held is gone with it."""
     session.info.pop(_HELD, None)
     session.info.pop(_AFTER, None)
+    for then in session.info.pop(_UNDO, {}).values():
+        then()

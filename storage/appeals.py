@@ -4,23 +4,30 @@ repository joins them so that `uow.appeals` keeps serving everything the domain 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Table, exists, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel, GeoPoint
 from domain.entities import AppealState, NewMedia
+from domain.kinds import EventKind, OutboxKind
 from domain.statuses import WORKABLE_STATUSES, Status
+from storage._hot import HotStatement, Program, after_commit, hold_until_commit, on_rollback, param
 from storage._rows import appeal_state
-from storage._sql import dialect_insert
+from storage._sql import dialect_insert, insert_for
+from storage.events import ADD_EVENT
 from storage.media import REPORT_ROLE
-from storage.models import Appeal, AppealCounter, ExecutorAssignment
+from storage.models import Appeal, AppealCounter, AppealMedia, ExecutorAssignment
+from storage.outbox import ADD_ROW, DUE_NOW
 from storage.resident_views import ResidentAppealViews
 from storage.staff_views import StaffAppealViews
 
 
-def appeal_row(
+def appeal_values(
     *,
     number: str,
     resident_id: int | None,
@@ -33,30 +40,178 @@ def appeal_row(
     description: str,
     created_at: datetime,
     due_at: datetime,
-) -> Appeal:
-    """A new appeal's row, whichever way it was filed (a messenger or a phone call)."""
-    return Appeal(
-        number=number,
-        resident_id=resident_id,
-        account_id=account_id,
-        channel=channel,
-        category_id=category_id,
-        status=status.value,
-        latitude=location.latitude if location else None,
-        longitude=location.longitude if location else None,
-        address=address,
-        description=description,
-        created_at=created_at,
-        due_at=due_at,
-        updated_at=created_at,
-        status_changed_at=created_at,
+) -> dict[str, Any]:
+    """A new appeal's columns, whichever way it was filed (a messenger or a phone call)."""
+    return {
+        "number": number,
+        "resident_id": resident_id,
+        "account_id": account_id,
+        "channel": channel,
+        "category_id": category_id,
+        "status": status.value,
+        "latitude": location.latitude if location else None,
+        "longitude": location.longitude if location else None,
+        "address": address,
+        "description": description,
+        "created_at": created_at,
+        "due_at": due_at,
+        "updated_at": created_at,
+        "status_changed_at": created_at,
+    }
+
+
+def appeal_row(**values: Any) -> Appeal:
+    """A new appeal's row (`appeal_values`' arguments)."""
+    return Appeal(**appeal_values(**values))
+
+
+def _add_appeal(_dialect: str) -> ClauseElement:
+    table = cast(Table, Appeal.__table__)
+    add: ClauseElement = (
+        insert(table)
+        .values(
+            {name: param(table.c[name]) for name in _APPEAL_COLUMNS} | {"staff_card_caption": False}
+        )
+        .returning(table.c.id)
     )
+    return add
+
+
+_APPEAL_COLUMNS = (
+    "number",
+    "resident_id",
+    "account_id",
+    "channel",
+    "category_id",
+    "status",
+    "latitude",
+    "longitude",
+    "address",
+    "description",
+    "created_at",
+    "due_at",
+    "updated_at",
+    "status_changed_at",
+)
+_ADD_APPEAL = HotStatement(_add_appeal)
+
+
+def _add_media(_dialect: str) -> ClauseElement:
+    table = cast(Table, AppealMedia.__table__)
+    columns = ("appeal_id", "position", "kind", "role", "channel", "file_ref", "unique_id")
+    add: ClauseElement = insert(table).values({name: param(table.c[name]) for name in columns})
+    return add
+
+
+_ADD_MEDIA = HotStatement(_add_media)
+
+
+def _read_counter(_dialect: str) -> ClauseElement:
+    table = cast(Table, AppealCounter.__table__)
+    read: ClauseElement = select(table.c.last_value).where(
+        table.c.prefix == param(table.c.prefix), table.c.year == param(table.c.year)
+    )
+    return read
+
+
+_READ_COUNTER = HotStatement(_read_counter)
+
+
+def _keep_counter(dialect: str) -> ClauseElement:
+    table = cast(Table, AppealCounter.__table__)
+    add = insert_for(dialect)(table).values(
+        prefix=param(table.c.prefix), year=param(table.c.year), last_value=param(table.c.last_value)
+    )
+    # Numbers are taken in process and may commit out of order: the row keeps the highest.
+    highest = func.greatest if dialect == "postgresql" else func.max
+    keep: ClauseElement = add.on_conflict_do_update(
+        index_elements=["prefix", "year"],
+        set_={"last_value": highest(table.c.last_value, add.excluded.last_value)},
+    )
+    return keep
+
+
+_KEEP_COUNTER = HotStatement(_keep_counter)
+
+
+class Numbers:
+    """Appeal numbers given out in process, where one process owns the database (SQLite).
+
+    Taking a number from the counter's row (an upsert) began the unit of work's transaction
+    at the filing, and the database's one connection was held from there to the commit,
+    through the rest of the dialog step. Here the row is read once per prefix and year, each
+    number is taken in process, and the row is written with the appeal, in the update's one
+    trip at its commit (storage._hot). A filing that rolls back gives its number back unless
+    a later one was taken meanwhile: then that number is skipped, never given twice."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, int], int] = {}
+
+    def known(self, prefix: str, year: int) -> bool:
+        return (prefix, year) in self._last
+
+    def learn(self, prefix: str, year: int, stored: int) -> None:
+        """The row's value, read before any number of the year was taken here; one read
+        while another filer's was in flight changes nothing."""
+        self._last.setdefault((prefix, year), stored)
+
+    def take(self, prefix: str, year: int) -> int:
+        number = self._last[prefix, year] + 1
+        self._last[prefix, year] = number
+        return number
+
+    def give_back(self, prefix: str, year: int, number: int) -> None:
+        if self._last.get((prefix, year)) == number:
+            self._last[prefix, year] = number - 1
+
+
+def _file(
+    values: Mapping[str, Any],
+    media: Sequence[NewMedia],
+    event: Mapping[str, Any],
+    card: Mapping[str, Any] | None,
+) -> Program:
+    """`AppealRepository.add`'s statements: the appeal, its media in order, its first event
+    and its staff card's row."""
+    rows = yield _ADD_APPEAL, values
+    appeal_id = int(rows[0][0])
+    for position, item in enumerate(media):
+        yield (
+            _ADD_MEDIA,
+            {
+                "appeal_id": appeal_id,
+                "position": position,
+                "kind": item.kind.value,
+                "role": REPORT_ROLE,
+                "channel": item.channel.value,
+                "file_ref": item.file_ref,
+                "unique_id": item.unique_id,
+            },
+        )
+    yield ADD_EVENT, {**event, "appeal_id": appeal_id}
+    if card is not None:
+        yield ADD_ROW, {**card, "appeal_id": appeal_id}
 
 
 class AppealRepository(ResidentAppealViews, StaffAppealViews):
+    def __init__(
+        self,
+        session: AsyncSession,
+        numbers: Numbers | None = None,
+        on_card: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(session)
+        self._numbers = numbers
+        # Called after a commit that queued a staff card: the outbox sender is woken.
+        self._on_card = on_card
+
     async def next_sequence(self, prefix: str, year: int) -> int:
-        """The next number of the year; the row lock serialises concurrent filers. One
-        statement: the year's first appeal inserts 1, later ones add one to the row."""
+        """The next number of the year. Where one process owns the database it is taken in
+        process (`Numbers`). Otherwise from the counter's row in one statement (the year's
+        first appeal inserts 1, later ones add one), whose row lock serialises concurrent
+        filers until they commit."""
+        if self._numbers is not None:
+            return await self._take(self._numbers, prefix, year)
         insert = dialect_insert(self._session)(AppealCounter).values(
             prefix=prefix, year=year, last_value=1
         )
@@ -67,6 +222,21 @@ class AppealRepository(ResidentAppealViews, StaffAppealViews):
             ).returning(AppealCounter.last_value)
         )
         return int(result.scalar_one())
+
+    async def _take(self, numbers: Numbers, prefix: str, year: int) -> int:
+        if not numbers.known(prefix, year):
+            rows = await _READ_COUNTER.rows(self._session, {"prefix": prefix, "year": year})
+            numbers.learn(prefix, year, int(rows[0][0]) if rows else 0)
+        number = numbers.take(prefix, year)
+        key = f"number:{prefix}:{year}:{number}"
+        counter = {"prefix": prefix, "year": year, "last_value": number}
+
+        def keep() -> Program:
+            yield _KEEP_COUNTER, counter
+
+        hold_until_commit(self._session, key, keep)
+        on_rollback(self._session, key, lambda: numbers.give_back(prefix, year, number))
+        return number
 
     async def add(
         self,
@@ -83,10 +253,15 @@ class AppealRepository(ResidentAppealViews, StaffAppealViews):
         media: Sequence[NewMedia],
         created_at: datetime,
         due_at: datetime,
-    ) -> int:
-        """The appeal in `status` with the resident's media; its first event is the
-        service's to write."""
-        appeal = appeal_row(
+        actor_kind: str,
+        actor_id: str,
+        card_chat: str | None,
+    ) -> None:
+        """File the appeal in `status` at the commit: its row, the resident's media, its
+        first event (to `status`, by the actor) and, with `card_chat`, its staff card's row
+        in the outbox. Held until the commit (storage._hot): on SQLite the filing joins the
+        update's one trip and holds the database for no step of the dialog."""
+        values = appeal_values(
             number=number,
             resident_id=resident_id,
             account_id=account_id,
@@ -99,11 +274,32 @@ class AppealRepository(ResidentAppealViews, StaffAppealViews):
             created_at=created_at,
             due_at=due_at,
         )
-        self._session.add(appeal)
-        await self._session.flush()
-        if media:
-            await self.add_media(appeal.id, media, REPORT_ROLE)
-        return appeal.id
+        event = {
+            "at": created_at,
+            "kind": EventKind.STATUS.value,
+            "actor_kind": actor_kind,
+            "actor_id": actor_id,
+            "actor_name": None,
+            "from_status": None,
+            "to_status": status.value,
+            "note": None,
+        }
+        card = None
+        if card_chat is not None:
+            card = {
+                "channel": Channel.TELEGRAM.value,
+                "chat": card_chat,
+                "kind": OutboxKind.CARD.value,
+                "payload": {},
+                "created_at": created_at,
+                "next_attempt_at": DUE_NOW,
+            }
+        items = tuple(media)
+        hold_until_commit(
+            self._session, f"appeal:{number}", lambda: _file(values, items, event, card)
+        )
+        if card is not None and self._on_card is not None:
+            after_commit(self._session, f"appeal:{number}", self._on_card)
 
     async def get(self, appeal_id: int, *, lock: bool = False) -> AppealState | None:
         """The appeal; with lock=True its row stays locked until the unit of work ends, so two

@@ -4,13 +4,15 @@ sender after the commit. What the sender reads across chats is in storage.outbox
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
+from storage._hot import HotStatement, param
 from storage._rows import outbox_item
 from storage._sql import SessionStore
 from storage.models import OutboxMessage
@@ -19,6 +21,26 @@ from storage.models import OutboxMessage
 # are scheduled by the sender in real time.
 DUE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
 PENDING = "pending"
+
+
+def _add_row(_dialect: str) -> ClauseElement:
+    table = cast(Table, OutboxMessage.__table__)
+    columns = ("created_at", "channel", "chat", "kind", "payload", "next_attempt_at", "appeal_id")
+    add: ClauseElement = (
+        insert(table)
+        .values(
+            {name: param(table.c[name]) for name in columns}
+            | {"status": PENDING, "attempts": 0, "progress": 0}
+        )
+        .returning(table.c.id)
+    )
+    return add
+
+
+# A new pending row as one Core statement, for the writes held until a commit (an update's
+# replies: storage.outbox_queue; a new appeal's card: storage.appeals). `appeal_id` may be
+# left out.
+ADD_ROW = HotStatement(_add_row)
 
 
 def pending_row(

@@ -25,7 +25,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    insert,
     literal,
     select,
     update,
@@ -40,28 +39,11 @@ from domain.kinds import OutboxKind
 from storage._hot import HotStatement, Program, after_commit, hold_until_commit, param
 from storage._rows import outbox_item
 from storage.models import Appeal, OutboxMessage, StaffTopic
-from storage.outbox import DUE_NOW, PENDING, OutboxRepository, pending_row
+from storage.outbox import ADD_ROW, DUE_NOW, PENDING, OutboxRepository, pending_row
 
 # Outbox kinds as domain.lifecycle writes them (storage does not import the domain's flows).
 KIND_CARD = OutboxKind.CARD
 KIND_CARD_EDIT = OutboxKind.CARD_EDIT
-
-
-def _add_leased(_dialect: str) -> ClauseElement:
-    table = cast(Table, OutboxMessage.__table__)
-    columns = ("created_at", "channel", "chat", "kind", "payload", "next_attempt_at")
-    add: ClauseElement = (
-        insert(table)
-        .values(
-            {name: param(table.c[name]) for name in columns}
-            | {"status": PENDING, "attempts": 0, "progress": 0}
-        )
-        .returning(table.c.id)
-    )
-    return add
-
-
-_ADD_LEASED = HotStatement(_add_leased)
 
 
 def _pending_of_chat(_dialect: str) -> ClauseElement:
@@ -279,7 +261,8 @@ def _queue_replies(
         pending = yield _PENDING_OF_CHAT, chat
         waiting = any(row[0] not in busy for row in pending)
     due = DUE_NOW if waiting else until
-    rows = yield _ADD_LEASED, {**values, "created_at": now, "next_attempt_at": due}
+    row = {**values, "created_at": now, "next_attempt_at": due, "appeal_id": None}
+    rows = yield ADD_ROW, row
     into.row_id = int(rows[0][0])
     into.leased = not waiting
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._hot import commit, forget_held
 from storage.accounts import AccountCache, AccountRepository
-from storage.appeals import AppealRepository
+from storage.appeals import AppealRepository, Numbers
 from storage.appointments import AppointmentPendingRepository, AppointmentRepository
 from storage.calls import CallRepository
 from storage.categories import CategoryRepository
@@ -42,11 +42,13 @@ class UnitOfWork:
         on_outbox: Callable[[], None] | None = None,
         catalogue: CategoryCatalogue | None = None,
         accounts: AccountCache | None = None,
+        numbers: Numbers | None = None,
     ) -> None:
         self.session = session
         self._on_outbox = on_outbox
         self._catalogue = catalogue
         self._accounts = accounts
+        self._numbers = numbers
 
     # Each store is made when first used: an update uses two or three of them.
 
@@ -74,7 +76,10 @@ class UnitOfWork:
     @cached_property
     def appeals(self) -> AppealRepository:
         """Appeals: rows, history, media, the resident's and the staff's views (storage.appeals)."""
-        return AppealRepository(self.session)
+        return AppealRepository(self.session, self._numbers, self._card_queued)
+
+    def _card_queued(self) -> None:
+        self.outbox.added += 1  # the commit wakes the sender
 
     @cached_property
     def calls(self) -> CallRepository:
@@ -152,6 +157,8 @@ class UnitOfWorkFactory:
         self.recent_claims = RecentClaims() if sessions.single_process else None
         # Accounts by chat, likewise where one process owns the database (storage.accounts).
         self.accounts_cache: AccountCache | None = None
+        # Appeal numbers, likewise (storage.appeals).
+        self.numbers = Numbers() if sessions.single_process else None
         if sessions.single_process:
             self.accounts_cache = AccountCache()
             self.accounts_cache.watch(sessions.session_class)
@@ -164,7 +171,9 @@ class UnitOfWorkFactory:
         async with self.sessions() as session:
             token = current_session.set(session)
             try:
-                yield UnitOfWork(session, self.on_outbox, self.catalogue, self.accounts_cache)
+                yield UnitOfWork(
+                    session, self.on_outbox, self.catalogue, self.accounts_cache, self.numbers
+                )
             finally:
                 current_session.reset(token)
                 forget_held(session)

@@ -128,7 +128,8 @@ class FakeAppeal:
 
 
 class FakeAppeals:
-    def __init__(self) -> None:
+    def __init__(self, outbox: FakeOutbox) -> None:
+        self.outbox = outbox
         self.rows: dict[int, FakeAppeal] = {}
         self.sequences: dict[tuple[str, int], int] = {}
 
@@ -151,7 +152,10 @@ class FakeAppeals:
         media: Sequence[NewMedia],
         created_at: datetime,
         due_at: datetime,
-    ) -> int:
+        actor_kind: str,
+        actor_id: str,
+        card_chat: str | None,
+    ) -> None:
         appeal_id = len(self.rows) + 1
         self.rows[appeal_id] = FakeAppeal(
             number,
@@ -164,9 +168,11 @@ class FakeAppeals:
             list(media),
             created_at,
             due_at,
-            events=[],
+            status=status,
+            events=[(EventKind.STATUS, status)],
         )
-        return appeal_id
+        if card_chat is not None:
+            self.outbox.items.append((card_chat, OutboxKind.CARD, appeal_id))
 
     async def page_for_resident(
         self, resident_id: int, *, offset: int, limit: int
@@ -416,11 +422,11 @@ class FakeUnitOfWork:
         self.accounts = FakeAccounts()
         self.categories = FakeCategories(categories)
         self.departments = FakeDepartments()
-        self.appeals = FakeAppeals()
+        self.outbox = FakeOutbox()
+        self.appeals = FakeAppeals(self.outbox)
         self.calls = FakeCalls()
         self.conversation = FakeConversation()
         self.identity = FakeIdentity(self.accounts)
-        self.outbox = FakeOutbox()
         self.staff = FakeStaffMessages()
         # The dialog builds the booking service on every turn; these tests never book.
         self.appointments = cast(AppointmentStore, _Untouched("appointments"))
