@@ -255,9 +255,22 @@ class IdentityStore(Protocol):
     """Residents, their accounts and phone numbers, and the codes that link accounts."""
 
     async def register_phone(
-        self, account_id: int, phone: str, *, verified: bool, now: datetime
-    ) -> int:
-        """Keep the number on this account; returns the account's resident."""
+        self,
+        account_id: int,
+        phone: str,
+        *,
+        verified: bool,
+        now: datetime,
+        actor_kind: str,
+        actor_id: str | None,
+    ) -> None:
+        """Keep the number on this account (recorded in its journal), with a resident of its
+        own if it has none; a verified number brings the phone appeals that waited for it.
+        The stores may hold the writes until the unit of work commits."""
+        ...
+
+    async def waiting_calls(self, phone: str) -> list[str]:
+        """Numbers of the phone appeals that wait for this number to be verified."""
         ...
 
     async def account(self, account_id: int) -> Account | None: ...
@@ -267,10 +280,6 @@ class IdentityStore(Protocol):
         ...
 
     async def accounts_of(self, resident_id: int) -> list[Account]: ...
-
-    async def attach_calls(self, phone: str, resident_id: int) -> list[str]:
-        """Phone appeals that waited for this number become the resident's; their numbers."""
-        ...
 
     async def join(self, account_id: int, resident_id: int) -> None: ...
 

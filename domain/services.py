@@ -4,7 +4,7 @@ repositories through the unit of work of the event being handled and never commi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -40,7 +40,7 @@ class Submitted:
 
 @dataclass(frozen=True, slots=True)
 class Registered:
-    resident_id: int
+    account: Account
     # Numbers of phone appeals that waited for this verified number and are now the resident's.
     attached_calls: tuple[str, ...]
 
@@ -65,20 +65,19 @@ class ResidentService:
 
     async def register(self, account: Account, phone: str, *, verified: bool) -> Registered:
         """Keep the number on this account only. A verified number also brings the phone
-        appeals that waited for it; a claimed one brings nothing (anyone can claim)."""
-        now = self._clock()
-        resident_id = await self._uow.identity.register_phone(
-            account.id, phone, verified=verified, now=now
-        )
-        await self._uow.identity.record(
-            "phone_verified" if verified else "phone_claimed",
+        appeals that waited for it; a claimed one brings nothing (anyone can claim). Written
+        at the commit: `Registered.account` is the account as it will then be."""
+        waiting = await self._uow.identity.waiting_calls(phone) if verified else []
+        await self._uow.identity.register_phone(
             account.id,
-            at=now,
+            phone,
+            verified=verified,
+            now=self._clock(),
             actor_kind=Actor.RESIDENT.value,
             actor_id=str(account.id),
         )
-        attached = await self._uow.identity.attach_calls(phone, resident_id) if verified else []
-        return Registered(resident_id, tuple(attached))
+        registered = replace(account, phone=phone, phone_verified=verified)
+        return Registered(registered, tuple(waiting))
 
     async def set_locale(self, account: Account, locale: str) -> None:
         await self._uow.accounts.set_locale(account.id, locale)

@@ -4,17 +4,92 @@ resident up by a claimed number."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ClauseElement
 
 from domain.entities import Account, AppealChannel
 from storage import _rows
+from storage._hot import HotStatement, Program, hold_until_commit, param
 from storage._sql import clip_name
+from storage.accounts import AccountCache
 from storage.models import AccountEvent, Appeal, ChannelAccount, LinkCode, Resident
+
+_ACCOUNTS = cast(Table, ChannelAccount.__table__)
+_APPEALS = cast(Table, Appeal.__table__)
+# Not named after their columns: an UPDATE keeps those names for the values it sets.
+_ACCOUNT_ID = bindparam("account_id", type_=Integer())
+_PHONE = bindparam("phone", type_=_APPEALS.c.caller_phone.type)
+
+
+def _resident_of(_dialect: str) -> ClauseElement:
+    read: ClauseElement = select(_ACCOUNTS.c.resident_id).where(_ACCOUNTS.c.id == _ACCOUNT_ID)
+    return read
+
+
+def _add_resident(_dialect: str) -> ClauseElement:
+    table = cast(Table, Resident.__table__)
+    add: ClauseElement = (
+        insert(table).values(created_at=param(table.c.created_at)).returning(table.c.id)
+    )
+    return add
+
+
+def _set_phone(_dialect: str) -> ClauseElement:
+    columns = _ACCOUNTS.c
+    write: ClauseElement = (
+        update(_ACCOUNTS)
+        .where(columns.id == _ACCOUNT_ID)
+        .values(
+            resident_id=param(columns.resident_id),
+            phone=param(columns.phone),
+            phone_verified_at=param(columns.phone_verified_at),
+        )
+    )
+    return write
+
+
+def _record(_dialect: str) -> ClauseElement:
+    table = cast(Table, AccountEvent.__table__)
+    columns = "at kind account_id other_account_id link_code_id actor_kind actor_id actor_name note"
+    add: ClauseElement = insert(table).values(
+        {name: param(table.c[name]) for name in columns.split()}
+    )
+    return add
+
+
+def _waiting(phone: Any) -> Any:
+    """Phone appeals that wait for `phone` to be verified by a resident."""
+    return (
+        (_APPEALS.c.channel == literal(AppealChannel.PHONE.value))
+        & (_APPEALS.c.caller_phone == phone)
+        & _APPEALS.c.resident_id.is_(None)
+    )
+
+
+def _waiting_calls(_dialect: str) -> ClauseElement:
+    read: ClauseElement = select(_APPEALS.c.number).where(_waiting(_PHONE)).order_by(_APPEALS.c.id)
+    return read
+
+
+def _attach_calls(_dialect: str) -> ClauseElement:
+    write: ClauseElement = (
+        update(_APPEALS).where(_waiting(_PHONE)).values(resident_id=param(_APPEALS.c.resident_id))
+    )
+    return write
+
+
+_RESIDENT_OF = HotStatement(_resident_of)
+_NEW_RESIDENT = HotStatement(_add_resident)
+_SET_PHONE = HotStatement(_set_phone)
+_RECORD = HotStatement(_record)
+_WAITING_CALLS = HotStatement(_waiting_calls)
+_ATTACH_CALLS = HotStatement(_attach_calls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +126,35 @@ def _code(row: LinkCode) -> StoredCode:
     )
 
 
+def _register(
+    account_id: int,
+    phone: str,
+    verified_at: datetime | None,
+    event: Mapping[str, Any],
+    cache: AccountCache | None,
+) -> Program:
+    """`IdentityRepository.register_phone`'s statements."""
+    rows = yield _RESIDENT_OF, {"account_id": account_id}
+    if not rows:
+        raise LookupError(account_id)
+    resident_id = rows[0][0]
+    if resident_id is None:
+        made = yield _NEW_RESIDENT, {"created_at": event["at"]}
+        resident_id = int(made[0][0])
+    account = {"account_id": account_id, "resident_id": resident_id, "phone": phone}
+    yield _SET_PHONE, {**account, "phone_verified_at": verified_at}
+    if cache is not None:
+        # Where the write ran, in its transaction: the next read finds it.
+        cache.forget(account_id)
+    yield _RECORD, event
+    if verified_at is not None:
+        yield _ATTACH_CALLS, {"phone": phone, "resident_id": resident_id}
+
+
 class IdentityRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: AccountCache | None = None) -> None:
         self._session = session
+        self._cache = cache
 
     async def _new_resident(self, now: datetime) -> int:
         resident = Resident(created_at=now)
@@ -62,19 +163,42 @@ class IdentityRepository:
         return resident.id
 
     async def register_phone(
-        self, account_id: int, phone: str, *, verified: bool, now: datetime
-    ) -> int:
-        """Keep the number on this account (verified or only claimed) and give the account a
-        resident of its own if it has none. Never joins it to anyone else's."""
-        row = await self._session.get(ChannelAccount, account_id)
-        if row is None:
-            raise LookupError(account_id)
-        if row.resident_id is None:
-            row.resident_id = await self._new_resident(now)
-        row.phone = phone
-        row.phone_verified_at = now if verified else None
-        await self._session.flush()
-        return row.resident_id
+        self,
+        account_id: int,
+        phone: str,
+        *,
+        verified: bool,
+        now: datetime,
+        actor_kind: str,
+        actor_id: str | None,
+    ) -> None:
+        """At the commit (a held write: storage._hot): keep the number on this account
+        (verified or only claimed), give the account a resident of its own if it has none
+        (never anyone else's), record it in the account's journal, and with a verified number
+        make the phone appeals that waited for it (`waiting_calls`) the resident's."""
+        event = {
+            "at": now,
+            "kind": "phone_verified" if verified else "phone_claimed",
+            "account_id": account_id,
+            "other_account_id": None,
+            "link_code_id": None,
+            "actor_kind": actor_kind,
+            "actor_id": actor_id,
+            "actor_name": None,
+            "note": None,
+        }
+        verified_at = now if verified else None
+        cache = self._cache
+
+        def write() -> Program:
+            return _register(account_id, phone, verified_at, event, cache)
+
+        hold_until_commit(self._session, f"phone:{account_id}", write)
+
+    async def waiting_calls(self, phone: str) -> list[str]:
+        """Numbers of the phone appeals that wait for this number to be verified."""
+        rows = await _WAITING_CALLS.rows(self._session, {"phone": phone})
+        return [str(row[0]) for row in rows]
 
     async def account(self, account_id: int) -> Account | None:
         row = await self._session.get(ChannelAccount, account_id)
@@ -99,23 +223,6 @@ class IdentityRepository:
             .order_by(ChannelAccount.id)
         )
         return [_rows.account(row) for row in (await self._session.execute(query)).scalars()]
-
-    async def attach_calls(self, phone: str, resident_id: int) -> list[str]:
-        """Phone appeals that waited for this (now verified) number: they become the
-        resident's. Returns their numbers."""
-        query = select(Appeal.id, Appeal.number).where(
-            Appeal.channel == AppealChannel.PHONE.value,
-            Appeal.caller_phone == phone,
-            Appeal.resident_id.is_(None),
-        )
-        rows = (await self._session.execute(query)).all()
-        if rows:
-            await self._session.execute(
-                update(Appeal)
-                .where(Appeal.id.in_([row[0] for row in rows]))
-                .values(resident_id=resident_id)
-            )
-        return [row[1] for row in rows]
 
     async def join(self, account_id: int, resident_id: int) -> None:
         """Make the account (and the appeals of its resident) part of another resident."""

@@ -61,7 +61,7 @@ class UnitOfWork:
     def identity(self) -> IdentityRepository:
         """Residents, their verified phones, linking codes, the account journal
         (storage.identity)."""
-        return IdentityRepository(self.session)
+        return IdentityRepository(self.session, self._accounts)
 
     @cached_property
     def categories(self) -> CategoryRepository:

@@ -71,4 +71,4 @@ async def on_input(turn: Turn, menu: Callable[[Turn], None]) -> None:
     menu(turn)
     if not contact.verified:
         # Last, so that on Viber (which shows the latest keyboard only) its button shows.
-        await linking.offer(turn, await turn.identity.fresh(turn.account))
+        await linking.offer(turn, registered.account)

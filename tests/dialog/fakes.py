@@ -292,14 +292,24 @@ class FakeIdentity:
         self.records: list[str] = []
 
     async def register_phone(
-        self, account_id: int, phone: str, *, verified: bool, now: datetime
-    ) -> int:
+        self,
+        account_id: int,
+        phone: str,
+        *,
+        verified: bool,
+        now: datetime,
+        actor_kind: str,
+        actor_id: str | None,
+    ) -> None:
         account = self._accounts.rows[account_id]
         resident_id = account.resident_id or 100 + account_id
         self._accounts.rows[account_id] = replace(
             account, resident_id=resident_id, phone=phone, phone_verified=verified
         )
-        return resident_id
+        self.records.append("phone_verified" if verified else "phone_claimed")
+
+    async def waiting_calls(self, phone: str) -> list[str]:
+        return []
 
     async def account(self, account_id: int) -> Account | None:
         return self._accounts.rows.get(account_id)
@@ -309,9 +319,6 @@ class FakeIdentity:
 
     async def accounts_of(self, resident_id: int) -> list[Account]:
         return [a for a in self._accounts.rows.values() if a.resident_id == resident_id]
-
-    async def attach_calls(self, phone: str, resident_id: int) -> list[str]:
-        return []
 
     async def join(self, account_id: int, resident_id: int) -> None:
         raise _unused("linking")

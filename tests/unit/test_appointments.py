@@ -80,15 +80,21 @@ def test_a_code_used_twice_is_refused() -> None:
 
 async def _residents(uows: UnitOfWorkFactory, count: int) -> list[tuple[int, int]]:
     """(resident id, account id) of `count` registered Telegram residents."""
-    made: list[tuple[int, int]] = []
+    made: list[int] = []
     async with uows() as uow:
         residents = ResidentService(uow, FakeClock())
         for index in range(count):
             account = await residents.identify(Channel.TELEGRAM, str(7000 + index), "R")
-            registered = await residents.register(account, f"+38050000{index:04d}", verified=True)
-            made.append((registered.resident_id, account.id))
+            await residents.register(account, f"+38050000{index:04d}", verified=True)
+            made.append(account.id)
         await uow.commit()
-    return made
+    found: list[tuple[int, int]] = []
+    async with uows() as uow:
+        for account_id in made:
+            stored = await uow.identity.account(account_id)
+            assert stored is not None and stored.resident_id is not None
+            found.append((stored.resident_id, account_id))
+    return found
 
 
 def _service(

@@ -16,6 +16,7 @@ from domain.statuses import INITIAL_STATUS
 from storage.appeals import Numbers
 from storage.models import Appeal, AppealCounter, AppealEvent, AppealMedia, OutboxMessage
 from storage.uow import UnitOfWork, UnitOfWorkFactory
+from tests.residents import register
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 PREFIX = "1580"
@@ -31,10 +32,8 @@ async def _resident(uows: UnitOfWorkFactory, chat: str) -> tuple[int, int, int]:
         account = await uow.accounts.get_or_create(
             Channel.TELEGRAM, chat, display_name="Olena", now=NOW
         )
-        resident = await uow.identity.register_phone(
-            account.id, f"+38050{chat:0>7}", verified=True, now=NOW
-        )
         await uow.commit()
+    resident = await register(uows, account.id, f"+38050{chat:0>7}", NOW)
     async with uows() as uow:
         leaf = next(c for c in await uow.categories.roots() if not c.has_children)
     return account.id, resident, leaf.id

@@ -19,6 +19,7 @@ from storage._hot import HotStatement, param
 from storage.models import OutboxMessage, ProcessedUpdate
 from storage.outbox_queue import Queued
 from storage.uow import UnitOfWork, UnitOfWorkFactory
+from tests.residents import register
 
 NOW = datetime(2026, 5, 4, 12, 0, 0, 123456, tzinfo=UTC)
 PAYLOAD = {"calls": [{"method": "sendMessage", "text": "Дякуємо! «15-80»", "n": [1, None]}]}
@@ -105,11 +106,9 @@ async def test_an_account_read_hot_is_the_account_the_orm_wrote(uows: UnitOfWork
         made = await uow.accounts.get_or_create(
             Channel.TELEGRAM, "7004", display_name="Олена", now=NOW
         )
-        resident = await uow.identity.register_phone(
-            made.id, "+380501112233", verified=True, now=NOW
-        )
         await uow.accounts.set_locale(made.id, "en")
         await uow.commit()
+    resident = await register(uows, made.id, "+380501112233", NOW)
     async with uows() as uow:
         again = await uow.accounts.get_or_create(
             Channel.TELEGRAM, "7004", display_name="Олена", now=NOW

@@ -19,6 +19,7 @@ from storage._hot import HotStatement, Program, hold_until_commit, param
 from storage.fsm import RecordCache, SQLAlchemyStorage
 from storage.models import ChannelAccount, OutboxMessage, ProcessedUpdate
 from storage.uow import UnitOfWork, UnitOfWorkFactory, current_session
+from tests.residents import register
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -131,21 +132,30 @@ async def test_the_account_cache_follows_every_change_of_an_account(
         )
         await uow.commit()
     assert olena.resident_id is None
-    # Registered through the ORM (a flushed object) ...
-    async with uows() as uow:
-        resident = await uow.identity.register_phone(
-            olena.id, "+380501234567", verified=True, now=NOW
-        )
-        await uow.commit()
+    # Registered at the commit (a held write, which forgets the entry where it ran) ...
+    resident = await register(uows, olena.id, "+380501234567", NOW)
     async with uows() as uow:
         seen = await uow.accounts.get_or_create(
             Channel.TELEGRAM, "5001", display_name=None, now=NOW
         )
     assert (seen.resident_id, seen.phone, seen.phone_verified) == (resident, "+380501234567", True)
-    # ... joined by a bulk UPDATE of the table (every account of its old resident) ...
+    # ... an account without a resident joined to one through the ORM (a flushed object) ...
     async with uows() as uow:
-        own = await uow.identity.register_phone(other.id, "+380501234567", verified=False, now=NOW)
+        third = await uow.accounts.get_or_create(
+            Channel.TELEGRAM, "5002", display_name=None, now=NOW
+        )
         await uow.commit()
+    assert third.resident_id is None  # read, so the cache holds it
+    async with uows() as uow:
+        await uow.identity.join(third.id, resident)
+        await uow.commit()
+    async with uows() as uow:
+        flushed = await uow.accounts.get_or_create(
+            Channel.TELEGRAM, "5002", display_name=None, now=NOW
+        )
+    assert flushed.resident_id == resident
+    # ... joined by a bulk UPDATE of the table (every account of its old resident) ...
+    own = await register(uows, other.id, "+380501234567", NOW, verified=False)
     async with uows() as uow:
         before = await uow.accounts.get_or_create(
             Channel.VIBER, "viber-5001", display_name=None, now=NOW
@@ -204,22 +214,24 @@ async def test_the_dialog_cache_learns_commits_only(uows: UnitOfWorkFactory) -> 
 async def test_an_account_read_inside_a_transaction_that_rolls_back_is_not_kept(
     uows: UnitOfWorkFactory,
 ) -> None:
-    """A unit of work that registered a phone (its own transaction, not committed yet) and
-    then reads the account sees its own change; the cache must not keep it past a rollback."""
+    """A unit of work that changed an account through the ORM (its own transaction, not
+    committed yet) and then reads it sees its own change; the cache must not keep it past a
+    rollback."""
     async with uows() as uow:
         made = await uow.accounts.get_or_create(
             Channel.TELEGRAM, "5101", display_name=None, now=NOW
         )
         await uow.commit()
+    first = await register(uows, made.id, "+380501112244", NOW)
     async with uows() as uow:
-        await uow.identity.register_phone(made.id, "+380501112244", verified=True, now=NOW)
+        fresh = await uow.identity.separate(made.id, NOW)
         mine = await uow.accounts.get_or_create(
             Channel.TELEGRAM, "5101", display_name=None, now=NOW
         )
-        assert mine.phone == "+380501112244"  # its own write, in its transaction
+        assert mine.resident_id == fresh != first  # its own write, in its transaction
         # Not committed: rolled back.
     async with uows() as uow:
         again = await uow.accounts.get_or_create(
             Channel.TELEGRAM, "5101", display_name=None, now=NOW
         )
-    assert (again.phone, again.resident_id) == (None, None)
+    assert again.resident_id == first
