@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Router
-from aiogram.methods import AnswerCallbackQuery, EditMessageText
+from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import CallbackQuery, Message
 
 from bot.telegram.middleware import TelegramTurn
-from bot.telegram.render import fit, inline_keyboard
+from bot.telegram.render import edit_text
 from bot.telegram.staff_gate import Verdict
 from domain.actions import Action
 from domain.appointment_desk import (
@@ -118,14 +118,7 @@ async def on_button(
         if edit is None and result.settle is not None and isinstance(message, Message):
             edit = Reply(f"{message.text or ''}\n\n{result.settle}")
         if edit is not None:
-            turn.pending.add(
-                EditMessageText(
-                    chat_id=staff.chat_id,
-                    message_id=message.message_id,
-                    text=fit(edit.text),
-                    reply_markup=inline_keyboard(edit) if edit.buttons else None,
-                )
-            )
+            turn.pending.add(edit_text(staff.chat_id, message.message_id, edit))
         thread_id = getattr(message, "message_thread_id", None)
         _say(turn, staff, result, thread_id, message.message_id)
 

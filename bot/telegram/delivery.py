@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot
-from aiogram.methods import TelegramMethod
 
 from bot.api_errors import Outcome
 from bot.limits import RateLimiter, acquire, take_within
+from bot.telegram.calls import Call, method_name
 from bot.telegram.errors import API_ERRORS, classify
-from bot.telegram.session import answer_unread
+from bot.telegram.session import answer_unread, call_api
 
 logger = logging.getLogger(__name__)
 
@@ -31,31 +31,31 @@ AfterSent = Callable[[Any], Awaitable[None]]
 class PendingCalls:
     """Bot API calls collected while an update is handled, sent once it is committed."""
 
-    calls: list[TelegramMethod[Any]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
     # Given what a call returned once it is sent (keyed by the call's id): e.g. the message id
     # of a question whose answers the desk must recognise.
     afters: dict[int, AfterSent] = field(default_factory=dict)
     # Sent in place of a call that failed (keyed by the call's id): a new message instead of
     # an edit Telegram refused.
-    fallbacks: dict[int, list[TelegramMethod[Any]]] = field(default_factory=dict)
+    fallbacks: dict[int, list[Call]] = field(default_factory=dict)
 
-    def add(self, *calls: TelegramMethod[Any]) -> None:
+    def add(self, *calls: Call) -> None:
         self.calls.extend(calls)
 
-    def add_or(self, call: TelegramMethod[Any], fallback: list[TelegramMethod[Any]]) -> None:
+    def add_or(self, call: Call, fallback: list[Call]) -> None:
         """Send `call`; should it fail, send `fallback` instead."""
         self.calls.append(call)
         if fallback:
             self.fallbacks[id(call)] = fallback
 
-    def add_then(self, call: TelegramMethod[Any], then: AfterSent) -> None:
+    def add_then(self, call: Call, then: AfterSent) -> None:
         """Send `call`, then hand its result to `then` (not called when sending failed)."""
         self.calls.append(call)
         self.afters[id(call)] = then
 
     async def flush(
         self, bot: Bot, limiter: RateLimiter | None = None, *, max_wait: float | None = None
-    ) -> list[TelegramMethod[Any]]:
+    ) -> list[Call]:
         """Send in order; with `max_wait`, stop at the first call the rate limiter would hold
         longer than that, and return it and the calls after it (unsent)."""
         calls, self.calls = self.calls, []
@@ -85,7 +85,7 @@ def limit_key(chat_id: int | str) -> tuple[str, bool]:
 
 async def send(
     bot: Bot,
-    call: TelegramMethod[Any],
+    call: Call,
     limiter: RateLimiter | None = None,
     *,
     max_wait: float | None = None,
@@ -96,16 +96,14 @@ async def send(
     return (await _send(bot, call, limiter, max_wait))[0]
 
 
-async def send_for_result(
-    bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None = None
-) -> Any | None:
+async def send_for_result(bot: Bot, call: Call, limiter: RateLimiter | None = None) -> Any | None:
     """`send`, returning what Telegram answered, or None when it failed."""
     sent, result = await _send(bot, call, limiter, None)
     return result if sent else None
 
 
 async def _send(
-    bot: Bot, call: TelegramMethod[Any], limiter: RateLimiter | None, max_wait: float | None
+    bot: Bot, call: Call, limiter: RateLimiter | None, max_wait: float | None
 ) -> tuple[bool | None, Any]:
     """(True, what Telegram answered), (False, None) when it failed, (None, None) when the
     limiter would hold it longer than `max_wait`."""
@@ -120,10 +118,10 @@ async def _send(
             else:
                 await acquire(limiter, chat_key, group=group)
         try:
-            return True, await bot(call)
+            return True, await call_api(bot, call)
         except API_ERRORS as exc:
             failure = classify(exc)
-            name = call.__api_method__
+            name = method_name(call)
             match failure.outcome:
                 case Outcome.FLOOD_WAIT:
                     wait = failure.retry_after or 1.0
@@ -150,5 +148,5 @@ async def _send(
                 case _:
                     logger.error("%s rejected: %s", name, exc)
                     return False, None
-    logger.error("%s failed after %d attempts", call.__api_method__, ATTEMPTS)
+    logger.error("%s failed after %d attempts", method_name(call), ATTEMPTS)
     return False, None

@@ -11,15 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
-from aiogram.methods import (
-    CreateForumTopic,
-    EditMessageCaption,
-    EditMessageText,
-    GetChat,
-    SendMediaGroup,
-    SendMessage,
-    TelegramMethod,
-)
+from aiogram.methods import CreateForumTopic, GetChat
 from aiogram.types import Message
 
 from bot.api_errors import Outcome
@@ -35,10 +27,11 @@ from bot.outbox.sender import (
     Then,
 )
 from bot.redact import Redactor
-from bot.telegram.calls import KIND_CALLS, load_calls
+from bot.telegram.calls import KIND_CALLS, ApiCall, Call, load_calls, method_name
 from bot.telegram.delivery import limit_key
 from bot.telegram.errors import API_ERRORS, classify
-from bot.telegram.render import inline_keyboard, media_calls, render, too_big
+from bot.telegram.render import inline_markup, media_calls, render, too_big
+from bot.telegram.session import answer_unread, call_api
 from domain.clock import Clock
 from domain.dialog.events import Channel, MediaItem
 from domain.dialog.replies import Reply
@@ -183,19 +176,21 @@ class TelegramTransport:
         calls = load_calls(item.payload.get("calls"))
         for index in range(item.progress, len(calls)):
             try:
-                await self._call(calls[index], gate)
+                await self._call(calls[index], gate, read=False)
             except Blocked:
                 raise
             except (PermanentFailure, MessageGone) as exc:
-                logger.info("outbox %d: %s skipped: %s", item.id, calls[index].__api_method__, exc)
+                logger.info("outbox %d: %s skipped: %s", item.id, calls[index].method, exc)
             await checkpoint(index + 1)
 
-    async def _call(self, method: TelegramMethod[Any], gate: Gate) -> Any:
+    async def _call(self, method: Call, gate: Gate, *, read: bool = True) -> Any:
         """One Bot API call, with Telegram's answers sorted into the sender's outcomes. Error
-        texts are stored and logged: the token is masked out of them."""
+        texts are stored and logged: the token is masked out of them. Unless `read`, the
+        answer is not parsed (None is returned): the call goes as its JSON body."""
         await gate()
+        unread = answer_unread.set(not read)
         try:
-            return await self._bot(method)
+            return await call_api(self._bot, method)
         except API_ERRORS as exc:
             failure = classify(exc)
             text = self._redact(str(exc))
@@ -219,11 +214,13 @@ class TelegramTransport:
                     raise AlreadyShown(text) from exc
                 case _:
                     raise PermanentFailure(text) from exc
+        finally:
+            answer_unread.reset(unread)
 
     async def _run(
         self,
         item: OutboxItem,
-        calls: list[TelegramMethod[Any]],
+        calls: list[Call],
         gate: Gate,
         checkpoint: Checkpoint,
         appeal_id: int | None = None,
@@ -337,24 +334,19 @@ class TelegramTransport:
         thread_id = await self._thread_for(view, gate)
         common: dict[str, Any] = {"message_thread_id": thread_id} if thread_id else {}
         now = self._clock()
-        calls = media_calls(chat_id, _report(view), common, self._media.path)
+        report = _report(view)
+        calls = media_calls(chat_id, report, common, self._media.path)
         # One message of a single file carries the card as its caption (a photo, a video, or
         # a photo too big for sendPhoto sent as a document: all take captions and edits).
-        caption = len(calls) == 1 and not isinstance(calls[0], SendMediaGroup)
+        caption = len(calls) == 1 and method_name(calls[0]) != "sendMediaGroup"
         if caption:
             card = self._card(view, now, CAPTION_LIMIT)
-            calls = [
-                calls[0].model_copy(
-                    update={"caption": card.text, "reply_markup": inline_keyboard(card)}
-                )
-            ]
+            with_card = {**common, "caption": card.text, "reply_markup": inline_markup(card)}
+            calls = media_calls(chat_id, report, with_card, self._media.path)
         else:
             card = self._card(view, now)
-            calls.append(
-                SendMessage(
-                    chat_id=chat_id, text=card.text, reply_markup=inline_keyboard(card), **common
-                )
-            )
+            params = {"chat_id": chat_id, "text": card.text, "reply_markup": inline_markup(card)}
+            calls.append(ApiCall("sendMessage", {**params, **common}))
         card_index = len(calls) - 1
         sent = await self._run(item, calls, gate, checkpoint, item.appeal_id, "card")
         if item.progress <= card_index and sent:
@@ -373,22 +365,14 @@ class TelegramTransport:
         appeal = view.appeal
         if appeal.staff_message_id is None or appeal.staff_chat_id is None:
             raise NotReady("the card is not posted yet")
-        method: TelegramMethod[Any]
+        target = {"chat_id": appeal.staff_chat_id, "message_id": appeal.staff_message_id}
         if appeal.staff_card_caption:
             card = self._card(view, self._clock(), CAPTION_LIMIT)
-            method = EditMessageCaption(
-                chat_id=appeal.staff_chat_id,
-                message_id=appeal.staff_message_id,
-                caption=card.text,
-                reply_markup=inline_keyboard(card),
-            )
+            fields = {"caption": card.text, "reply_markup": inline_markup(card)}
+            method = ApiCall("editMessageCaption", {**target, **fields})
         else:
             card = self._card(view, self._clock())
-            method = EditMessageText(
-                chat_id=appeal.staff_chat_id,
-                message_id=appeal.staff_message_id,
-                text=card.text,
-                reply_markup=inline_keyboard(card),
-            )
+            fields = {"text": card.text, "reply_markup": inline_markup(card)}
+            method = ApiCall("editMessageText", {**target, **fields})
         with contextlib.suppress(AlreadyShown):
-            await self._call(method, gate)
+            await self._call(method, gate, read=False)

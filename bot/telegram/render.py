@@ -6,40 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aiogram.methods import (
-    EditMessageReplyMarkup,
-    EditMessageText,
-    SendDocument,
-    SendMediaGroup,
-    SendMessage,
-    SendPhoto,
-    SendVideo,
-    TelegramMethod,
-)
-from aiogram.types import (
-    FSInputFile,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    InputMediaAudio,
-    InputMediaDocument,
-    InputMediaLivePhoto,
-    InputMediaPhoto,
-    InputMediaVideo,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    ReplyParameters,
-)
+from aiogram.types import FSInputFile, InputFile
 
 from bot.media import is_local
+from bot.telegram.calls import ApiCall, Call
 from bot.telegram.uploads import LocalFiles, fit_uploads
 from domain.dialog.events import MediaItem, MediaKind
 from domain.dialog.replies import Reply, Request
 
-MediaGroupItem = (
-    InputMediaAudio | InputMediaDocument | InputMediaLivePhoto | InputMediaPhoto | InputMediaVideo
-)
 TEXT_LIMIT = 4096
 ALBUM_LIMIT = 10
 # Telegram wants some text on a message that carries only a keyboard; an arrow needs no translation.
@@ -50,22 +24,45 @@ def fit(text: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
 
-def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=b.label, callback_data=b.action.pack()) for b in row]
+def inline_markup(reply: Reply) -> dict[str, Any]:
+    """The reply's buttons as an inline keyboard, with the actions' stable ids as callback data."""
+    return {
+        "inline_keyboard": [
+            [{"text": b.label, "callback_data": b.action.pack()} for b in row]
             for row in reply.buttons
         ]
-    )
+    }
 
 
-def _request_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
-    button = KeyboardButton(
-        text=reply.request_label,
-        request_contact=reply.request is Request.CONTACT or None,
-        request_location=reply.request is Request.LOCATION or None,
-    )
-    return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
+def _request_markup(reply: Reply) -> dict[str, Any]:
+    button: dict[str, Any] = {"text": reply.request_label}
+    if reply.request is Request.CONTACT:
+        button["request_contact"] = True
+    elif reply.request is Request.LOCATION:
+        button["request_location"] = True
+    return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
+
+
+def _message(
+    chat_id: int, text: str, markup: dict[str, Any] | None, common: dict[str, Any]
+) -> ApiCall:
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text, **common}
+    if markup is not None:
+        params["reply_markup"] = markup
+    return ApiCall("sendMessage", params)
+
+
+def _edit(method: str, chat_id: int, message_id: int, **fields: Any) -> ApiCall:
+    """An edit of a message; a field left None is not sent (no markup: the keyboard goes)."""
+    params: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
+    params.update((name, value) for name, value in fields.items() if value is not None)
+    return ApiCall(method, params)
+
+
+def edit_text(chat_id: int, message_id: int, reply: Reply) -> ApiCall:
+    """The message shows `reply` instead (its buttons, or none)."""
+    markup = inline_markup(reply) if reply.buttons else None
+    return _edit("editMessageText", chat_id, message_id, text=fit(reply.text), reply_markup=markup)
 
 
 def _source(ref: str, local_files: LocalFiles | None) -> str | InputFile:
@@ -75,42 +72,52 @@ def _source(ref: str, local_files: LocalFiles | None) -> str | InputFile:
     return ref
 
 
+def _media_call(method: str, params: dict[str, Any]) -> Call:
+    """A file the bot keeps is uploaded as multipart, which only aiogram's method can do; a
+    call of Telegram file ids goes as JSON like any other."""
+    media = params.get("media")
+    fields = [item["media"] for item in media] if isinstance(media, list) else params.values()
+    call = ApiCall(method, params)
+    return call.to_method() if any(isinstance(v, InputFile) for v in fields) else call
+
+
 def media_calls(
     chat_id: int,
     media: tuple[MediaItem, ...],
     common: dict[str, Any],
     local_files: LocalFiles | None = None,
-) -> list[TelegramMethod[Any]]:
+) -> list[Call]:
     """One photo or video as itself, several as an album (Telegram takes at most ten).
     Stored files are fitted to Telegram's upload limits: photos too big for sendPhoto go
     as documents (one, or an album of their own: documents mix with nothing else), files
     too big for any upload are left out (`too_big` counts them for a note)."""
     fitted = fit_uploads(media[:ALBUM_LIMIT], local_files)
-    calls: list[TelegramMethod[Any]] = []
+    calls: list[Call] = []
     if len(fitted.shown) == 1:
         item = fitted.shown[0]
+        kind = "video" if item.kind is MediaKind.VIDEO else "photo"
         source = _source(item.file_ref, local_files)
-        if item.kind is MediaKind.VIDEO:
-            calls.append(SendVideo(chat_id=chat_id, video=source, **common))
-        else:
-            calls.append(SendPhoto(chat_id=chat_id, photo=source, **common))
+        params = {"chat_id": chat_id, kind: source, **common}
+        calls.append(_media_call("sendVideo" if kind == "video" else "sendPhoto", params))
     elif fitted.shown:
-        album: list[MediaGroupItem] = [
-            InputMediaVideo(media=_source(item.file_ref, local_files))
-            if item.kind is MediaKind.VIDEO
-            else InputMediaPhoto(media=_source(item.file_ref, local_files))
+        album = [
+            {
+                "type": "video" if item.kind is MediaKind.VIDEO else "photo",
+                "media": _source(item.file_ref, local_files),
+            }
             for item in fitted.shown
         ]
-        calls.append(SendMediaGroup(chat_id=chat_id, media=album, **common))
+        calls.append(_media_call("sendMediaGroup", {"chat_id": chat_id, "media": album, **common}))
     if len(fitted.documents) == 1:
         source = _source(fitted.documents[0].file_ref, local_files)
-        calls.append(SendDocument(chat_id=chat_id, document=source, **common))
+        params = {"chat_id": chat_id, "document": source, **common}
+        calls.append(_media_call("sendDocument", params))
     elif fitted.documents:
-        files: list[MediaGroupItem] = [
-            InputMediaDocument(media=_source(item.file_ref, local_files))
+        files = [
+            {"type": "document", "media": _source(item.file_ref, local_files)}
             for item in fitted.documents
         ]
-        calls.append(SendMediaGroup(chat_id=chat_id, media=files, **common))
+        calls.append(_media_call("sendMediaGroup", {"chat_id": chat_id, "media": files, **common}))
     return calls
 
 
@@ -128,7 +135,7 @@ def render(
     reply_to: int | None = None,
     local_files: LocalFiles | None = None,
     too_big_note: Callable[[int], str] | None = None,
-) -> list[TelegramMethod[Any]]:
+) -> list[Call]:
     """The calls that show `replies` in a chat.
 
     A message has room for one keyboard: inline buttons (with stable action ids) or a reply
@@ -140,10 +147,8 @@ def render(
     if thread_id is not None:
         common["message_thread_id"] = thread_id
     if reply_to is not None:
-        common["reply_parameters"] = ReplyParameters(
-            message_id=reply_to, allow_sending_without_reply=True
-        )
-    calls: list[TelegramMethod[Any]] = []
+        common["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
+    calls: list[Call] = []
     for reply in replies:
         calls.extend(media_calls(chat_id, reply.media, common, local_files))
         text = reply.text
@@ -152,42 +157,16 @@ def render(
             text += "\n\n" + too_big_note(left_out)
         text = fit(text)
         if reply.request is not None and reply.buttons:
-            calls.append(
-                SendMessage(
-                    chat_id=chat_id, text=text, reply_markup=inline_keyboard(reply), **common
-                )
-            )
-            calls.append(
-                SendMessage(
-                    chat_id=chat_id,
-                    text=KEYBOARD_CARRIER,
-                    reply_markup=_request_keyboard(reply),
-                    **common,
-                )
-            )
+            calls.append(_message(chat_id, text, inline_markup(reply), common))
+            calls.append(_message(chat_id, KEYBOARD_CARRIER, _request_markup(reply), common))
         elif reply.request is not None:
-            calls.append(
-                SendMessage(
-                    chat_id=chat_id, text=text, reply_markup=_request_keyboard(reply), **common
-                )
-            )
+            calls.append(_message(chat_id, text, _request_markup(reply), common))
         elif reply.buttons:
-            calls.append(
-                SendMessage(
-                    chat_id=chat_id, text=text, reply_markup=inline_keyboard(reply), **common
-                )
-            )
+            calls.append(_message(chat_id, text, inline_markup(reply), common))
         elif private:
-            calls.append(
-                SendMessage(
-                    chat_id=chat_id,
-                    text=text,
-                    reply_markup=ReplyKeyboardRemove(remove_keyboard=True),
-                    **common,
-                )
-            )
+            calls.append(_message(chat_id, text, {"remove_keyboard": True}, common))
         else:
-            calls.append(SendMessage(chat_id=chat_id, text=text, **common))
+            calls.append(_message(chat_id, text, None, common))
     return calls
 
 
@@ -196,9 +175,9 @@ class InPlace:
     """The answer to a button press: the edit of the message that carried the button, what
     to send instead should Telegram refuse the edit, and the messages that follow."""
 
-    edit: TelegramMethod[Any] | None = None
-    fallback: list[TelegramMethod[Any]] = field(default_factory=list)
-    rest: list[TelegramMethod[Any]] = field(default_factory=list)
+    edit: Call | None = None
+    fallback: list[Call] = field(default_factory=list)
+    rest: list[Call] = field(default_factory=list)
 
 
 def render_press(
@@ -214,27 +193,22 @@ def render_press(
     first = replies[0] if replies else None
     if first is None or not first.in_place or first.media:
         return InPlace(
-            EditMessageReplyMarkup(chat_id=chat_id, message_id=origin),
+            _edit("editMessageReplyMarkup", chat_id, origin),
             [],
             render(chat_id, replies, local_files=local_files),
         )
     rest = replies[1:]
     if first.request is None:
-        edit = EditMessageText(
-            chat_id=chat_id,
-            message_id=origin,
-            text=fit(first.text),
-            reply_markup=inline_keyboard(first) if first.buttons else None,
-        )
         return InPlace(
-            edit,
+            edit_text(chat_id, origin, first),
             render(chat_id, [first], local_files=local_files),
             render(chat_id, rest, local_files=local_files),
         )
-    markup = EditMessageReplyMarkup(
-        chat_id=chat_id,
-        message_id=origin,
-        reply_markup=inline_keyboard(first) if first.buttons else None,
+    markup = _edit(
+        "editMessageReplyMarkup",
+        chat_id,
+        origin,
+        reply_markup=inline_markup(first) if first.buttons else None,
     )
     prompt = replace(first, buttons=())
     return InPlace(markup, [], render(chat_id, [prompt, *rest], local_files=local_files))

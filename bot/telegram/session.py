@@ -17,6 +17,8 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientError, ClientTimeout
 
+from bot.telegram.calls import ApiCall, Call, as_method, method_name
+
 # Set while sending a call whose answer nobody reads (a reply with nothing to do after it).
 # Parsing the answer (a whole Message with its keyboard) into aiogram's types was the
 # largest part of a call's cost under load; success is still told from the answer's status
@@ -74,23 +76,46 @@ class BotApiSession(AiohttpSession):
         body = self.json_body(bot, method) if answer_unread.get() else None
         if body is None:
             return await super().make_request(bot, method, timeout)
+        status, content = await self._post(bot, method, body, timeout)
+        response = self.check_response(bot, method, status, content)
+        return cast(TelegramType, response.result)
+
+    async def post_json(self, bot: Bot, call: ApiCall) -> None:
+        """Send a call already in its wire form, whose answer nobody reads: its parameters are
+        the body as they are, with no aiogram method built on the way (that cost more than
+        the request). A refusal raises aiogram's exception, as `make_request` does."""
+        body = json.dumps(call.params, ensure_ascii=False).encode()
+        status, content = await self._post(bot, call, body, None)
+        if not self._answered_ok(status, content):
+            # Only a refusal needs aiogram's method: its exceptions carry one.
+            self.check_response(bot, call.to_method(), status, content)
+
+    async def _post(
+        self,
+        bot: Bot,
+        call: Call,
+        body: bytes,
+        seconds: int | None,
+    ) -> tuple[int, str]:
+        """POST one JSON body to the call's method (within `seconds`, else the session's
+        timeout); the answer's status and text."""
         session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        url = self.api.api_url(token=bot.token, method=method_name(call))
         try:
             async with session.post(
                 url,
                 data=body,
                 headers=_JSON,
-                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
+                timeout=ClientTimeout(total=self.timeout if seconds is None else seconds),
             ) as answer:
-                content = await answer.text()
+                return answer.status, await answer.text()
         except TimeoutError as exc:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from exc
+            raise TelegramNetworkError(
+                method=as_method(call), message="Request timeout error"
+            ) from exc
         except ClientError as exc:
             message = f"{type(exc).__name__}: {exc}"
-            raise TelegramNetworkError(method=method, message=message) from exc
-        response = self.check_response(bot, method, answer.status, content)
-        return cast(TelegramType, response.result)
+            raise TelegramNetworkError(method=as_method(call), message=message) from exc
 
     def json_body(
         self, bot: Bot, method: TelegramMethod[Any], head: dict[str, Any] | None = None
@@ -98,7 +123,7 @@ class BotApiSession(AiohttpSession):
         """The call's parameters (after `head`) as one JSON object, as the Bot API takes them
         both in a request and in a webhook's answer; None when it must go as aiogram sends it:
         a file to upload (multipart), or defaults the bot sets that calls fill in."""
-        if self._uses_defaults(bot):
+        if self.sets_defaults(bot):
             return None
         # aiogram's `Default` markers stand for the bot's defaults, which this bot leaves unset.
         params = _without_defaults(method.model_dump(warnings=False, exclude_none=True))
@@ -107,7 +132,8 @@ class BotApiSession(AiohttpSession):
         except TypeError:  # a file to upload
             return None
 
-    def _uses_defaults(self, bot: Bot) -> bool:
+    def sets_defaults(self, bot: Bot) -> bool:
+        """Whether the bot sets defaults that calls fill in (then aiogram must build them)."""
         if bot.id not in self._defaults:
             self._defaults[bot.id] = _uses_defaults(bot)
         return self._defaults[bot.id]
@@ -118,18 +144,39 @@ class BotApiSession(AiohttpSession):
         returning = method.__returning__
         if returning not in self._response_types:
             self._response_types[returning] = Response[returning]  # type: ignore[valid-type]
-        if answer_unread.get() and HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED:
-            # The Bot API's answer starts with its "ok": read that, not the whole Message.
-            if _OK.match(content):
-                answer: Any = {"ok": True}
-            else:
-                try:
-                    answer = self.json_loads(content)
-                except ValueError:
-                    answer = None
-            if isinstance(answer, dict) and answer.get("ok") is True:
-                unread: Response[TelegramType] = self._response_types[returning].model_construct(
-                    ok=True, result=None
-                )
-                return unread
+        if answer_unread.get() and self._answered_ok(status_code, content):
+            unread: Response[TelegramType] = self._response_types[returning].model_construct(
+                ok=True, result=None
+            )
+            return unread
         return super().check_response(bot, method, status_code, content)
+
+    def _answered_ok(self, status_code: int, content: str) -> bool:
+        """Whether the Bot API took the call, told from the answer's status and its "ok":
+        the rest (a whole Message) is not read."""
+        if not HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED:
+            return False
+        if _OK.match(content):
+            return True
+        try:
+            answer = self.json_loads(content)
+        except ValueError:
+            return False
+        return isinstance(answer, dict) and answer.get("ok") is True
+
+
+async def call_api(bot: Bot, call: Call) -> Any:
+    """Make one call. One in its wire form whose answer nobody reads (`answer_unread`) goes
+    straight to the session as its JSON body, past `Bot.__call__` and its pydantic work;
+    otherwise it becomes aiogram's method: the answer is read as aiogram's types, or the
+    bot's defaults must be filled in, or the session is not this one."""
+    if not isinstance(call, ApiCall):
+        return await bot(call)
+    session = bot.session
+    if (
+        answer_unread.get()
+        and isinstance(session, BotApiSession)
+        and not session.sets_defaults(bot)
+    ):
+        return await session.post_json(bot, call)
+    return await bot(call.to_method())

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import SendMediaGroup, SendMessage, SendPhoto
@@ -20,6 +21,8 @@ from aiogram.types import (
 )
 from aiohttp import web
 
+from bot.telegram.calls import ApiCall
+from bot.telegram.delivery import PendingCalls
 from bot.telegram.session import BotApiSession, answer_unread
 
 MESSAGE = {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}, "text": "x"}
@@ -112,3 +115,51 @@ async def test_a_refused_unread_reply_raises_as_before(served: tuple[Bot, Record
     with pytest.raises(TelegramBadRequest, match="chat not found"):
         await _unread(bot, SendMessage(chat_id=42, text="x"))
     assert recorder.requests[0][1] == "application/json"
+
+
+async def test_a_call_in_its_wire_form_goes_as_its_params_past_aiogram(
+    served: tuple[Bot, Recorder],
+) -> None:
+    bot, recorder = served
+    through_aiogram: list[str] = []
+
+    async def seen(make_request: Any, bot: Bot, method: Any) -> Any:
+        through_aiogram.append(method.__api_method__)
+        return await make_request(bot, method)
+
+    bot.session.middleware(seen)
+    keyboard = {"inline_keyboard": [[{"text": "Дороги", "callback_data": "cat:roads"}]]}
+    params = {"chat_id": 42, "text": "Оберіть категорію", "reply_markup": keyboard}
+    read: list[Any] = []
+
+    async def then(message: Any) -> None:
+        read.append(message)
+
+    pending = PendingCalls()
+    pending.add(ApiCall("sendMessage", params))
+    pending.add_then(ApiCall("sendMessage", params), then)
+    await pending.flush(bot)
+    (path, kind, body), (_path, read_kind, _body) = recorder.requests
+    assert (path, kind) == ("/bot123456:secret/sendMessage", "application/json")
+    assert json.loads(body) == params
+    # An answer someone reads is parsed by aiogram, so its method goes through aiogram.
+    assert through_aiogram == ["sendMessage"]
+    assert read_kind == "application/x-www-form-urlencoded"
+    assert [message.message_id for message in read] == [7]
+
+
+async def test_a_bot_with_defaults_has_them_filled_into_calls_in_their_wire_form(
+    served: tuple[Bot, Recorder],
+) -> None:
+    served_bot, recorder = served
+    bot = Bot(
+        served_bot.token,
+        session=served_bot.session,
+        default=DefaultBotProperties(parse_mode="HTML"),
+    )
+    pending = PendingCalls()
+    pending.add(ApiCall("sendMessage", {"chat_id": 42, "text": "<b>x</b>"}))
+    await pending.flush(bot)
+    ((_path, kind, body),) = recorder.requests
+    assert kind == "application/x-www-form-urlencoded"
+    assert b"parse_mode=HTML" in body

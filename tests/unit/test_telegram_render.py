@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.client.default import Default
-from aiogram.methods import TelegramMethod
 
+from bot.telegram.calls import ApiCall, Call
 from bot.telegram.render import KEYBOARD_CARRIER, TEXT_LIMIT, render, render_press
 from domain.actions import Act, Action
 from domain.dialog.events import MediaItem, MediaKind
@@ -27,9 +27,24 @@ def _set(value: Any) -> Any:
     return value
 
 
-def wire(calls: list[TelegramMethod[Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """Each call as its method name and the fields it sends."""
-    return [(call.__api_method__, _set(call.model_dump(exclude_none=True))) for call in calls]
+def _dumped(call: Call) -> tuple[str, dict[str, Any]]:
+    """The call as aiogram sends its method."""
+    method = call.to_method() if isinstance(call, ApiCall) else call
+    return method.__api_method__, _set(method.model_dump(exclude_none=True))
+
+
+def wire(calls: list[Call]) -> list[tuple[str, dict[str, Any]]]:
+    """Each call as its method name and the fields it sends. A call in its wire form is sent
+    as it is where nobody reads the answer, and as aiogram's method where one does (or when
+    it waited in the outbox): both must say the same."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+    for call in calls:
+        if isinstance(call, ApiCall):
+            assert (call.method, call.params) == _dumped(call)
+            sent.append((call.method, call.params))
+        else:
+            sent.append(_dumped(call))
+    return sent
 
 
 def test_buttons_become_an_inline_keyboard_of_action_ids() -> None:
