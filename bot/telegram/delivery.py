@@ -96,12 +96,6 @@ async def send(
     return (await _send(bot, call, limiter, max_wait))[0]
 
 
-async def send_for_result(bot: Bot, call: Call, limiter: RateLimiter | None = None) -> Any | None:
-    """`send`, returning what Telegram answered, or None when it failed."""
-    sent, result = await _send(bot, call, limiter, None)
-    return result if sent else None
-
-
 async def _send(
     bot: Bot, call: Call, limiter: RateLimiter | None, max_wait: float | None
 ) -> tuple[bool | None, Any]:
