@@ -38,12 +38,6 @@ def services_reachable() -> bool:
     return True
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class BotProcess:
     """The bot (or the baseline) in its own process, serving webhooks on a free port."""
 

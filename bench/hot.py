@@ -31,7 +31,6 @@ from bench.harness import (
     TOKEN,
     BotProcess,
     bot_env,
-    free_port,
     migrate,
     postgres_database,
     quiet,
@@ -42,6 +41,7 @@ from bench.harness import (
 from bench.report import Result, table, typing_table
 from bench.scenario import DIALOG, THINK, play
 from bot.config import PROJECT_ROOT
+from standins.ports import free_port
 from standins.telegram import FakeUser, TelegramStandIn
 
 

@@ -15,10 +15,10 @@ from bench.harness import (
     TOKEN,
     BotProcess,
     bot_env,
-    free_port,
     migrate,
     wait_for_webhook,
 )
+from standins.ports import free_port
 from standins.telegram import TelegramStandIn
 
 DEFAULT_LIMITS = {

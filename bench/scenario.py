@@ -20,13 +20,13 @@ from bench.harness import (
     TOKEN,
     BotProcess,
     bot_env,
-    free_port,
     migrate,
     quiet,
     wait_for_webhook,
 )
 from bench.processes import tree_memory_kb
 from bench.report import Result
+from standins.ports import free_port
 from standins.telegram import FakeUser, TelegramStandIn
 
 Step = Callable[[TelegramStandIn, FakeUser], Awaitable[Any]]

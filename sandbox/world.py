@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from sandbox.clock import SandboxClock
 from sandbox.samples import sample_png
 from sandbox.transcript import Recorder, chat_lines
 from standins._common import Signal
+from standins.ports import free_port
 from standins.telegram import FakeChat, FakeUser, TelegramStandIn
 from standins.viber import ViberStandIn, ViberUser
 from storage.migrate import upgrade
@@ -70,12 +70,6 @@ RESIDENT = Person("resident", 1001, "Olena", "resident")
 OPERATORS = (Person("oksana", 900, "Oksana", "operator"), Person("petro", 901, "Petro", "operator"))
 STRANGER = Person("stranger", 902, "Stranger", "stranger")
 PEOPLE = (RESIDENT, *OPERATORS, STRANGER)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def bot_settings(

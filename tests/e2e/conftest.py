@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 
@@ -11,6 +10,7 @@ from aiohttp import web
 
 from bot.app import Application, build_application, prepare, serving
 from bot.config import Settings
+from standins.ports import free_port
 from standins.telegram import FakeChat, FakeUser, TelegramStandIn
 from storage.migrate import upgrade
 from tests.clock import FakeClock
@@ -20,12 +20,6 @@ from tests.conftest import TOKEN
 from tests.e2e.people import STAFF_CHAT, Resident, buttons, texts
 
 __all__ = ["STAFF_CHAT", "Resident", "RunningBot", "buttons", "texts"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RunningBot:

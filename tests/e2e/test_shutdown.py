@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from bot.config import PROJECT_ROOT, Settings
+from standins.ports import free_port
 from standins.telegram import FakeUser, TelegramStandIn
 from storage.database import create_engine
 from storage.migrate import upgrade
 from tests.conftest import TOKEN, WEBHOOK_SECRET
-from tests.e2e.conftest import free_port
 from tests.e2e.people import texts
 
 

@@ -16,13 +16,13 @@ from pydantic import SecretStr
 from bot.app import ConfigurationError, build_application
 from bot.config import PROJECT_ROOT, Settings
 from bot.startup import StartupError
+from standins.ports import free_port
 from standins.telegram import TelegramStandIn
 from standins.viber import ViberStandIn
 from tests.clock import FakeClock
 from tests.conftest import TOKEN
 from tests.e2e.conftest import RunningBot
 from tests.e2e.people import Resident, texts
-from tests.faults import free_port
 
 VIBER_TOKEN = "stand-in-viber-token"
 

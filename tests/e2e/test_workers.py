@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from bench.processes import children
 from bot.config import PROJECT_ROOT, Settings
+from standins.ports import free_port
 from standins.telegram import TelegramStandIn
 from storage.database import create_engine, create_session_factory
 from storage.models import Appeal, OutboxMessage
 from tests.conftest import TOKEN, WEBHOOK_SECRET
-from tests.e2e.conftest import free_port
 from tests.e2e.people import Resident, buttons, texts
 
 # Several workers need PostgreSQL and Redis: this runs on the second test leg.

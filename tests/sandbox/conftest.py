@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from bot.config import Settings
 from sandbox.web import create_page
 from sandbox.world import Sandbox
-from tests.e2e.conftest import free_port
+from standins.ports import free_port
 
 CHROMIUM = os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling Google from a closed network.

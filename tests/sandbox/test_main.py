@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT
-from tests.e2e.conftest import free_port
+from standins.ports import free_port
 
 # The sandbox always runs on its own SQLite file: its tests belong to the SQLite leg.
 pytestmark = pytest.mark.sqlite_only
