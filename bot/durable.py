@@ -7,7 +7,9 @@ in the sender, so a resident's replies and pushes keep their order. When the wor
 replies it marks the row sent; if it died first, the lease runs out and the outbox sender
 delivers the row. On SQLite (one process) rows are marked in batches, one write for many
 updates: the process itself knows which rows it sent. With several processes (PostgreSQL)
-each row is marked at once, before the resident's next update can look at the chat.
+each row is marked before its update ends, so before the resident's next update can look at
+the chat: the rows of the updates finishing at the same time go in one statement (group
+commit), not one statement (and one connection's checkout) each.
 
 If older rows of the chat are still pending (a push waiting for the rate limit), the replies
 are not sent at once but left to the sender, which delivers the chat's rows in order.
@@ -75,6 +77,9 @@ class DurableReplies:
         self._sending: set[int] = set()
         self._unmarked: set[int] = set()
         self._marking = asyncio.Event()
+        # Updates waiting for their rows' mark, and the task marking them (without batches).
+        self._waiting: list[asyncio.Future[None]] = []
+        self._marker: asyncio.Task[None] | None = None
 
     def keep(
         self,
@@ -113,7 +118,7 @@ class DurableReplies:
             self._marking.set()
             return
         try:
-            await self.flush()
+            await self._marked()
         except Exception as exc:
             # Left for the batch: the rows stay leased meanwhile.
             logger.warning("could not mark sent replies: %s", type(exc).__name__)
@@ -145,6 +150,41 @@ class DurableReplies:
                 # The rows stay leased; the lease runs out and the sender sends them again:
                 # a duplicate reply is better than a lost one.
                 logger.exception("could not mark %d sent replies", len(self._unmarked))
+
+    async def _marked(self) -> None:
+        """Until the rows sent so far are marked. One statement at a time: the updates that
+        finish while it runs are all marked by the next one."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        if self._marker is None:
+            self._marker = asyncio.create_task(self._mark_rounds(), name="mark sent replies")
+        await future
+
+    async def _mark_rounds(self) -> None:
+        waiting: list[asyncio.Future[None]] = []
+        try:
+            while self._waiting:
+                waiting, self._waiting = self._waiting, []
+                failed: Exception | None = None
+                try:
+                    await self.flush()
+                except Exception as exc:
+                    stop_if_cancelled()
+                    failed = exc
+                for future in waiting:
+                    if future.done():
+                        continue
+                    if failed is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(failed)
+        finally:
+            self._marker = None
+            # Stopped (cancelled at shutdown): nobody may wait for a mark forever.
+            for future in [*waiting, *self._waiting]:
+                if not future.done():
+                    future.set_exception(ConnectionError("marking stopped"))
+            self._waiting = []
 
     async def flush(self) -> None:
         if not self._unmarked:

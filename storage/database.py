@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -68,7 +69,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     parameters are kept out of error messages: they hold phone numbers and names."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+        engine = create_async_engine(url, echo=echo, hide_parameters=True)
+        _check_on_checkout(engine)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         check_sqlite_path(parsed.database)
     engine = create_async_engine(
@@ -90,6 +93,23 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     )
     _tune_sqlite(engine)
     return engine
+
+
+def _check_on_checkout(engine: AsyncEngine) -> None:
+    """A pooled connection the server closed (a restart, an administrator's terminate) is
+    replaced before use. SQLAlchemy's pre-ping asked the server on every checkout, and on
+    asyncpg that is three round trips (BEGIN, an empty query, ROLLBACK): more than a whole
+    update's own statements. The driver already knows of a closed socket, without asking.
+    A connection that dies silently (a network partition) fails its first statement
+    instead; that invalidates the pool (SQLAlchemy's disconnect handling), and the update is
+    answered as a passing fault, so Telegram delivers it again."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        closed = getattr(dbapi_connection.driver_connection, "is_closed", None)
+        if closed is not None and closed():
+            # The pool drops it and hands out a new connection (SQLAlchemy's own recipe).
+            raise DisconnectionError("the server closed this connection")
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
