@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -52,6 +51,7 @@ from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
 from storage.database import Sessions, create_engine, create_session_factory, is_sqlite
 from storage.fsm import RecordCache, SQLAlchemyStorage
+from storage.fsm_redis import HeldRedisStorage
 from storage.isolation import KeyedIsolation
 from storage.uow import UnitOfWorkFactory
 
@@ -163,7 +163,7 @@ def create_fsm(
     """Dialog state in Redis when configured (several workers), else in the database."""
     if redis is not None:
         keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
-        storage = RedisStorage(redis, key_builder=keys)
+        storage = HeldRedisStorage(redis, key_builder=keys)
         lock = {"timeout": settings.redis_lock_seconds}
         return storage, storage.create_isolation(lock_kwargs=lock)
     keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -48,6 +48,7 @@ HeldWrite = Callable[[], Program]
 _HELD = "hot_held_writes"
 _AFTER = "hot_after_commit"
 _UNDO = "hot_on_rollback"
+_BEFORE = "hot_before_commit"
 _DRIVER = "hot_driver"
 
 
@@ -215,6 +216,8 @@ async def commit(session: AsyncSession) -> None:
     (the caches and trips answered every read), the held writes are all there is: they join
     the next trip (`Trips`), a few statements in one transaction with other updates' writes.
     Otherwise they run in the session's transaction before it commits."""
+    for write in session.info.pop(_BEFORE, {}).values():
+        await write()
     trips: Trips | None = session.info.get(_TRIPS)
     if (
         trips is not None
@@ -399,6 +402,14 @@ def after_commit(session: AsyncSession, key: str, then: Callable[[], None]) -> N
     kept[key] = then
 
 
+def before_commit(session: AsyncSession, key: str, write: Callable[[], Awaitable[None]]) -> None:
+    """Await `write` right before the commit, once however often it is kept under `key`: a
+    store outside the database (the dialog state in Redis) writes what the unit of work
+    changed in one go. If it raises, nothing commits."""
+    kept: dict[str, Callable[[], Awaitable[None]]] = session.info.setdefault(_BEFORE, {})
+    kept[key] = write
+
+
 def on_rollback(session: AsyncSession, key: str, then: Callable[[], None]) -> None:
     """Call `then` if the transaction rolls back (not once it has committed): what the process
     gave out for it (an appeal number) can be given again."""
@@ -419,5 +430,6 @@ def forget_held(session: AsyncSession) -> None:
     """The transaction rolled back: what it held is gone with it."""
     session.info.pop(_HELD, None)
     session.info.pop(_AFTER, None)
+    session.info.pop(_BEFORE, None)
     for then in session.info.pop(_UNDO, {}).values():
         then()

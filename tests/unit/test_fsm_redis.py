@@ -1,0 +1,86 @@
+"""The dialog state in Redis with several workers (storage.fsm_redis): read once and written
+once per update, right before its commit; nothing of a rolled-back update is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.asyncio import Redis
+
+from storage.fsm_redis import HeldRedisStorage
+from storage.uow import UnitOfWorkFactory, current_session
+
+pytestmark = pytest.mark.postgres_only
+
+KEY = StorageKey(bot_id=1, chat_id=42, user_id=42)
+
+
+class Counted(Redis):  # type: ignore[type-arg]
+    """Counts the round trips: commands, and pipelines as one."""
+
+    trips = 0
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        Counted.trips += 1
+        return await super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        Counted.trips += 1
+        return super().pipeline(transaction, shard_hint)
+
+
+async def test_a_step_reads_once_and_writes_once_at_the_commit(
+    uows: UnitOfWorkFactory, redis_url: tuple[str | None, str]
+) -> None:
+    url, prefix = redis_url
+    assert url is not None
+    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
+    redis = Counted.from_url(url)
+    held = HeldRedisStorage(redis, key_builder=keys)
+    plain = RedisStorage(Redis.from_url(url), key_builder=keys)
+    await plain.set_state(KEY, "Form:category")
+    await plain.set_data(KEY, {"media": ["a"]})
+
+    async def step(commit: bool) -> None:
+        async with uows() as uow:
+            token = current_session.set(uow.session)
+            try:
+                assert await held.get_state(KEY) == "Form:category"
+                data = await held.get_data(KEY)
+                data["media"].append("b")
+                assert await held.get_data(KEY) == {"media": ["a"]}  # a copy was changed
+                await held.set_state(KEY, "Form:location")
+                await held.set_data(KEY, data)
+                assert await held.get_state(KEY) == "Form:location"  # its own write
+                # Nothing written before the commit.
+                assert await plain.get_state(KEY) == "Form:category"
+                if commit:
+                    await uow.commit()
+            finally:
+                current_session.reset(token)
+
+    Counted.trips = 0
+    await step(commit=False)
+    assert Counted.trips == 1  # the read; the rolled-back step wrote nothing
+    assert await plain.get_state(KEY) == "Form:category"
+    assert await plain.get_data(KEY) == {"media": ["a"]}
+    Counted.trips = 0
+    await step(commit=True)
+    assert Counted.trips == 2  # one read, one write
+    assert await plain.get_state(KEY) == "Form:location"
+    assert await plain.get_data(KEY) == {"media": ["a", "b"]}
+    # A finished dialog leaves no keys behind.
+    async with uows() as uow:
+        token = current_session.set(uow.session)
+        try:
+            await held.set_state(KEY, None)
+            await held.set_data(KEY, {})
+            await uow.commit()
+        finally:
+            current_session.reset(token)
+    assert await redis.exists(keys.build(KEY, "state"), keys.build(KEY, "data")) == 0
+    await redis.aclose()
+    await plain.redis.aclose()
