@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Column, bindparam
+from sqlalchemy import Column, Insert, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -55,6 +55,13 @@ _DRIVER = "hot_driver"
 def param(column: Column[Any] | ColumnElement[Any]) -> BindParameter[Any]:
     """A bound parameter named and typed after its column."""
     return bindparam(column.key, type_=column.type)
+
+
+def insert_of(model: type[Any], columns: str, **fixed: Any) -> Insert:
+    """An INSERT into the model's table of `columns` (names apart by spaces), each given as a
+    parameter named after it, and of `fixed` values."""
+    table = cast(Table, model.__table__)
+    return insert(table).values({name: param(table.c[name]) for name in columns.split()} | fixed)
 
 
 @dataclass(frozen=True, slots=True)

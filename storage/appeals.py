@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, insert, select, update
+from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -16,7 +16,15 @@ from domain.dialog.events import Channel, GeoPoint
 from domain.entities import AppealState, NewMedia
 from domain.kinds import EventKind, OutboxKind
 from domain.statuses import WORKABLE_STATUSES, Status
-from storage._hot import HotStatement, Program, after_commit, hold_until_commit, on_rollback, param
+from storage._hot import (
+    HotStatement,
+    Program,
+    after_commit,
+    hold_until_commit,
+    insert_of,
+    on_rollback,
+    param,
+)
 from storage._rows import appeal_state
 from storage._sql import dialect_insert, insert_for
 from storage.events import ADD_EVENT
@@ -66,40 +74,20 @@ def appeal_row(**values: Any) -> Appeal:
 
 
 def _add_appeal(_dialect: str) -> ClauseElement:
-    table = cast(Table, Appeal.__table__)
-    add: ClauseElement = (
-        insert(table)
-        .values(
-            {name: param(table.c[name]) for name in _APPEAL_COLUMNS} | {"staff_card_caption": False}
-        )
-        .returning(table.c.id)
+    columns = "number resident_id account_id channel category_id status latitude longitude"
+    columns += " address description created_at due_at updated_at status_changed_at"
+    add: ClauseElement = insert_of(Appeal, columns, staff_card_caption=False).returning(
+        Appeal.__table__.c.id
     )
     return add
 
 
-_APPEAL_COLUMNS = (
-    "number",
-    "resident_id",
-    "account_id",
-    "channel",
-    "category_id",
-    "status",
-    "latitude",
-    "longitude",
-    "address",
-    "description",
-    "created_at",
-    "due_at",
-    "updated_at",
-    "status_changed_at",
-)
 _ADD_APPEAL = HotStatement(_add_appeal)
 
 
 def _add_media(_dialect: str) -> ClauseElement:
-    table = cast(Table, AppealMedia.__table__)
-    columns = ("appeal_id", "position", "kind", "role", "channel", "file_ref", "unique_id")
-    add: ClauseElement = insert(table).values({name: param(table.c[name]) for name in columns})
+    columns = "appeal_id position kind role channel file_ref unique_id"
+    add: ClauseElement = insert_of(AppealMedia, columns)
     return add
 
 

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.sql.expression import ClauseElement
 
 from domain.entities import HistoryEntry
 from domain.statuses import Status
-from storage._hot import HotStatement, param
+from storage._hot import HotStatement, insert_of
 from storage._sql import SessionStore, clip_name
 from storage.models import AppealEvent
 
 
 def _add_event(_dialect: str) -> ClauseElement:
-    table = cast(Table, AppealEvent.__table__)
     columns = "appeal_id at kind actor_kind actor_id actor_name from_status to_status note"
-    add: ClauseElement = insert(table).values(
-        {name: param(table.c[name]) for name in columns.split()}
-    )
+    add: ClauseElement = insert_of(AppealEvent, columns)
     return add
 
 

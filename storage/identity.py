@@ -15,7 +15,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from domain.entities import Account, AppealChannel
 from storage import _rows
-from storage._hot import HotStatement, Program, hold_until_commit, param
+from storage._hot import HotStatement, Program, hold_until_commit, insert_of, param
 from storage._sql import clip_name
 from storage.accounts import AccountCache
 from storage.models import AccountEvent, Appeal, ChannelAccount, LinkCode, Resident
@@ -55,11 +55,8 @@ def _set_phone(_dialect: str) -> ClauseElement:
 
 
 def _record(_dialect: str) -> ClauseElement:
-    table = cast(Table, AccountEvent.__table__)
     columns = "at kind account_id other_account_id link_code_id actor_kind actor_id actor_name note"
-    add: ClauseElement = insert(table).values(
-        {name: param(table.c[name]) for name in columns.split()}
-    )
+    add: ClauseElement = insert_of(AccountEvent, columns)
     return add
 
 

@@ -4,15 +4,15 @@ sender after the commit. What the sender reads across chats is in storage.outbox
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
-from storage._hot import HotStatement, param
+from storage._hot import HotStatement, insert_of
 from storage._rows import outbox_item
 from storage._sql import SessionStore
 from storage.models import OutboxMessage
@@ -24,16 +24,10 @@ PENDING = "pending"
 
 
 def _add_row(_dialect: str) -> ClauseElement:
-    table = cast(Table, OutboxMessage.__table__)
-    columns = ("created_at", "channel", "chat", "kind", "payload", "next_attempt_at", "appeal_id")
-    add: ClauseElement = (
-        insert(table)
-        .values(
-            {name: param(table.c[name]) for name in columns}
-            | {"status": PENDING, "attempts": 0, "progress": 0}
-        )
-        .returning(table.c.id)
-    )
+    columns = "created_at channel chat kind payload next_attempt_at appeal_id"
+    add: ClauseElement = insert_of(
+        OutboxMessage, columns, status=PENDING, attempts=0, progress=0
+    ).returning(OutboxMessage.__table__.c.id)
     return add
 
 

@@ -18,14 +18,14 @@ pytestmark = pytest.mark.postgres_only
 KEY = StorageKey(bot_id=1, chat_id=42, user_id=42)
 
 
-class Counted(Redis):  # type: ignore[type-arg]
+class Counted(Redis):
     """Counts the round trips: commands, and pipelines as one."""
 
     trips = 0
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         Counted.trips += 1
-        return await super().execute_command(*args, **options)
+        return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
         Counted.trips += 1
