@@ -240,6 +240,40 @@ async def test_duplicate_webhook_delivery_is_handled_once(
     assert await rows(running, Appeal) == 1
 
 
+async def test_a_submit_delivered_again_after_a_restart_files_nothing_twice(
+    tg: TelegramStandIn, running: RunningBot
+) -> None:
+    """The restarted process does not remember the update: the claim written with the
+    filing, in the same transaction, is what turns the redelivery away. The appeal numbers
+    the new process gives out go on after the stored one."""
+    olena = Resident(tg, tg.user(5009, language_code="en"))
+    await olena.register()
+    await olena.press("new")
+    await olena.press("cat:emergency")
+    await olena.press("urgo")
+    await olena.say("вул. Градний узвіз, 1")
+    await olena.press("mskip")
+    await olena.say("Gas smell near the entrance, please check.")
+    submit = await tg.press_button(olena.user, tg.last_message(olena.chat_id), "submit")
+    assert submit.status == 200
+    assert "1580-2026-000001" in texts(tg.messages(olena.chat_id))
+    await running.restart()
+    sent = len(tg.messages(olena.chat_id))
+    again = await tg.deliver(submit.update)
+    assert again.status == 200
+    assert len(tg.messages(olena.chat_id)) == sent
+    assert await rows(running, Appeal) == 1
+    await olena.press("new")
+    await olena.press("cat:emergency")
+    await olena.press("urgo")
+    await olena.say("вул. Градний узвіз, 3")
+    await olena.press("mskip")
+    await olena.say("The smell is back, now at the next entrance.")
+    second = await olena.press("submit")
+    assert "1580-2026-000002" in texts(second)
+    assert await rows(running, Appeal) == 2
+
+
 async def test_webhook_without_the_secret_is_refused(
     tg: TelegramStandIn, running: RunningBot
 ) -> None:
