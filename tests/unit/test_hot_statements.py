@@ -74,6 +74,15 @@ async def test_a_reply_row_written_hot_reads_back_through_the_orm(
         alone = _hold(uow, "7005", in_flight={first.row_id})
         await uow.commit()
     assert alone.leased
+    # The chat's only pending row is one this worker is sending: nothing to wait for.
+    async with uows() as uow:
+        next_one = _hold(uow, "7005", in_flight={alone.row_id})
+        await uow.commit()
+    assert next_one.leased
+    async with uows() as uow:
+        after_it = _hold(uow, "7005", in_flight={next_one.row_id})
+        await uow.commit()
+    assert not after_it.leased  # `alone` is pending and not in flight
 
 
 async def test_hot_writes_roll_back_with_their_unit_of_work(uows: UnitOfWorkFactory) -> None:
