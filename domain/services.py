@@ -66,7 +66,8 @@ class ResidentService:
     async def register(self, account: Account, phone: str, *, verified: bool) -> Registered:
         """Keep the number on this account only. A verified number also brings the phone
         appeals that waited for it; a claimed one brings nothing (anyone can claim). Written
-        at the commit: `Registered.account` is the account as it will then be."""
+        at the commit: `Registered.account` carries the new number (a resident the account
+        lacked is made only then, so its id is not known here)."""
         waiting = await self._uow.identity.waiting_calls(phone) if verified else []
         await self._uow.identity.register_phone(
             account.id,

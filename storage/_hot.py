@@ -222,22 +222,31 @@ async def commit(session: AsyncSession) -> None:
     Where one process owns the database and nothing was read or written through the session
     (the caches and trips answered every read), the held writes are all there is: they join
     the next trip (`Trips`), a few statements in one transaction with other updates' writes.
-    Otherwise they run in the session's transaction before it commits."""
-    for write in session.info.pop(_BEFORE, {}).values():
-        await write()
+    Otherwise they run in the session's transaction before it commits.
+
+    Writes outside the database (`before_commit`) go after the held writes and right before
+    the commit itself, so that a held write that fails (a filing, the database away) leaves
+    them unwritten; in a shared trip, which commits as it runs, they go first."""
     trips: Trips | None = session.info.get(_TRIPS)
     if (
         trips is not None
         and not session.in_transaction()
         and not (session.new or session.dirty or session.deleted)
     ):
+        await _outside(session)
         programs = _programs(session)
         if programs:
             await trips.run(programs)
     else:
         await _before_commit(session)
+        await _outside(session)
         await session.commit()
     committed(session)
+
+
+async def _outside(session: AsyncSession) -> None:
+    for write in session.info.pop(_BEFORE, {}).values():
+        await write()
 
 
 async def _before_commit(session: AsyncSession) -> None:
@@ -410,9 +419,9 @@ def after_commit(session: AsyncSession, key: str, then: Callable[[], None]) -> N
 
 
 def before_commit(session: AsyncSession, key: str, write: Callable[[], Awaitable[None]]) -> None:
-    """Await `write` right before the commit, once however often it is kept under `key`: a
-    store outside the database (the dialog state in Redis) writes what the unit of work
-    changed in one go. If it raises, nothing commits."""
+    """Await `write` right before the commit (after the held writes: `commit`), once however
+    often it is kept under `key`: a store outside the database (the dialog state in Redis)
+    writes what the unit of work changed in one go. If it raises, nothing commits."""
     kept: dict[str, Callable[[], Awaitable[None]]] = session.info.setdefault(_BEFORE, {})
     kept[key] = write
 

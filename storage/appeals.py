@@ -68,11 +68,6 @@ def appeal_values(
     }
 
 
-def appeal_row(**values: Any) -> Appeal:
-    """A new appeal's row (`appeal_values`' arguments)."""
-    return Appeal(**appeal_values(**values))
-
-
 def _add_appeal(_dialect: str) -> ClauseElement:
     columns = "number resident_id account_id channel category_id status latitude longitude"
     columns += " address description created_at due_at updated_at status_changed_at"

@@ -9,7 +9,8 @@ from domain.dialog.events import GeoPoint
 from domain.entities import AppealChannel
 from domain.statuses import Status
 from storage._sql import SessionStore, clip_name
-from storage.appeals import appeal_row
+from storage.appeals import appeal_values
+from storage.models import Appeal
 
 
 class CallRepository(SessionStore):
@@ -31,7 +32,7 @@ class CallRepository(SessionStore):
         status: Status,
     ) -> int:
         """The appeal in `status`; the flow (domain.phone_appeals) writes the first event."""
-        appeal = appeal_row(
+        values = appeal_values(
             number=number,
             resident_id=resident_id,
             account_id=None,
@@ -44,10 +45,13 @@ class CallRepository(SessionStore):
             created_at=created_at,
             due_at=due_at,
         )
-        appeal.caller_phone = caller_phone
-        appeal.caller_name = clip_name(caller_name)
-        appeal.taken_by_id = operator_id
-        appeal.taken_by_name = clip_name(operator_name)
+        appeal = Appeal(
+            **values,
+            caller_phone=caller_phone,
+            caller_name=clip_name(caller_name),
+            taken_by_id=operator_id,
+            taken_by_name=clip_name(operator_name),
+        )
         self._session.add(appeal)
         await self._session.flush()
         return appeal.id

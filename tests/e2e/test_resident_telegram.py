@@ -218,17 +218,22 @@ async def test_two_residents_at_once(tg: TelegramStandIn, running: RunningBot) -
     assert "6 am" not in texts(tg.messages(a.chat_id))
 
 
+async def _to_review(resident: Resident, address: str, description: str) -> None:
+    """A new emergency appeal, typed address, no media, up to its review."""
+    await resident.press("new")
+    await resident.press("cat:emergency")
+    await resident.press("urgo")
+    await resident.say(address)
+    await resident.press("mskip")
+    await resident.say(description)
+
+
 async def test_duplicate_webhook_delivery_is_handled_once(
     tg: TelegramStandIn, running: RunningBot
 ) -> None:
     olena = Resident(tg, tg.user(5008, language_code="en"))
     await olena.register()
-    await olena.press("new")
-    await olena.press("cat:emergency")
-    await olena.press("urgo")
-    await olena.say("вул. Градний узвіз, 1")
-    await olena.press("mskip")
-    await olena.say("Gas smell near the entrance, please check.")
+    await _to_review(olena, "вул. Градний узвіз, 1", "Gas smell near the entrance, please check.")
     review = tg.last_message(olena.chat_id)
     submit = await tg.press_button(olena.user, review, "submit")
     sent = len(tg.messages(olena.chat_id))
@@ -248,12 +253,7 @@ async def test_a_submit_delivered_again_after_a_restart_files_nothing_twice(
     the new process gives out go on after the stored one."""
     olena = Resident(tg, tg.user(5009, language_code="en"))
     await olena.register()
-    await olena.press("new")
-    await olena.press("cat:emergency")
-    await olena.press("urgo")
-    await olena.say("вул. Градний узвіз, 1")
-    await olena.press("mskip")
-    await olena.say("Gas smell near the entrance, please check.")
+    await _to_review(olena, "вул. Градний узвіз, 1", "Gas smell near the entrance, please check.")
     submit = await tg.press_button(olena.user, tg.last_message(olena.chat_id), "submit")
     assert submit.status == 200
     assert "1580-2026-000001" in texts(tg.messages(olena.chat_id))
@@ -263,12 +263,7 @@ async def test_a_submit_delivered_again_after_a_restart_files_nothing_twice(
     assert again.status == 200
     assert len(tg.messages(olena.chat_id)) == sent
     assert await rows(running, Appeal) == 1
-    await olena.press("new")
-    await olena.press("cat:emergency")
-    await olena.press("urgo")
-    await olena.say("вул. Градний узвіз, 3")
-    await olena.press("mskip")
-    await olena.say("The smell is back, now at the next entrance.")
+    await _to_review(olena, "вул. Градний узвіз, 3", "The smell is back, now at the next entrance.")
     second = await olena.press("submit")
     assert "1580-2026-000002" in texts(second)
     assert await rows(running, Appeal) == 2

@@ -10,6 +10,7 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
+from storage._hot import Program, hold_until_commit
 from storage.fsm_redis import HeldRedisStorage
 from storage.uow import UnitOfWorkFactory, current_session
 
@@ -83,4 +84,34 @@ async def test_a_step_reads_once_and_writes_once_at_the_commit(
             current_session.reset(token)
     assert await redis.exists(keys.build(KEY, "state"), keys.build(KEY, "data")) == 0
     await redis.aclose()
+    await plain.redis.aclose()
+
+
+async def test_a_held_write_that_fails_leaves_the_dialog_unwritten(
+    uows: UnitOfWorkFactory, redis_url: tuple[str | None, str]
+) -> None:
+    """The dialog state goes to Redis after the unit of work's held writes ran: a filing that
+    fails at the commit (the database away, say) does not leave the dialog moved on."""
+    url, prefix = redis_url
+    assert url is not None
+    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
+    held = HeldRedisStorage(Redis.from_url(url), key_builder=keys)
+    plain = RedisStorage(Redis.from_url(url), key_builder=keys)
+    await plain.set_state(KEY, "Form:review")
+
+    def failing() -> Program:
+        raise ConnectionError("the database went away")
+        yield  # a program: the generator above fails when it starts
+
+    async with uows() as uow:
+        token = current_session.set(uow.session)
+        try:
+            await held.set_state(KEY, None)  # the step is done: the dialog would go back
+            hold_until_commit(uow.session, "filing", failing)
+            with pytest.raises(ConnectionError):
+                await uow.commit()
+        finally:
+            current_session.reset(token)
+    assert await plain.get_state(KEY) == "Form:review"
+    await held.redis.aclose()
     await plain.redis.aclose()
