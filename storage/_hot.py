@@ -7,9 +7,10 @@ SQLite, was most of the bot's CPU per update (README, "Benchmark"). A `HotStatem
 Core statement compiled once per dialect. On SQLite it runs straight on aiosqlite's
 connection with one trip (`execute_fetchall`), in the session's own transaction, with the
 column types' own converters applied both ways, so the rows read and written are exactly
-what the ORM reads and writes. On PostgreSQL it runs through the session as any Core
-statement: there asyncpg's transaction is begun by SQLAlchemy's adapter on its first
-statement, and a statement sent around it could land outside the transaction.
+what the ORM reads and writes. On PostgreSQL it runs on asyncpg's connection under the
+session's transaction, as a statement prepared once per connection (SQLAlchemy's adapter's
+own cache), without SQLAlchemy's execution around it: that machinery, not asyncpg or the
+server, was most of the CPU of each statement (README, "Benchmark").
 
 These statements bypass the session's identity map: they are used only for rows no ORM
 object of the unit of work stands for (a claim, a reply's outbox row, the dialog state) or
@@ -27,11 +28,11 @@ from typing import Any, cast
 from sqlalchemy import Column, Insert, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
 # Converts a value to or from what the driver takes or gives (a column type's processor).
@@ -50,6 +51,7 @@ _AFTER = "hot_after_commit"
 _UNDO = "hot_on_rollback"
 _BEFORE = "hot_before_commit"
 _DRIVER = "hot_driver"
+_ADAPTER = "hot_adapter"
 
 
 def param(column: Column[Any] | ColumnElement[Any]) -> BindParameter[Any]:
@@ -107,7 +109,16 @@ class HotStatement:
         statement = self.statement(dialect)
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
+        columns = getattr(statement, "exported_columns", ())
+        if isinstance(statement, Insert) and not columns and compiled.returning:
+            # PostgreSQL's compiler returns a one-row INSERT's key unasked (for the ORM): rows
+            # nobody reads, which SQLite's does not return.
+            compiled = statement.inline().compile(dialect=dialect)
+            assert isinstance(compiled, SQLCompiler)
         names = compiled.positiontup or []
+        # An IN list's parameter is rendered per execution (SQLAlchemy's post-compile step),
+        # which a statement compiled once has not.
+        assert not any(compiled.binds[name].expanding for name in names), "no IN lists"
         binds = tuple(
             (
                 name,
@@ -116,7 +127,6 @@ class HotStatement:
             )
             for name in names
         )
-        columns = getattr(statement, "exported_columns", ())
         results = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
@@ -127,12 +137,9 @@ class HotStatement:
     async def rows(self, session: AsyncSession, parameters: Mapping[str, Any]) -> Rows:
         """Run in the session's transaction; the rows it returns, converted."""
         dialect = session.get_bind().dialect
-        if dialect.name != "sqlite":
-            connection = await session.connection()
-            statement = cast(Executable, self.statement(dialect))
-            result = await connection.execute(statement, dict(parameters))
-            return [tuple(row) for row in result] if result.returns_rows else []
         compiled = self._compile(dialect)
+        if dialect.name != "sqlite":
+            return await _on_asyncpg(session, dialect, compiled, parameters)
         trips: Trips | None = session.info.get(_TRIPS)
         if trips is not None and compiled.reads and not session.in_transaction():
             # A read before the unit of work's transaction began: a trip of its own, so that
@@ -179,6 +186,65 @@ async def _driver(session: AsyncSession) -> Any:
     assert driver is not None, "a checked-out connection has its driver's connection"
     session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
     return driver
+
+
+async def _on_asyncpg(
+    session: AsyncSession, dialect: Dialect, compiled: _Compiled, parameters: Mapping[str, Any]
+) -> Rows:
+    """What SQLAlchemy's asyncpg cursor does for a statement, less its execution context and
+    result machinery: under the adapter's lock, begin asyncpg's transaction if this is the
+    transaction's first statement, take the statement prepared on this connection (or
+    prepare it), fetch. A driver error arrives as SQLAlchemy raises it; one that means the
+    connection is gone also invalidates the connection, so the pool does not hand it out
+    again. The adapter's `_execute_mutex`, `_transaction`, `_start_transaction`, `_prepare`
+    and `_handle_exception` are not public: every update on PostgreSQL goes through them, so
+    a release of SQLAlchemy that changes them fails the whole PostgreSQL leg."""
+    connection, adapter = await _pg_connection(session)
+    values = compiled.parameters(parameters)
+    try:
+        async with adapter._execute_mutex:
+            if adapter._transaction is None:
+                await adapter._start_transaction()
+            try:
+                prepared, _attributes = await adapter._prepare(
+                    compiled.sql, getattr(dialect, "_invalidate_schema_cache_asof", 0)
+                )
+                raw = await prepared.fetch(*values)
+            except Exception as error:
+                adapter._handle_exception(error)
+    except dialect.loaded_dbapi.Error as exc:
+        gone = dialect.is_disconnect(exc, adapter, None)
+        if gone:
+            await connection.invalidate(exc)
+        raise DBAPIError.instance(
+            compiled.sql,
+            (),
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            dialect=dialect,
+            connection_invalidated=gone,
+        ) from exc
+    return [compiled.row(row) for row in raw]
+
+
+async def _pg_connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection and SQLAlchemy's asyncpg adapter under it, found once per
+    transaction (as `_driver` does on SQLite)."""
+    held = session.info.get(_ADAPTER)
+    transaction = session.sync_session.get_transaction()
+    if (
+        held is not None
+        and transaction is not None
+        and held[0] is transaction
+        and transaction.is_active
+    ):
+        return held[1], held[2]
+    connection = await session.connection()
+    adapter = (await connection.get_raw_connection()).dbapi_connection
+    assert adapter is not None, "a checked-out connection has its DBAPI connection"
+    session.info[_ADAPTER] = (session.sync_session.get_transaction(), connection, adapter)
+    return connection, adapter
 
 
 def hold_until_commit(session: AsyncSession, key: str, write: HeldWrite) -> None:

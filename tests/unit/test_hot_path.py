@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
+from asyncpg.prepared_stmt import PreparedStatement
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState
@@ -91,9 +92,10 @@ async def test_categories_in_process_follow_the_file_after_a_sync(
 
 @contextmanager
 def _fsm_writes(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements that write the dialog state, as the database receives them. On SQLite
-    the hot path sends them straight to aiosqlite (storage._hot), past SQLAlchemy's events,
-    so SQLite's own trace of every statement is read there."""
+    """The statements that write the dialog state, as the database receives them. The hot
+    path sends them straight to the driver (storage._hot), past SQLAlchemy's events, so they
+    are read there: SQLite's own trace of every statement, or every prepared statement
+    asyncpg runs."""
     seen: list[str] = []
     # SQLite's trace stays on the connections afterwards: it stops counting instead.
     counting = [True]
@@ -104,23 +106,28 @@ def _fsm_writes(engine: AsyncEngine) -> Iterator[list[str]]:
         if "fsm_records" in statement and not statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement.split()[0].upper())
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        note(statement)
+    if engine.dialect.name != "sqlite":
+        fetch = PreparedStatement.fetch
+
+        async def noted(self: PreparedStatement, *args: Any, **kwargs: Any) -> Any:
+            note(self.get_query())
+            return await fetch(self, *args, **kwargs)
+
+        PreparedStatement.fetch = noted
+        try:
+            yield seen
+        finally:
+            PreparedStatement.fetch = fetch
+        return
 
     def trace(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         await_only(dbapi_connection.driver_connection.set_trace_callback(note))
 
-    sqlite = engine.dialect.name == "sqlite"
-    target, name, listener = (
-        (engine.sync_engine, "checkout", trace)
-        if sqlite
-        else (engine.sync_engine, "before_cursor_execute", record)
-    )
-    event.listen(target, name, listener)
+    event.listen(engine.sync_engine, "checkout", trace)
     try:
         yield seen
     finally:
-        event.remove(target, name, listener)
+        event.remove(engine.sync_engine, "checkout", trace)
         counting[0] = False
 
 
