@@ -158,14 +158,19 @@ def create_redis(url: str) -> Redis:
 
 
 def create_fsm(
-    settings: Settings, sessions: Sessions, redis: Redis | None
+    settings: Settings,
+    sessions: Sessions,
+    redis: Redis | None,
+    categories: RedisCatalogueVersion | None = None,
 ) -> tuple[BaseStorage, BaseEventIsolation]:
     """Dialog state in Redis when configured (several workers), else in the database."""
     if redis is not None:
         keys = DefaultKeyBuilder(prefix=settings.redis_prefix, with_bot_id=True, with_destiny=True)
         storage = HeldRedisStorage(redis, key_builder=keys)
-        lock = {"timeout": settings.redis_lock_seconds}
-        return storage, storage.create_isolation(lock_kwargs=lock)
+        # The categories' version is read with the lock: a dialog step that shows categories
+        # then checks its copy without a round trip of its own (storage.category_cache).
+        also = [categories.key] if categories is not None else []
+        return storage, storage.chat_lock(timeout=settings.redis_lock_seconds, also_read=also)
     keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
     # Where one process owns the database it also knows every dialog's committed state.
     cache = RecordCache() if sessions.single_process else None
@@ -196,7 +201,7 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     dialog = create_dialog(settings, translator, clock)
     lifecycle = create_lifecycle_config(settings)
     timezone = ZoneInfo(settings.timezone)
-    storage, isolation = create_fsm(settings, sessions, redis)
+    storage, isolation = create_fsm(settings, sessions, redis, categories)
     staff = create_staff(settings, translator, clock, lifecycle, uows, redis)
     executors = create_executors(settings, translator, clock, lifecycle, uows, redis)
     limiter = create_limiter(settings, redis)

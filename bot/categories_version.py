@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from storage.fsm_redis import read_with_lock
+
 
 class RedisCatalogueVersion:
     """A counter moved on by every sync of the categories file; each worker reads it before
@@ -11,11 +13,15 @@ class RedisCatalogueVersion:
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
-        self._key = f"{prefix}:categories:version"
+        self.key = f"{prefix}:categories:version"
 
     async def current(self) -> str:
-        value = await self._redis.get(self._key)
+        # Read with the update's chat lock where it took one (storage.fsm_redis): still
+        # before the table is read, which is what the copy's check needs.
+        found, value = read_with_lock(self.key)
+        if not found:
+            value = await self._redis.get(self.key)
         return value.decode() if isinstance(value, bytes) else str(value or "0")
 
     async def bump(self) -> None:
-        await self._redis.incr(self._key)
+        await self._redis.incr(self.key)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from redis.asyncio import Redis
 
 from domain.i18n import gettext
+from storage.fsm_redis import FloodCount
 
 _ = gettext
 
@@ -63,6 +64,16 @@ class FloodGuard:
         self._count = redis.register_script(_COUNT_LUA) if redis is not None else None
         # user key -> (window start, updates in it), for one process.
         self._counts: dict[str, tuple[float, int]] = {}
+
+    def at_lock(self, user: str) -> FloodCount | None:
+        """Where counted in Redis, the count for the update's chat lock to take in its own
+        round trip (storage.fsm_redis `count_at_lock`); None where counted in process."""
+        if self._count is None:
+            return None
+        return FloodCount(f"{self._prefix}:{user}", int(self._window * 1000), self._limit)
+
+    def verdict(self, count: int) -> Verdict:
+        return _verdict(count, self._limit)
 
     async def check(self, user: str) -> Verdict:
         if self._count is not None:

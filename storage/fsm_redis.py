@@ -1,21 +1,186 @@
-"""Dialog state in Redis (several workers), read once and written once per update."""
+"""Dialog state in Redis (several workers): an update takes its chat's lock and reads the
+chat's dialog in one round trip, and writes what its step changed in one more."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+import secrets
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import StateType, StorageKey
+from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._hot import before_commit
 from storage.uow import current_session
 
+logger = logging.getLogger(__name__)
+
 _KNOWN = "redis_fsm"
+
+# KEYS: the chat's lock, the sender's flood counter, then the keys to read once the lock is
+# taken. ARGV: the lock's token and expiry (ms); "1" to count the update, the counter's
+# window (ms, from the first update counted in it) and the limit. Answers {count} when the
+# update is over the limit (no lock taken), {count, 0} when another update holds the lock,
+# or {count, 1, value...} with the lock taken.
+_ENTER_LUA = """
+local count = 0
+if ARGV[3] == '1' then
+  count = redis.call('INCR', KEYS[2])
+  if redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+  if count > tonumber(ARGV[5]) then return {count} end
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {count, 0} end
+local out = {count, 1}
+for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) end
+return out
+"""
+# KEYS: the lock. ARGV: its token. Deleted only by its holder (an expired lock may be
+# another update's by now).
+_LEAVE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(slots=True)
+class FloodCount:
+    """An update to count against its sender's flood limit in the same round trip that takes
+    its chat's lock (bot.flood); `count` is set once counted."""
+
+    key: str
+    window_ms: int
+    limit: int
+    count: int | None = None
+
+
+class OverLimit(Exception):
+    """The update's sender is over the flood limit: its chat's lock was not taken."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"update {count} within the flood window")
+        self.count = count
+
+
+# The update's flood count, asked for by the flood control outside the lock; the first lock
+# the update takes counts it.
+_COUNT: ContextVar[FloodCount | None] = ContextVar("redis_flood_count", default=None)
+
+
+@contextmanager
+def count_at_lock(count: FloodCount) -> Iterator[FloodCount]:
+    """Have the update's first chat lock count it (`FloodCount`)."""
+    token = _COUNT.set(count)
+    try:
+        yield count
+    finally:
+        _COUNT.reset(token)
+
+
+@dataclass(slots=True)
+class _Read:
+    """Values read with the chat's lock, valid while it is held; a dialog's keys are taken
+    once (the update then writes them), others only looked at."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def take(self, *keys: str) -> list[Any] | None:
+        if not all(key in self.values for key in keys):
+            return None
+        return [self.values.pop(key) for key in keys]
+
+
+_READ: ContextVar[_Read | None] = ContextVar("redis_lock_read", default=None)
+
+
+def read_with_lock(key: str) -> tuple[bool, Any]:
+    """A value read when the update took its chat's lock: (found, value)."""
+    read = _READ.get()
+    if read is None or key not in read.values:
+        return False, None
+    return True, read.values[key]
+
+
+class RedisChatLock(BaseEventIsolation):
+    """aiogram's Redis lock per chat, in fewer round trips: one script takes the lock, counts
+    the update against its sender's flood limit if asked (`count_at_lock`), and reads the
+    chat's dialog and `also_read` (the categories' version) while it is at it; another frees
+    it. Waits for a held lock as aiogram's does, polling; the lock expires after `timeout`
+    seconds, so a worker that died holding it holds nobody up for longer."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        key_builder: KeyBuilder,
+        *,
+        timeout: float,
+        also_read: Sequence[str] = (),
+        poll: float = 0.1,
+    ) -> None:
+        self._key_builder = key_builder
+        self._ttl_ms = str(max(1, int(timeout * 1000)))
+        self._also_read = list(also_read)
+        self._poll = poll
+        self._enter = redis.register_script(_ENTER_LUA)
+        self._leave = redis.register_script(_LEAVE_LUA)
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        lock_key = self._key_builder.build(key, "lock")
+        reads = [
+            self._key_builder.build(key, "state"),
+            self._key_builder.build(key, "data"),
+            *self._also_read,
+        ]
+        token = secrets.token_hex(8)
+        count = _COUNT.get()
+        if count is not None and count.count is not None:
+            count = None  # counted by an earlier lock of this update
+        delay = 0.01
+        while True:
+            counting = count is not None and count.count is None
+            flood = count if counting else None
+            answer = await self._enter(
+                keys=[lock_key, flood.key if flood else lock_key, *reads],
+                args=[
+                    token,
+                    self._ttl_ms,
+                    "1" if flood else "0",
+                    flood.window_ms if flood else 0,
+                    flood.limit if flood else 0,
+                ],
+            )
+            if flood is not None:
+                flood.count = int(answer[0])
+                if len(answer) == 1:
+                    raise OverLimit(flood.count)
+            if int(answer[1]) == 1:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._poll)
+        read = _Read(dict(zip(reads, answer[2:], strict=True)))
+        _READ.set(read)
+        try:
+            yield None
+        finally:
+            # Not valid once the lock is given back, whichever context frees it.
+            read.values.clear()
+            if not int(await self._leave(keys=[lock_key], args=[token])):
+                logger.warning(
+                    "a chat's lock expired before its update finished (more than %s ms)",
+                    self._ttl_ms,
+                )
+
+    async def close(self) -> None:
+        pass
 
 
 @dataclass(slots=True)
@@ -35,19 +200,27 @@ def _text(value: Any) -> str | None:
 
 class HeldRedisStorage(RedisStorage):
     """aiogram's Redis storage, less round trips. Inside a unit of work (`current_session`)
-    a chat's state and data are read together (one MGET), and what the step changed is written
+    a chat's state and data are those its lock read (`RedisChatLock`), or are read together
+    (one MGET), and what the step changed is written
     together (one MULTI/EXEC) right before the unit of work commits, where aiogram's storage
     took a round trip for each of the four calls a step makes. As before, the write lands
     while the chat's lock is held and before the database commits: a write that fails rolls
     the update back, and Telegram delivers it again. An update that rolls back for another
     reason writes nothing. Outside a unit of work it is aiogram's own."""
 
+    def chat_lock(self, *, timeout: float, also_read: Sequence[str] = ()) -> RedisChatLock:
+        """The chat lock that also reads this storage's dialogs (`RedisChatLock`)."""
+        return RedisChatLock(self.redis, self.key_builder, timeout=timeout, also_read=also_read)
+
     async def _dialog(self, session: AsyncSession, key: StorageKey) -> _Dialog:
         known: dict[StorageKey, _Dialog] = session.info.setdefault(_KNOWN, {})
         if key not in known:
-            state, data = await self.redis.mget(
-                self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
-            )
+            keys = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
+            read = _READ.get()
+            # Read with the chat's lock, unless this update has already used (and so may
+            # have written) them.
+            values = read.take(*keys) if read is not None else None
+            state, data = values if values is not None else await self.redis.mget(*keys)
             known[key] = _Dialog(_text(state), _text(data) or "{}")
         return known[key]
 
