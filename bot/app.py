@@ -192,7 +192,7 @@ def create_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
 def build_application(settings: Settings, *, clock: Clock = utc_now) -> Application:
     """Wire every part; raises ConfigurationError with a sentence for the operator."""
     bot = create_bot(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = create_session_factory(engine)
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     categories = RedisCatalogueVersion(redis, settings.redis_prefix) if redis else None

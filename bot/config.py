@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
 
     database_url: str = "sqlite+aiosqlite:///data/appeals.db"
+    # PostgreSQL connections per worker (storage.database); SQLite has one.
+    database_pool_size: int = Field(default=20, ge=1)
     redis_url: str | None = None
     # A resident's updates are handled one at a time through a lock in Redis; the lock of a
     # worker that died mid-update frees itself after this long.

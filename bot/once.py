@@ -33,18 +33,16 @@ async def handle_once(
     was (also when a concurrent delivery of the same event commits first)."""
     recent = uows.recent_claims
     async with uows() as uow:
-        if recent is not None:
-            # One process owns the database: the claim is written at the commit, in the same
-            # transaction as the effects, so that the work before it (the dialog's thinking)
-            # does not hold the database. A redelivery of what this process handled is
-            # skipped here; one it cannot know of is rolled back at the commit.
-            if (channel, event_id) in recent:
-                raise Duplicate(f"{channel} event {event_id}")
-            uow.updates.claim_at_commit(channel, event_id, clock())
-        # Claimed first, in the same transaction as the effects: a concurrent delivery of the
-        # same event waits on this row, then finds it.
-        elif not await uow.updates.claim(channel, event_id, clock()):
+        # The claim is written at the commit, in the same transaction as the effects (on
+        # PostgreSQL a dialog step's in the same statement as its replies: storage._hot), so
+        # that the work before it (the dialog's thinking) holds no transaction. A delivery of
+        # an event already handled does the work again, and is rolled back at the commit,
+        # before anything outside the database is written; a concurrent one waits on the
+        # claim's row there, then finds it. Where one process owns the database, a redelivery
+        # of what this process handled is skipped before the work.
+        if recent is not None and (channel, event_id) in recent:
             raise Duplicate(f"{channel} event {event_id}")
+        uow.updates.claim_at_commit(channel, event_id, clock())
         result = await work(uow)
         try:
             await uow.commit()

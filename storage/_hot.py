@@ -20,6 +20,7 @@ read into plain values.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,11 +30,14 @@ from sqlalchemy import Column, Insert, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util import greenlet_spawn
+
+logger = logging.getLogger(__name__)
 
 # Converts a value to or from what the driver takes or gives (a column type's processor).
 Processor = Callable[[Any], Any] | None
@@ -52,6 +56,16 @@ _UNDO = "hot_on_rollback"
 _BEFORE = "hot_before_commit"
 _DRIVER = "hot_driver"
 _ADAPTER = "hot_adapter"
+_ALONE = "hot_alone"
+_AUTOCOMMIT = "hot_autocommit"
+
+
+@dataclass(frozen=True, slots=True)
+class Alone:
+    """A held write that is one statement, and the program that takes it back once it has
+    committed on its own (`commit`)."""
+
+    undo: Callable[[], Program]
 
 
 def param(column: Column[Any] | ColumnElement[Any]) -> BindParameter[Any]:
@@ -130,7 +144,9 @@ class HotStatement:
         results = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
-        reads = not (compiled.isinsert or compiled.isupdate or compiled.isdelete)
+        # A plain read: on PostgreSQL it may run before the transaction begins (`_on_asyncpg`).
+        locks = " FOR UPDATE" in compiled.string or " FOR SHARE" in compiled.string
+        reads = not (compiled.isinsert or compiled.isupdate or compiled.isdelete or locks)
         self._compiled[dialect.name] = _Compiled(compiled.string, binds, results, reads)
         return self._compiled[dialect.name]
 
@@ -191,19 +207,57 @@ async def _driver(session: AsyncSession) -> Any:
 async def _on_asyncpg(
     session: AsyncSession, dialect: Dialect, compiled: _Compiled, parameters: Mapping[str, Any]
 ) -> Rows:
-    """What SQLAlchemy's asyncpg cursor does for a statement, less its execution context and
-    result machinery: under the adapter's lock, begin asyncpg's transaction if this is the
-    transaction's first statement, take the statement prepared on this connection (or
-    prepare it), fetch. A driver error arrives as SQLAlchemy raises it; one that means the
-    connection is gone also invalidates the connection, so the pool does not hand it out
-    again. The adapter's `_execute_mutex`, `_transaction`, `_start_transaction`, `_prepare`
-    and `_handle_exception` are not public: every update on PostgreSQL goes through them, so
-    a release of SQLAlchemy that changes them fails the whole PostgreSQL leg."""
+    """Run on asyncpg, without SQLAlchemy's execution context and result machinery. A plain
+    read, or the one statement a commit sends on its own (`commit`), before the session has
+    begun anything runs on a connection borrowed from the pool for it alone, as a
+    transaction of one statement: it sees what is committed (as at READ COMMITTED inside
+    one), and the session holds no connection through the dialog's thinking. Otherwise it
+    runs in the session's transaction, begun with its first write."""
+    if not session.in_transaction() and (compiled.reads or session.info.get(_AUTOCOMMIT)):
+        return await _borrowed(cast(AsyncEngine, session.bind), compiled, parameters)
     connection, adapter = await _pg_connection(session)
+    return await _fetch(dialect, adapter, compiled, parameters, connection, begin=True)
+
+
+async def run_alone(
+    engine: AsyncEngine, statement: HotStatement, parameters: Mapping[str, Any]
+) -> Rows:
+    """PostgreSQL: one statement as its own transaction, on a connection borrowed from the
+    pool for it: one round trip."""
+    return await _borrowed(engine, statement._compile(engine.dialect), parameters)
+
+
+async def _borrowed(
+    engine: AsyncEngine, compiled: _Compiled, parameters: Mapping[str, Any]
+) -> Rows:
+    pooled = await engine.raw_connection()
+    try:
+        return await _fetch(engine.dialect, pooled.dbapi_connection, compiled, parameters, pooled)
+    finally:
+        await greenlet_spawn(pooled.close)
+
+
+async def _fetch(
+    dialect: Dialect,
+    adapter: Any,
+    compiled: _Compiled,
+    parameters: Mapping[str, Any],
+    owner: AsyncConnection | PoolProxiedConnection,
+    *,
+    begin: bool = False,
+) -> Rows:
+    """What SQLAlchemy's asyncpg cursor does for a statement: under the adapter's lock, begin
+    asyncpg's transaction (with `begin`, for a write that is the transaction's first), take
+    the statement prepared on this connection (or prepare it), fetch. A driver error arrives
+    as SQLAlchemy raises it; one that means the connection is gone also invalidates the
+    connection (`owner`), so the pool does not hand it out again. The adapter's
+    `_execute_mutex`, `_transaction`, `_start_transaction`, `_prepare` and
+    `_handle_exception` are not public: every update on PostgreSQL goes through them, so a
+    release of SQLAlchemy that changes them fails the whole PostgreSQL leg."""
     values = compiled.parameters(parameters)
     try:
         async with adapter._execute_mutex:
-            if adapter._transaction is None:
+            if begin and adapter._transaction is None and not compiled.reads:
                 await adapter._start_transaction()
             try:
                 prepared, _attributes = await adapter._prepare(
@@ -215,7 +269,10 @@ async def _on_asyncpg(
     except dialect.loaded_dbapi.Error as exc:
         gone = dialect.is_disconnect(exc, adapter, None)
         if gone:
-            await connection.invalidate(exc)
+            if isinstance(owner, AsyncConnection):
+                await owner.invalidate(exc)
+            else:
+                owner.invalidate(exc)
         raise DBAPIError.instance(
             compiled.sql,
             (),
@@ -247,15 +304,30 @@ async def _pg_connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     return connection, adapter
 
 
-def hold_until_commit(session: AsyncSession, key: str, write: HeldWrite) -> None:
+def hold_until_commit(
+    session: AsyncSession, key: str, write: HeldWrite, *, alone: Alone | None = None
+) -> None:
     """Keep `write` for the commit, replacing any earlier write held under `key`: a dialog
     step that sets its state and then its data writes the row once. Writes run in the order
-    they were first held."""
+    they were first held. `alone` says that `write` is one statement and how to take it back
+    (`commit`, on PostgreSQL)."""
     held: dict[str, HeldWrite] = session.info.setdefault(_HELD, {})
     held[key] = write
+    alones: dict[str, Alone] = session.info.setdefault(_ALONE, {})
+    if alone is not None:
+        alones[key] = alone
+    else:
+        alones.pop(key, None)
+
+
+def take_held(session: AsyncSession, key: str) -> bool:
+    """Drop the write held under `key` (its caller writes it another way); whether one was."""
+    session.info.get(_ALONE, {}).pop(key, None)
+    return session.info.get(_HELD, {}).pop(key, None) is not None
 
 
 def _programs(session: AsyncSession) -> list[Program]:
+    session.info.pop(_ALONE, None)
     held: dict[str, HeldWrite] = session.info.pop(_HELD, {})
     return [make() for make in held.values()]
 
@@ -272,11 +344,14 @@ async def run(session: AsyncSession, program: Program) -> None:
     await _drive(session, program)
 
 
-async def _drive(session: AsyncSession, program: Program) -> None:
+async def _drive(session: AsyncSession, program: Program, *, limit: int | None = None) -> None:
+    ran = 0
     try:
         query = next(program)
         while True:
             statement, parameters = query
+            ran += 1
+            assert limit is None or ran <= limit, "a program held as one statement ran more"
             query = program.send(await statement.rows(session, parameters))
     except StopIteration:
         pass
@@ -303,11 +378,55 @@ async def commit(session: AsyncSession) -> None:
         programs = _programs(session)
         if programs:
             await trips.run(programs)
+    elif trips is None and await _alone(session):
+        await _commit_alone(session)
     else:
         await _before_commit(session)
         await _outside(session)
         await session.commit()
     committed(session)
+
+
+async def _alone(session: AsyncSession) -> bool:
+    """PostgreSQL, where the unit of work's only write is one held statement (a dialog
+    step's claim and replies) and its session has begun nothing (its reads borrowed their
+    connections: `_on_asyncpg`)."""
+    held: dict[str, HeldWrite] = session.info.get(_HELD, {})
+    if len(held) != 1 or set(held) != set(session.info.get(_ALONE, {})):
+        return False
+    if session.new or session.dirty or session.deleted:
+        return False
+    if session.get_bind().dialect.name == "sqlite":
+        return False
+    return not session.in_transaction()
+
+
+async def _commit_alone(session: AsyncSession) -> None:
+    """The one statement as its own transaction (one round trip where BEGIN, the statement
+    and COMMIT took three), then the writes outside the database. Those come after it here:
+    the statement may find the update handled already (its claim), and then must leave the
+    dialog alone. If they fail, the statement is taken back (its `Alone.undo`, in a
+    transaction of its own), so that the update, delivered again, is handled again whole."""
+    key, make = next(iter(session.info.pop(_HELD).items()))
+    alone: Alone = session.info.pop(_ALONE)[key]
+    session.info[_AUTOCOMMIT] = True
+    try:
+        await _drive(session, make(), limit=1)
+    finally:
+        session.info.pop(_AUTOCOMMIT, None)
+    try:
+        await _outside(session)
+    except BaseException:
+        try:
+            await _drive(session, alone.undo())
+            await session.commit()
+        except Exception as exc:
+            logger.error(
+                "a step's statement could not be taken back after the dialog's write failed: %s",
+                type(exc).__name__,
+            )
+        raise
+    await session.commit()
 
 
 async def _outside(session: AsyncSession) -> None:
@@ -511,6 +630,7 @@ def committed(session: AsyncSession) -> None:
 def forget_held(session: AsyncSession) -> None:
     """The transaction rolled back: what it held is gone with it."""
     session.info.pop(_HELD, None)
+    session.info.pop(_ALONE, None)
     session.info.pop(_AFTER, None)
     session.info.pop(_BEFORE, None)
     for then in session.info.pop(_UNDO, {}).values():

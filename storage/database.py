@@ -64,12 +64,24 @@ def check_sqlite_path(database: str) -> None:
         )
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> AsyncEngine:
     """An engine tuned for the backend; SQLite's folder is created on first run. Statement
     parameters are kept out of error messages: they hold phone numbers and names."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(url, echo=echo, hide_parameters=True)
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            # A fixed number of connections, kept: under a burst the pool's overflow
+            # connections were opened and closed again by the dozen (each a TLS attempt, a
+            # login and every statement prepared anew), the most costly thing an update did
+            # there. A unit of work holds one connection at a time: a dialog step only for
+            # its reads and its commit's one statement (storage._hot), so a burst waits for
+            # one briefly instead.
+            pool_size=pool_size,
+            max_overflow=0,
+        )
         _check_on_checkout(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":

@@ -11,12 +11,15 @@ from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._hot import before_commit
@@ -43,12 +46,39 @@ local out = {count, 1}
 for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) end
 return out
 """
+# KEYS: dialog keys to write; ARGV: three per key: "d" (delete), "s" (set) or "x" (set to
+# expire), the value, the expiry (ms). All at once, as MULTI/EXEC did, in one command.
+_WRITE_LUA = """
+for i = 1, #KEYS do
+  local mode = ARGV[3 * i - 2]
+  if mode == 'd' then redis.call('DEL', KEYS[i])
+  elseif mode == 'x' then redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
+  else redis.call('SET', KEYS[i], ARGV[3 * i - 1]) end
+end
+return #KEYS
+"""
+
+
+def _write_args(value: str | None, ttl: int | timedelta | None) -> list[str]:
+    """`_WRITE_LUA`'s arguments for one key: deleted when `value` is None."""
+    if value is None:
+        return ["d", "", ""]
+    if ttl is None:
+        return ["s", value, ""]
+    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+    return ["x", value, str(max(1, int(seconds * 1000)))]
+
+
 # KEYS: the lock. ARGV: its token. Deleted only by its holder (an expired lock may be
 # another update's by now).
 _LEAVE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+# Every script here, for whoever must know them loaded (a test counting round trips: the
+# first call of a script the server does not know yet takes two more).
+SCRIPTS = (_ENTER_LUA, _LEAVE_LUA, _WRITE_LUA)
 
 
 @dataclass(slots=True)
@@ -208,6 +238,10 @@ class HeldRedisStorage(RedisStorage):
     the update back, and Telegram delivers it again. An update that rolls back for another
     reason writes nothing. Outside a unit of work it is aiogram's own."""
 
+    @cached_property
+    def _write(self) -> AsyncScript:
+        return self.redis.register_script(_WRITE_LUA)
+
     def chat_lock(self, *, timeout: float, also_read: Sequence[str] = ()) -> RedisChatLock:
         """The chat lock that also reads this storage's dialogs (`RedisChatLock`)."""
         return RedisChatLock(self.redis, self.key_builder, timeout=timeout, also_read=also_read)
@@ -230,21 +264,18 @@ class HeldRedisStorage(RedisStorage):
             changed = [(k, d) for k, d in known.items() if d.state_changed or d.data_changed]
             if not changed:
                 return
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for key, dialog in changed:
-                    if dialog.state_changed:
-                        state_key = self.key_builder.build(key, "state")
-                        if dialog.state is None:
-                            pipe.delete(state_key)
-                        else:
-                            pipe.set(state_key, dialog.state, ex=self.state_ttl)
-                    if dialog.data_changed:
-                        data_key = self.key_builder.build(key, "data")
-                        if dialog.data == "{}":
-                            pipe.delete(data_key)
-                        else:
-                            pipe.set(data_key, dialog.data, ex=self.data_ttl)
-                await pipe.execute()
+            keys: list[str] = []
+            args: list[str] = []
+            for key, dialog in changed:
+                if dialog.state_changed:
+                    keys.append(self.key_builder.build(key, "state"))
+                    args += _write_args(
+                        None if dialog.state is None else dialog.state, self.state_ttl
+                    )
+                if dialog.data_changed:
+                    keys.append(self.key_builder.build(key, "data"))
+                    args += _write_args(None if dialog.data == "{}" else dialog.data, self.data_ttl)
+            await self._write(keys=keys, args=args)
             for _key, dialog in changed:
                 dialog.state_changed = dialog.data_changed = False
 

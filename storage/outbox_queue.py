@@ -13,22 +13,27 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import (
     Integer,
     Table,
+    all_,
     and_,
+    any_,
     bindparam,
     case,
     delete,
     exists,
     false,
     func,
+    insert,
     literal,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -36,10 +41,21 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from domain.dialog.events import Channel
 from domain.entities import OutboxItem
 from domain.kinds import OutboxKind
-from storage._hot import HotStatement, Program, after_commit, hold_until_commit, param
+from storage._hot import (
+    Alone,
+    HotStatement,
+    Program,
+    after_commit,
+    hold_until_commit,
+    insert_of,
+    param,
+    run_alone,
+)
 from storage._rows import outbox_item
-from storage.models import Appeal, OutboxMessage, StaffTopic
+from storage._sql import insert_for
+from storage.models import Appeal, OutboxMessage, ProcessedUpdate, StaffTopic
 from storage.outbox import ADD_ROW, DUE_NOW, PENDING, OutboxRepository, pending_row
+from storage.processed_updates import ClaimTaken, take_claim
 
 # Outbox kinds as domain.lifecycle writes them (storage does not import the domain's flows).
 KIND_CARD = OutboxKind.CARD
@@ -62,6 +78,63 @@ def _pending_of_chat(_dialect: str) -> ClauseElement:
 
 # Every update with replies asks this of its chat (bot.durable).
 _PENDING_OF_CHAT = HotStatement(_pending_of_chat)
+
+
+def _add_in_order(dialect: str, *, claimed: bool = False) -> ClauseElement:
+    """PostgreSQL: the reply's row, due now (behind the chat's older pending rows, other than
+    those in `busy`) or leased until `until`, decided in the INSERT itself: one round trip
+    where the check and the row took two. With `claimed`, the update's claim too (its
+    `claim_*` parameters): no row when the update was handled already. Answers the row's id
+    and its due time."""
+    table = cast(Table, OutboxMessage.__table__)
+    older = table.alias("older")
+    behind = exists().where(
+        older.c.status == literal(PENDING),
+        older.c.channel == bindparam("of_channel", type_=table.c.channel.type),
+        older.c.chat == bindparam("of_chat", type_=table.c.chat.type),
+        older.c.id != all_(bindparam("busy", type_=ARRAY(Integer()))),
+    )
+    due = case(
+        (behind, bindparam("due_now", type_=table.c.next_attempt_at.type)),
+        else_=bindparam("until", type_=table.c.next_attempt_at.type),
+    )
+    if not claimed:
+        columns = "created_at channel chat kind payload appeal_id"
+        add: ClauseElement = insert_of(
+            OutboxMessage, columns, status=PENDING, attempts=0, progress=0, next_attempt_at=due
+        ).returning(table.c.id, table.c.next_attempt_at)
+        return add
+    claims = cast(Table, ProcessedUpdate.__table__)
+    claim = (
+        insert_for(dialect)(claims)
+        .values(
+            channel=bindparam("claim_channel", type_=claims.c.channel.type),
+            update_id=bindparam("claim_update_id", type_=claims.c.update_id.type),
+            processed_at=bindparam("claim_processed_at", type_=claims.c.processed_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(claims.c.update_id)
+        .cte("claim")
+    )
+    names = ("created_at", "channel", "chat", "kind", "payload")
+    row = select(
+        *(bindparam(name, type_=table.c[name].type) for name in names),
+        literal(PENDING),
+        literal(0),
+        literal(0),
+        due,
+    ).select_from(claim)
+    fused: ClauseElement = (
+        insert(table)
+        .from_select([*names, "status", "attempts", "progress", "next_attempt_at"], row)
+        .returning(table.c.id, table.c.next_attempt_at)
+        .add_cte(claim)
+    )
+    return fused
+
+
+_ADD_IN_ORDER = HotStatement(_add_in_order)
+_CLAIM_AND_ADD = HotStatement(partial(_add_in_order, claimed=True))
 
 
 @dataclass(slots=True)
@@ -98,18 +171,38 @@ class OutboxQueue:
         queued = Queued()
         values = {"channel": channel.value, "chat": chat, "kind": kind, "payload": payload}
 
+        if self._session.get_bind().dialect.name == "postgresql" and in_order:
+            # One statement with the update's claim, if one is held: with nothing else to
+            # write, the whole commit is then one round trip (storage._hot `commit`).
+            claim = take_claim(self._session)
+
+            def one() -> Program:
+                busy = frozenset(in_flight())  # read here, right before the commit
+                return _add_in_order_of(values, now, until, busy, claim, queued)
+
+            def undo() -> Program:
+                return _take_back(queued, claim)
+
+            key = f"replies:{id(queued)}"
+            hold_until_commit(self._session, key, one, alone=Alone(undo))
+            after_commit(self._session, key, self._woken(queued))
+            return queued
+
         def write() -> Program:
             # Read here, on the event loop's thread, right before the commit.
             busy = frozenset(in_flight())
             return _queue_replies(values, now, until, busy if in_order else None, queued)
 
+        hold_until_commit(self._session, f"replies:{id(queued)}", write)
+        after_commit(self._session, f"replies:{id(queued)}", self._woken(queued))
+        return queued
+
+    def _woken(self, queued: Queued) -> Callable[[], None]:
         def woken() -> None:
             if not queued.leased and self._outbox is not None:
                 self._outbox.added += 1  # the unit of work wakes the sender
 
-        hold_until_commit(self._session, f"replies:{id(queued)}", write)
-        after_commit(self._session, f"replies:{id(queued)}", woken)
-        return queued
+        return woken
 
     async def heads(self, staff_chat: str | None) -> list[OutboxItem]:
         """Each chat's next row, oldest chat first; due or not (a head that is not due holds
@@ -267,6 +360,64 @@ def _queue_replies(
     into.leased = not waiting
 
 
+def _add_in_order_of(
+    values: Mapping[str, Any],
+    now: datetime,
+    until: datetime,
+    busy: frozenset[int],
+    claim: Mapping[str, Any] | None,
+    into: Queued,
+) -> Program:
+    """`_queue_replies` in one statement (`_add_in_order`), with the update's claim if it is
+    given; on PostgreSQL. `busy` goes as one array parameter."""
+    row = {
+        **values,
+        "created_at": now,
+        "appeal_id": None,
+        "of_channel": values["channel"],
+        "of_chat": values["chat"],
+        "busy": sorted(busy),
+        "due_now": DUE_NOW,
+        "until": until,
+    }
+    if claim is None:
+        rows = yield _ADD_IN_ORDER, row
+    else:
+        rows = yield _CLAIM_AND_ADD, row | {f"claim_{k}": v for k, v in claim.items()}
+        if not rows:
+            raise ClaimTaken(f"{claim['channel']} event {claim['update_id']}")
+    into.row_id = int(rows[0][0])
+    into.leased = rows[0][1] != DUE_NOW
+
+
+def _take_back(queued: Queued, claim: Mapping[str, Any] | None) -> Program:
+    """Undo `_add_in_order_of` once committed: the row (still leased to this worker, so not
+    sent by anyone) and the claim."""
+    yield _DELETE_ROW, {"row_id": queued.row_id}
+    if claim is not None:
+        yield _UNCLAIM, {"channel": claim["channel"], "update_id": claim["update_id"]}
+
+
+def _delete_row(_dialect: str) -> ClauseElement:
+    table = cast(Table, OutboxMessage.__table__)
+    gone: ClauseElement = delete(table).where(
+        table.c.id == bindparam("row_id", type_=table.c.id.type)
+    )
+    return gone
+
+
+def _unclaim(_dialect: str) -> ClauseElement:
+    table = cast(Table, ProcessedUpdate.__table__)
+    gone: ClauseElement = delete(table).where(
+        table.c.channel == param(table.c.channel), table.c.update_id == param(table.c.update_id)
+    )
+    return gone
+
+
+_DELETE_ROW = HotStatement(_delete_row)
+_UNCLAIM = HotStatement(_unclaim)
+
+
 def _mark_sent(ids: Collection[int], now: datetime) -> Executable:
     table = cast(Table, OutboxMessage.__table__)
     return (
@@ -281,7 +432,24 @@ async def mark_sent_at_once(engine: AsyncEngine, ids: Collection[int], now: date
     trip to PostgreSQL instead of a unit of work's BEGIN, UPDATE and COMMIT). With several
     workers each reply row is marked as soon as it is sent, so this runs once per reply. Not
     for SQLite, whose transactions storage.database begins (AUTOCOMMIT would undo that);
-    there one process marks its rows in batches (bot.durable)."""
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(_mark_sent(ids, now))
+    there one process marks its rows in batches (bot.durable). The ids go as one array
+    parameter: one statement whatever their number, prepared once per connection (a list of
+    parameters made one statement per length, and they pushed the hot path's statements out
+    of each connection's cache of prepared ones)."""
+    await run_alone(engine, _MARK_SENT_ANY, {"ids": sorted(ids), "sent_at": now})
+
+
+def _mark_sent_any(_dialect: str) -> ClauseElement:
+    table = cast(Table, OutboxMessage.__table__)
+    marked: ClauseElement = (
+        update(table)
+        .where(
+            table.c.id == any_(bindparam("ids", type_=ARRAY(Integer()))),
+            table.c.status == literal(PENDING),
+        )
+        .values(status=literal(OutboxRepository.SENT), sent_at=param(table.c.sent_at))
+    )
+    return marked
+
+
+_MARK_SENT_ANY = HotStatement(_mark_sent_any)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
-from storage._hot import HotStatement, Program, hold_until_commit, param
+from storage._hot import HotStatement, Program, hold_until_commit, param, take_held
 from storage._sql import SessionStore, insert_for
 from storage.models import ProcessedUpdate
 
@@ -32,6 +34,19 @@ def _claim(dialect: str) -> ClauseElement:
 
 # Every update's first statement (storage._hot).
 _CLAIM = HotStatement(_claim)
+
+
+_HELD_CLAIM = "claim"
+
+
+def take_claim(session: AsyncSession) -> Mapping[str, Any] | None:
+    """The claim held for the commit (`claim_at_commit`), taken over by a write that runs it
+    in its own statement (storage.outbox_queue): its `channel`, `update_id` and
+    `processed_at`, and that write raises ClaimTaken when it finds the update handled."""
+    parameters: Mapping[str, Any] | None = session.info.pop(_HELD_CLAIM, None)
+    if parameters is None or not take_held(session, _HELD_CLAIM):
+        return None
+    return parameters
 
 
 class ClaimTaken(Exception):
@@ -81,7 +96,8 @@ class ProcessedUpdateRepository(SessionStore):
             if not (yield _CLAIM, parameters):
                 raise ClaimTaken(f"{channel} event {update_id}")
 
-        hold_until_commit(self._session, "claim", write)
+        hold_until_commit(self._session, _HELD_CLAIM, write)
+        self._session.info[_HELD_CLAIM] = parameters
 
     async def prune(self, before: datetime) -> int:
         result = await self._session.execute(

@@ -20,7 +20,7 @@ from storage.fsm_redis import (
     read_with_lock,
 )
 from storage.uow import UnitOfWorkFactory, current_session
-from tests.unit.test_fsm_redis import Counted
+from tests.unit.test_fsm_redis import Counted, known_scripts
 
 pytestmark = pytest.mark.postgres_only
 
@@ -45,6 +45,7 @@ async def test_the_lock_reads_the_dialog_and_a_second_unit_of_work_reads_it_agai
     await plain.set_state(KEY, "Form:category")
     await plain.set_data(KEY, {"media": ["a"]})
     await plain.redis.set(f"{prefix}:categories:version", "7")
+    await known_scripts(url)
 
     Counted.trips = 0
     async with lock.lock(KEY):

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from bot.durable import DurableReplies
 from domain.dialog.events import Channel
 from storage.models import OutboxMessage
 from storage.uow import UnitOfWorkFactory
+from tests.asyncpg_trips import round_trips
 
 pytestmark = pytest.mark.postgres_only
 
@@ -35,13 +35,6 @@ async def test_rows_sent_together_are_marked_together_before_each_update_ends(
             await uow.commit()
         assert kept.send_now
         rows.append(kept.row_id)
-    marks: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
-            marks.append(statement)
-
-    event.listen(uows.sessions.engine.sync_engine, "before_cursor_execute", count)
 
     async def one(row: int) -> str:
         durable.sending(row)
@@ -53,8 +46,10 @@ async def test_rows_sent_together_are_marked_together_before_each_update_ends(
             assert stored is not None
             return stored.status
 
-    statuses = await asyncio.gather(*(one(row) for row in rows))
+    with round_trips() as seen:
+        statuses = await asyncio.gather(*(one(row) for row in rows))
     assert statuses == ["sent"] * len(rows)
+    marks = [query for query in seen if query.lstrip().upper().startswith("UPDATE OUTBOX")]
     assert 1 <= len(marks) <= 3  # one statement for all, or a few: not one per row
     async with uows() as uow:
         pending = (

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
-from asyncpg.prepared_stmt import PreparedStatement
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState
@@ -24,6 +23,7 @@ from storage.fsm import SQLAlchemyStorage
 from storage.models import Category
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests import backends
+from tests.asyncpg_trips import round_trips
 
 SMALLER_FILE = """
 [[category]]
@@ -107,17 +107,8 @@ def _fsm_writes(engine: AsyncEngine) -> Iterator[list[str]]:
             seen.append(statement.split()[0].upper())
 
     if engine.dialect.name != "sqlite":
-        fetch = PreparedStatement.fetch
-
-        async def noted(self: PreparedStatement, *args: Any, **kwargs: Any) -> Any:
-            note(self.get_query())
-            return await fetch(self, *args, **kwargs)
-
-        PreparedStatement.fetch = noted
-        try:
+        with round_trips(note):
             yield seen
-        finally:
-            PreparedStatement.fetch = fetch
         return
 
     def trace(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -1,6 +1,7 @@
 """The hot statements (storage._hot) read and write exactly what the ORM reads and writes:
 aware datetimes, JSON, nulls; in the unit of work's own transaction, so a rollback takes
-them back. On SQLite they run straight on aiosqlite, on PostgreSQL through the session."""
+them back. On SQLite they run straight on aiosqlite, on PostgreSQL on asyncpg under the
+session's transaction."""
 
 from __future__ import annotations
 
