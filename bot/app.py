@@ -49,6 +49,7 @@ from domain.dialog.events import Channel
 from domain.geo import Bounds
 from domain.i18n import Translator, gettext
 from domain.lifecycle import LifecycleConfig
+from storage.accounts import AccountVersions
 from storage.database import Sessions, create_engine, create_session_factory, is_sqlite
 from storage.fsm import RecordCache, SQLAlchemyStorage
 from storage.fsm_redis import HeldRedisStorage
@@ -162,6 +163,7 @@ def create_fsm(
     sessions: Sessions,
     redis: Redis | None,
     categories: RedisCatalogueVersion | None = None,
+    accounts: AccountVersions | None = None,
 ) -> tuple[BaseStorage, BaseEventIsolation]:
     """Dialog state in Redis when configured (several workers), else in the database."""
     if redis is not None:
@@ -169,8 +171,14 @@ def create_fsm(
         storage = HeldRedisStorage(redis, key_builder=keys)
         # The categories' version is read with the lock: a dialog step that shows categories
         # then checks its copy without a round trip of its own (storage.category_cache).
+        # So is the resident's account's version (storage.accounts, `SharedAccountCache`).
         also = [categories.key] if categories is not None else []
-        return storage, storage.chat_lock(timeout=settings.redis_lock_seconds, also_read=also)
+        lock = storage.chat_lock(
+            timeout=settings.redis_lock_seconds,
+            also_read=also,
+            also_read_for=accounts.lock_reads if accounts is not None else None,
+        )
+        return storage, lock
     keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
     # Where one process owns the database it also knows every dialog's committed state.
     cache = RecordCache() if sessions.single_process else None
@@ -196,12 +204,13 @@ def build_application(settings: Settings, *, clock: Clock = utc_now) -> Applicat
     sessions = create_session_factory(engine)
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     categories = RedisCatalogueVersion(redis, settings.redis_prefix) if redis else None
-    uows = UnitOfWorkFactory(sessions, categories)
+    accounts = AccountVersions(redis, settings.redis_prefix) if redis else None
+    uows = UnitOfWorkFactory(sessions, categories, accounts)
     translator = create_translator(settings)
     dialog = create_dialog(settings, translator, clock)
     lifecycle = create_lifecycle_config(settings)
     timezone = ZoneInfo(settings.timezone)
-    storage, isolation = create_fsm(settings, sessions, redis, categories)
+    storage, isolation = create_fsm(settings, sessions, redis, categories, accounts)
     staff = create_staff(settings, translator, clock, lifecycle, uows, redis)
     executors = create_executors(settings, translator, clock, lifecycle, uows, redis)
     limiter = create_limiter(settings, redis)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from storage.fsm_redis import read_with_lock
+from storage.lock_reads import read_with_lock
 
 
 class RedisCatalogueVersion:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 from itertools import chain
 from typing import Any, cast
 
+from aiogram.fsm.storage.base import StorageKey
+from redis.asyncio import Redis
 from sqlalchemy import Result, Table, bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -17,6 +21,7 @@ from domain.entities import Account
 from storage._hot import HotStatement, Program, hold_until_commit, param, run
 from storage._rows import account
 from storage._sql import SessionStore, clip_name, insert_for
+from storage.lock_reads import read_with_lock
 from storage.models import ChannelAccount
 
 _COLUMNS = ("id", "resident_id", "locale", "phone", "phone_verified_at", "subscribed")
@@ -107,6 +112,27 @@ class AccountCache:
         self._by_chat.clear()
         self._chat_of.clear()
 
+    # A new account's row, read in the transaction that made it, may be kept (SQLite: that
+    # transaction is a trip of its own, committed by the time it is read).
+    keeps_new = True
+    # Shared with other workers through versions (`SharedAccountCache`).
+    shared = False
+
+    async def ready(self) -> None:
+        """Before a read that the cache did not answer."""
+
+    def changed(
+        self, info: dict[Any, Any], *, account_id: int | None = None, chat: Chat | None = None
+    ) -> None:
+        """An account changed in the unit of work whose session's `info` this is: forget it
+        (by id, or by chat)."""
+        if account_id is not None:
+            self.forget(account_id)
+        if chat is not None:
+            found = self._by_chat.get(chat)
+            if found is not None:
+                self.forget(found["id"])
+
     def watch(self, session_class: type[Session]) -> None:
         """Forget what the sessions of this class change (their flushes and statements run
         in a transaction, which holds the database's one connection: no reader fills an
@@ -117,7 +143,7 @@ class AccountCache:
     def _flushed(self, session: Session, _flush: UOWTransaction) -> None:
         for row in chain(session.dirty, session.deleted):
             if isinstance(row, ChannelAccount) and row.id is not None:
-                self.forget(row.id)
+                self.changed(session.info, account_id=row.id, chat=(row.channel, row.external_id))
 
     def _executing(self, state: ORMExecuteState) -> Result[Any] | None:
         if not (state.is_update or state.is_delete) or state.execution_options.get(HANDLED):
@@ -127,8 +153,148 @@ class AccountCache:
         # Forgotten once the statement ran: its transaction holds the connection from then
         # on, while before it another transaction could still read and keep the old rows.
         result = state.invoke_statement()
-        self.clear()
+        self.cleared(state.session.info)
         return result
+
+    def cleared(self, info: dict[Any, Any]) -> None:
+        """Any account may have changed (a statement over the table)."""
+        self.clear()
+
+
+def account_chat(key: StorageKey) -> Chat | None:
+    """The account whose dialog `key` is: a Telegram private chat (its chat is its user) or a
+    Viber user (its id in the key's destiny: bot.viber.turn)."""
+    if key.destiny.startswith("viber:"):
+        return (Channel.VIBER.value, key.destiny.removeprefix("viber:"))
+    if key.chat_id == key.user_id and key.chat_id > 0:
+        return (Channel.TELEGRAM.value, str(key.user_id))
+    return None
+
+
+# KEYS: the versions of changed accounts, then the epoch. ARGV: a new epoch, or "" to keep it.
+_BUMP_LUA = """
+for i = 1, #KEYS - 1 do redis.call('INCR', KEYS[i]) end
+if ARGV[1] ~= '' then redis.call('SET', KEYS[#KEYS], ARGV[1]) end
+return #KEYS
+"""
+
+
+class AccountVersions:
+    """What the workers share of their account caches (`SharedAccountCache`), in Redis: a
+    version per account, moved on by every change of it, and an epoch, replaced when any
+    account may have changed (a statement over the table) and gone when Redis lost its keys.
+    An update reads its own account's version and the epoch in the round trip that takes
+    its chat's lock (storage.fsm_redis), so checking its copy costs nothing more."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:accounts"
+        self.epoch_key = f"{self._prefix}:epoch"
+        self._bump = redis.register_script(_BUMP_LUA)
+
+    def key(self, chat: Chat) -> str:
+        return f"{self._prefix}:v:{chat[0]}:{chat[1]}"
+
+    def lock_reads(self, key: StorageKey) -> list[str]:
+        """What the lock of `key`'s chat reads for the cache."""
+        chat = account_chat(key)
+        return [self.epoch_key, self.key(chat)] if chat is not None else []
+
+    async def start(self) -> None:
+        """An epoch, if Redis has none (first start, or it lost its keys)."""
+        await self._redis.set(self.epoch_key, secrets.token_hex(8), nx=True)
+
+    async def bump(self, chats: Collection[Chat], everything: bool) -> None:
+        keys = [self.key(chat) for chat in sorted(chats)]
+        await self._bump(
+            keys=[*keys, self.epoch_key], args=[secrets.token_hex(8) if everything else ""]
+        )
+
+
+_STAMP = "_stamp"
+_CHANGED = "accounts_changed"
+
+
+class SharedAccountCache(AccountCache):
+    """Accounts by chat in each worker, where several share PostgreSQL and Redis. An entry
+    keeps the versions it was read under (`AccountVersions`); it is used only while the
+    update's lock read the same ones, so a change by any worker is seen by the next update
+    of that chat on every worker. A change moves the versions on right before its commit and
+    again right after it: a worker that read the row between the two keeps it under the
+    first, which the second makes old. Entries are filled only from reads outside a
+    transaction (committed rows)."""
+
+    keeps_new = False
+    shared = True
+
+    def __init__(self, versions: AccountVersions, size: int = 20_000) -> None:
+        super().__init__(size)
+        self._versions = versions
+
+    def _stamp(self, chat: Chat) -> tuple[Any, Any] | None:
+        has_epoch, epoch = read_with_lock(self._versions.epoch_key)
+        has_version, version = read_with_lock(self._versions.key(chat))
+        if not (has_epoch and has_version) or epoch is None:
+            return None
+        return (epoch, version)
+
+    async def ready(self) -> None:
+        has_epoch, epoch = read_with_lock(self._versions.epoch_key)
+        if has_epoch and epoch is None:
+            await self._versions.start()  # Redis has none: the next update can keep entries
+
+    def get(self, chat: Chat) -> Values | None:
+        found = super().get(chat)
+        if found is None:
+            return None
+        stamp = self._stamp(chat)
+        if stamp is None or found[_STAMP] != stamp:
+            return None
+        return found
+
+    def put(self, chat: Chat, values: Values) -> None:
+        stamp = self._stamp(chat)
+        if stamp is not None:
+            super().put(chat, {**values, _STAMP: stamp})
+
+    def changed(
+        self, info: dict[Any, Any], *, account_id: int | None = None, chat: Chat | None = None
+    ) -> None:
+        if chat is None and account_id is not None:
+            chat = self._chat_of.get(account_id)
+        super().changed(info, account_id=account_id, chat=chat)
+        # A chat this worker does not know: every worker's copies go.
+        self._note(info, chat if chat is not None else None)
+
+    def cleared(self, info: dict[Any, Any]) -> None:
+        super().cleared(info)
+        self._note(info, None)
+
+    def _note(self, info: dict[Any, Any], chat: Chat | None) -> None:
+        changed: tuple[set[Chat], list[bool]] | None = info.get(_CHANGED)
+        if changed is None:
+            changed = info[_CHANGED] = (set(), [False])
+            versions = self._versions
+
+            async def bump() -> None:
+                await versions.bump(changed[0], changed[1][0])
+
+            info[_BUMPS] = bump
+        if chat is None:
+            changed[1][0] = True
+        else:
+            changed[0].add(chat)
+
+
+# Where a session keeps its accounts' bump (`SharedAccountCache._note`), for the unit of work
+# to run before and after its commit (storage.uow).
+_BUMPS = "accounts_bumps"
+
+
+def account_bumps(info: dict[Any, Any]) -> Callable[[], Awaitable[None]] | None:
+    """The versions this unit of work moves on, if it changed accounts."""
+    bump: Callable[[], Awaitable[None]] | None = info.get(_BUMPS)
+    return bump
 
 
 class AccountRepository(SessionStore):
@@ -142,6 +308,7 @@ class AccountRepository(SessionStore):
             cached = self._cache.get(chat)
             if cached is not None:
                 return cached
+            await self._cache.ready()
         cache = self._fills()
         found: list[Values] = []
 
@@ -203,7 +370,7 @@ class AccountRepository(SessionStore):
             yield _CREATE, values
             rows = yield _BY_CHAT, {"channel": channel.value, "external_id": external_id}
             found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
-            if cache is not None:
+            if cache is not None and cache.keeps_new:
                 cache.put(chat, found[0])
 
         await run(self._session, create())
@@ -226,9 +393,8 @@ class AccountRepository(SessionStore):
             .values(subscribed=subscribed)
             .execution_options(**{HANDLED: True})
         )
-        found = self._cache.get((channel.value, external_id)) if self._cache else None
-        if found is not None:
-            self._cache_forget(found["id"])
+        if self._cache is not None:
+            self._cache.changed(self._session.info, chat=(channel.value, external_id))
 
     async def is_subscribed(self, channel: Channel, external_id: str) -> bool:
         found = await self._values(channel, external_id)
@@ -237,17 +403,12 @@ class AccountRepository(SessionStore):
     async def set_locale(self, account_id: int, locale: str) -> None:
         """Written with the unit of work's commit (a held write: storage._hot)."""
         cache = self._cache
+        info = self._session.info
 
         def write() -> Program:
             yield _SET_LOCALE, {"account_id": account_id, "locale": locale}
             if cache is not None:
                 # Where the write ran, in its transaction: the next read finds it.
-                cache.forget(account_id)
+                cache.changed(info, account_id=account_id)
 
         hold_until_commit(self._session, f"locale:{account_id}", write)
-
-    def _cache_forget(self, account_id: int) -> None:
-        # After the statement, while its transaction holds the database's one connection:
-        # before it, a transaction still running could read and keep the old row again.
-        if self._cache is not None:
-            self._cache.forget(account_id)

@@ -7,10 +7,10 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -23,6 +23,7 @@ from redis.commands.core import AsyncScript
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage._hot import before_commit
+from storage.lock_reads import LockReads, held_with, lock_reads
 from storage.uow import current_session
 
 logger = logging.getLogger(__name__)
@@ -115,34 +116,11 @@ def count_at_lock(count: FloodCount) -> Iterator[FloodCount]:
         _COUNT.reset(token)
 
 
-@dataclass(slots=True)
-class _Read:
-    """Values read with the chat's lock, valid while it is held; a dialog's keys are taken
-    once (the update then writes them), others only looked at."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def take(self, *keys: str) -> list[Any] | None:
-        if not all(key in self.values for key in keys):
-            return None
-        return [self.values.pop(key) for key in keys]
-
-
-_READ: ContextVar[_Read | None] = ContextVar("redis_lock_read", default=None)
-
-
-def read_with_lock(key: str) -> tuple[bool, Any]:
-    """A value read when the update took its chat's lock: (found, value)."""
-    read = _READ.get()
-    if read is None or key not in read.values:
-        return False, None
-    return True, read.values[key]
-
-
 class RedisChatLock(BaseEventIsolation):
     """aiogram's Redis lock per chat, in fewer round trips: one script takes the lock, counts
     the update against its sender's flood limit if asked (`count_at_lock`), and reads the
-    chat's dialog and `also_read` (the categories' version) while it is at it; another frees
+    chat's dialog, `also_read` (the categories' version) and `also_read_for` the chat (its
+    account's version: storage.accounts) while it is at it; another frees
     it. Waits for a held lock as aiogram's does, polling; the lock expires after `timeout`
     seconds, so a worker that died holding it holds nobody up for longer."""
 
@@ -153,11 +131,13 @@ class RedisChatLock(BaseEventIsolation):
         *,
         timeout: float,
         also_read: Sequence[str] = (),
+        also_read_for: Callable[[StorageKey], Sequence[str]] | None = None,
         poll: float = 0.1,
     ) -> None:
         self._key_builder = key_builder
         self._ttl_ms = str(max(1, int(timeout * 1000)))
         self._also_read = list(also_read)
+        self._also_read_for = also_read_for
         self._poll = poll
         self._enter = redis.register_script(_ENTER_LUA)
         self._leave = redis.register_script(_LEAVE_LUA)
@@ -169,6 +149,7 @@ class RedisChatLock(BaseEventIsolation):
             self._key_builder.build(key, "state"),
             self._key_builder.build(key, "data"),
             *self._also_read,
+            *(self._also_read_for(key) if self._also_read_for is not None else ()),
         ]
         token = secrets.token_hex(8)
         count = _COUNT.get()
@@ -196,8 +177,8 @@ class RedisChatLock(BaseEventIsolation):
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._poll)
-        read = _Read(dict(zip(reads, answer[2:], strict=True)))
-        _READ.set(read)
+        read = LockReads(dict(zip(reads, answer[2:], strict=True)))
+        held_with(read)
         try:
             yield None
         finally:
@@ -242,15 +223,27 @@ class HeldRedisStorage(RedisStorage):
     def _write(self) -> AsyncScript:
         return self.redis.register_script(_WRITE_LUA)
 
-    def chat_lock(self, *, timeout: float, also_read: Sequence[str] = ()) -> RedisChatLock:
+    def chat_lock(
+        self,
+        *,
+        timeout: float,
+        also_read: Sequence[str] = (),
+        also_read_for: Callable[[StorageKey], Sequence[str]] | None = None,
+    ) -> RedisChatLock:
         """The chat lock that also reads this storage's dialogs (`RedisChatLock`)."""
-        return RedisChatLock(self.redis, self.key_builder, timeout=timeout, also_read=also_read)
+        return RedisChatLock(
+            self.redis,
+            self.key_builder,
+            timeout=timeout,
+            also_read=also_read,
+            also_read_for=also_read_for,
+        )
 
     async def _dialog(self, session: AsyncSession, key: StorageKey) -> _Dialog:
         known: dict[StorageKey, _Dialog] = session.info.setdefault(_KNOWN, {})
         if key not in known:
             keys = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
-            read = _READ.get()
+            read = lock_reads()
             # Read with the chat's lock, unless this update has already used (and so may
             # have written) them.
             values = read.take(*keys) if read is not None else None

@@ -4,7 +4,7 @@ resident up by a claimed number."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -128,7 +128,7 @@ def _register(
     phone: str,
     verified_at: datetime | None,
     event: Mapping[str, Any],
-    cache: AccountCache | None,
+    forget: Callable[[], None],
 ) -> Program:
     """`IdentityRepository.register_phone`'s statements."""
     rows = yield _RESIDENT_OF, {"account_id": account_id}
@@ -140,9 +140,8 @@ def _register(
         resident_id = int(made[0][0])
     account = {"account_id": account_id, "resident_id": resident_id, "phone": phone}
     yield _SET_PHONE, {**account, "phone_verified_at": verified_at}
-    if cache is not None:
-        # Where the write ran, in its transaction: the next read finds it.
-        cache.forget(account_id)
+    # Where the write ran, in its transaction: the next read finds it.
+    forget()
     yield _RECORD, event
     if verified_at is not None:
         yield _ATTACH_CALLS, {"phone": phone, "resident_id": resident_id}
@@ -186,9 +185,14 @@ class IdentityRepository:
         }
         verified_at = now if verified else None
         cache = self._cache
+        info = self._session.info
+
+        def forget() -> None:
+            if cache is not None:
+                cache.changed(info, account_id=account_id)
 
         def write() -> Program:
-            return _register(account_id, phone, verified_at, event, cache)
+            return _register(account_id, phone, verified_at, event, forget)
 
         hold_until_commit(self._session, f"phone:{account_id}", write)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -9,8 +10,14 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage._hot import commit, forget_held
-from storage.accounts import AccountCache, AccountRepository
+from storage._hot import before_commit, commit, forget_held
+from storage.accounts import (
+    AccountCache,
+    AccountRepository,
+    AccountVersions,
+    SharedAccountCache,
+    account_bumps,
+)
 from storage.appeals import AppealRepository, Numbers
 from storage.appointments import AppointmentPendingRepository, AppointmentRepository
 from storage.calls import CallRepository
@@ -26,6 +33,8 @@ from storage.outbox_queue import OutboxQueue
 from storage.pending_actions import PendingActionRepository
 from storage.processed_updates import ProcessedUpdateRepository, RecentClaims
 from storage.staff_chat import StaffRepository
+
+logger = logging.getLogger(__name__)
 
 # The session of the event being handled. The FSM storage joins it, so a dialog step's state
 # change commits or rolls back together with what the step wrote.
@@ -135,16 +144,50 @@ class UnitOfWork:
     async def commit(self) -> None:
         # Writes held for the commit go in the same transaction (the dialog state:
         # storage.fsm), so that they commit or roll back with everything else.
-        await commit(self.session)
+        if self._accounts is not None and self._accounts.shared:
+            await self._commit_sharing_accounts()
+        else:
+            await commit(self.session)
         outbox: OutboxRepository | None = self.__dict__.get("outbox")
         if outbox is not None and outbox.added and self._on_outbox is not None:
             # Wake the sender now rather than at its next poll.
             outbox.added = 0
             self._on_outbox()
 
+    async def _commit_sharing_accounts(self) -> None:
+        """Where workers share their account caches, the versions of the accounts this unit
+        of work changed move on right before the commit and again right after it (storage.
+        accounts `SharedAccountCache`). Held writes and the ORM's flush (run first here) note
+        their changes as they run, so the first bump is the last write outside the database,
+        which comes after them."""
+        info = self.session.info
+
+        async def before() -> None:
+            bump = account_bumps(info)
+            if bump is not None:
+                await bump()
+
+        if self.session.new or self.session.dirty or self.session.deleted:
+            await self.session.flush()
+        before_commit(self.session, "accounts~", before)
+        await commit(self.session)
+        bump = account_bumps(info)
+        if bump is None:
+            return
+        try:
+            await bump()
+        except Exception as exc:
+            # Committed: other workers keep their copies until that account's next change.
+            logger.error("accounts' versions not moved on after a commit: %s", type(exc).__name__)
+
 
 class UnitOfWorkFactory:
-    def __init__(self, sessions: Sessions, categories: CatalogueVersion | None = None) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        categories: CatalogueVersion | None = None,
+        accounts: AccountVersions | None = None,
+    ) -> None:
         self.sessions = sessions
         # Categories in process where one process owns the database, or where the workers
         # share their version (storage.category_cache).
@@ -161,6 +204,10 @@ class UnitOfWorkFactory:
         self.numbers = Numbers() if sessions.single_process else None
         if sessions.single_process:
             self.accounts_cache = AccountCache()
+        elif accounts is not None:
+            # Workers sharing Redis: each keeps its own, checked against shared versions.
+            self.accounts_cache = SharedAccountCache(accounts)
+        if self.accounts_cache is not None:
             self.accounts_cache.watch(sessions.session_class)
         # Set by whoever delivers the outbox; called after a commit that queued something.
         self.on_outbox: Callable[[], None] | None = None

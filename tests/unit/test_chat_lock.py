@@ -17,8 +17,8 @@ from storage.fsm_redis import (
     HeldRedisStorage,
     OverLimit,
     count_at_lock,
-    read_with_lock,
 )
+from storage.lock_reads import read_with_lock
 from storage.uow import UnitOfWorkFactory, current_session
 from tests.unit.test_fsm_redis import Counted, known_scripts
 
