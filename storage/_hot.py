@@ -54,8 +54,7 @@ _HELD = "hot_held_writes"
 _AFTER = "hot_after_commit"
 _UNDO = "hot_on_rollback"
 _BEFORE = "hot_before_commit"
-_DRIVER = "hot_driver"
-_ADAPTER = "hot_adapter"
+_CHECKED_OUT = "hot_checked_out"
 _ALONE = "hot_alone"
 _AUTOCOMMIT = "hot_autocommit"
 
@@ -186,9 +185,17 @@ def _as_sqlalchemy(exc: sqlite3.Error, sql: str) -> Exception:
 
 
 async def _driver(session: AsyncSession) -> Any:
-    """aiosqlite's connection under the session's transaction (begun here if it was not),
+    """aiosqlite's connection under the session's transaction (begun here if it was not)."""
+    _connection, pooled = await _checked_out(session)
+    driver = pooled.driver_connection
+    assert driver is not None, "a checked-out connection has its driver's connection"
+    return driver
+
+
+async def _checked_out(session: AsyncSession) -> tuple[AsyncConnection, PoolProxiedConnection]:
+    """The session's connection (begun here if it was not) and the pool's connection under it,
     found once per transaction: asking the session each time took two greenlet switches."""
-    held = session.info.get(_DRIVER)
+    held = session.info.get(_CHECKED_OUT)
     transaction = session.sync_session.get_transaction()
     if (
         held is not None
@@ -196,12 +203,11 @@ async def _driver(session: AsyncSession) -> Any:
         and held[0] is transaction
         and transaction.is_active
     ):
-        return held[1]
+        return held[1], held[2]
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None, "a checked-out connection has its driver's connection"
-    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
-    return driver
+    pooled = await connection.get_raw_connection()
+    session.info[_CHECKED_OUT] = (session.sync_session.get_transaction(), connection, pooled)
+    return connection, pooled
 
 
 async def _on_asyncpg(
@@ -286,21 +292,10 @@ async def _fetch(
 
 
 async def _pg_connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
-    """The session's connection and SQLAlchemy's asyncpg adapter under it, found once per
-    transaction (as `_driver` does on SQLite)."""
-    held = session.info.get(_ADAPTER)
-    transaction = session.sync_session.get_transaction()
-    if (
-        held is not None
-        and transaction is not None
-        and held[0] is transaction
-        and transaction.is_active
-    ):
-        return held[1], held[2]
-    connection = await session.connection()
-    adapter = (await connection.get_raw_connection()).dbapi_connection
+    """The session's connection and SQLAlchemy's asyncpg adapter under it."""
+    connection, pooled = await _checked_out(session)
+    adapter = pooled.dbapi_connection
     assert adapter is not None, "a checked-out connection has its DBAPI connection"
-    session.info[_ADAPTER] = (session.sync_session.get_transaction(), connection, adapter)
     return connection, adapter
 
 

@@ -264,7 +264,7 @@ class SharedAccountCache(AccountCache):
             chat = self._chat_of.get(account_id)
         super().changed(info, account_id=account_id, chat=chat)
         # A chat this worker does not know: every worker's copies go.
-        self._note(info, chat if chat is not None else None)
+        self._note(info, chat)
 
     def cleared(self, info: dict[Any, Any]) -> None:
         super().cleared(info)
