@@ -26,7 +26,7 @@ from bot.categories_version import RedisCatalogueVersion
 from bot.config import PROJECT_ROOT, Settings
 from bot.config import ConfigurationError as ConfigurationError  # where main.py looks for it
 from bot.durable import DurableReplies
-from bot.faults import describe
+from bot.faults import describe, stop_tasks
 from bot.flood import FloodGuard
 from bot.leader import Leadership
 from bot.limits import LimitRules, MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -94,9 +94,7 @@ class Application:
         self.tasks.append(asyncio.create_task(self.durable.run(), name="sent-replies"))
 
     async def stop_background(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await stop_tasks(self.tasks)
         self.tasks.clear()
 
     async def close(self) -> None:

@@ -140,6 +140,7 @@ class DurableReplies:
     async def run(self) -> None:
         """Mark sent rows in batches until cancelled."""
         while True:
+            stop_if_cancelled()  # one a library swallowed (bot.faults.stop_if_cancelled)
             await self._marking.wait()
             await asyncio.sleep(self._flush_every)
             self._marking.clear()

@@ -9,7 +9,10 @@ answering 5xx for those would only repeat the failure (and block the platform's 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import (
@@ -28,6 +31,8 @@ from sqlalchemy.exc import (
 from bot.api_errors import Outcome
 from bot.telegram import errors as telegram_errors
 from bot.viber import errors as viber_errors
+
+logger = logging.getLogger(__name__)
 
 # Checked first: these pass, whatever else they also are (a TimeoutError is an OSError).
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -111,10 +116,29 @@ def describe(exc: BaseException, *, limit: int = 300) -> str:
 
 def stop_if_cancelled() -> None:
     """Re-raise a cancellation that a client swallowed or turned into an error of its own.
-    redis-py 8 does so when the cancellation lands inside a command: a loop that logs
-    failures and goes on would then never stop, and shutdown would wait for it forever. Call
-    it in every `except Exception` of a loop that runs until cancelled, and after its Redis
-    calls."""
+    redis-py 8 does so when the cancellation lands inside a command, and Python 3.11's
+    `asyncio.wait_for` (also inside SQLAlchemy's pool) returns normally when its awaitable
+    finishes in the same turn as the cancellation: a loop that goes on would then never stop,
+    and shutdown would wait for it forever. Call it in every `except Exception` of a loop
+    that runs until cancelled, after its Redis calls, and at the top of each round."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def stop_tasks(tasks: Sequence[asyncio.Task[Any]], *, again_after: float = 1.0) -> None:
+    """Cancel the tasks and wait until all have ended. A task that is still running after
+    `again_after` seconds swallowed its cancellation somewhere `stop_if_cancelled` does not
+    look: it is logged and cancelled again, rather than holding the shutdown forever."""
+    running = {task for task in tasks if not task.done()}
+    for task in running:
+        task.cancel()
+    while running:
+        _done, running = await asyncio.wait(running, timeout=again_after)
+        for task in running:
+            logger.warning("task %s did not stop when cancelled: again", task.get_name())
+            task.cancel()
+    for task in tasks:
+        failed = None if task.cancelled() else task.exception()
+        if failed is not None:
+            logger.error("task %s had failed: %s", task.get_name(), describe(failed))

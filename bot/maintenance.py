@@ -124,6 +124,7 @@ class Maintenance:
 
     async def run(self) -> None:
         while True:
+            stop_if_cancelled()  # one a library swallowed (bot.faults.stop_if_cancelled)
             if not self._leading():
                 await asyncio.sleep(self._interval)
                 continue

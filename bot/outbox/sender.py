@@ -161,11 +161,11 @@ class OutboxSender:
     async def run(self) -> None:
         """Deliver until cancelled; a failed pass is logged and retried, never fatal."""
         while True:
+            stop_if_cancelled()
             self._wake.clear()
             if not self._leading():
                 # Woken when this worker becomes the leader (bot.leader), else at the poll.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._config.poll_interval)
+                await self._woken_or_after(self._config.poll_interval)
                 continue
             try:
                 delivered, _left, due_in = await self.drain_once()
@@ -179,9 +179,14 @@ class OutboxSender:
                 continue
             # Sleep until the next head is due (a throttled staff chat), a commit wakes us,
             # or the poll interval passes (rows written by another process).
-            timeout = max(0.0, min(self._config.poll_interval, due_in))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._woken_or_after(max(0.0, min(self._config.poll_interval, due_in)))
+
+    async def _woken_or_after(self, seconds: float) -> None:
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives while
+        # the event is being set (a commit's wake at shutdown), and the sender ran on.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def drain_once(self) -> tuple[int, int, float]:
         """One round over the chats' next rows: (delivered now, heads left, seconds until the
