@@ -21,11 +21,14 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.redis_batch import ScriptCall, run_before_commit
 
 # Float sums of intervals such as 1/30 drift by a few ulps; without this slack a caller
 # that waits exactly the delay it was given could be refused again by 1e-16 s.
@@ -260,6 +263,21 @@ return 0
 """
 
 
+class Taken:
+    """Sends taken ahead for an update's calls, by the call's place (`RedisRateLimiter.
+    reserve_ahead`); each is used once."""
+
+    def __init__(self, count: int = 0) -> None:
+        self.sends = [False] * count
+
+    def use(self, index: int) -> bool:
+        """Whether the send of the call at `index` was taken ahead (then it is used up)."""
+        if index < len(self.sends) and self.sends[index]:
+            self.sends[index] = False
+            return True
+        return False
+
+
 class RedisRateLimiter:
     """Limits shared by all workers of one bot token, kept in Redis under `prefix`.
 
@@ -277,6 +295,7 @@ class RedisRateLimiter:
     ) -> None:
         self._rules = rules
         self._prefix = f"{prefix}:outbox:rate"
+        self._redis = redis
         # register_script runs EVALSHA and loads the script itself after a NOSCRIPT
         # (a fresh or restarted server), so the body crosses the wire only when needed.
         self._reserve_script = redis.register_script(_RESERVE_LUA)
@@ -286,7 +305,7 @@ class RedisRateLimiter:
         self._chat_args = _micros(chat_cell)
         self._window_us = repr(rules.group_window * 1_000_000)
 
-    async def reserve(self, chat_key: str, *, group: bool) -> float:
+    def _reserve_keys(self, chat_key: str, group: bool) -> tuple[list[str], list[str]]:
         keys = [
             f"{self._prefix}:tat:global",
             f"{self._prefix}:tat:chat:{chat_key}",
@@ -300,8 +319,44 @@ class RedisRateLimiter:
             self._window_us,
             str(self._rules.group_limit if group else 0),
         ]
+        return keys, args
+
+    async def reserve(self, chat_key: str, *, group: bool) -> float:
+        keys, args = self._reserve_keys(chat_key, group)
         wait_us = int(await self._reserve_script(keys=keys, args=args))
         return wait_us / 1_000_000
+
+    def reserve_ahead(
+        self,
+        session: AsyncSession,
+        chats: Sequence[tuple[str, bool] | None],
+        when: Callable[[], bool],
+    ) -> Taken:
+        """Try to take a send for each of `chats` (key, is a group) in the round trip that
+        writes the unit of work's dialog, right before its commit (storage.redis_batch), if
+        `when()` says then that the replies go at once. A send not taken there (a spent
+        budget, Redis failing) is asked for as before, when its call goes."""
+        taken = Taken(len(chats))
+        for index, chat in enumerate(chats):
+            if chat is None:
+                continue
+            keys, args = self._reserve_keys(*chat)
+
+            def make(
+                index: int = index, keys: list[str] = keys, args: list[str] = args
+            ) -> ScriptCall | None:
+                if not when():
+                    return None
+
+                def answered(answer: Any) -> None:
+                    taken.sends[index] = not isinstance(answer, BaseException) and (
+                        int(answer) == 0
+                    )
+
+                return ScriptCall(self._reserve_script, keys, args, answered, required=False)
+
+            run_before_commit(session, self._redis, f"rate-ahead:{index}", make)
+        return taken
 
     async def pause(self, chat_key: str | None, seconds: float) -> None:
         if seconds <= 0:

@@ -12,17 +12,18 @@ from typing import Any, cast
 from aiogram.fsm.storage.base import StorageKey
 from redis.asyncio import Redis
 from sqlalchemy import Result, Table, bindparam, event, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
 from domain.entities import Account
-from storage._hot import HotStatement, Program, hold_until_commit, param, run
+from storage._hot import HotStatement, Program, hold_until_commit, param, run, run_alone
 from storage._rows import account
 from storage._sql import SessionStore, clip_name, insert_for
 from storage.lock_reads import read_with_lock
 from storage.models import ChannelAccount
+from storage.redis_batch import ScriptCall, run_before_commit
 
 _COLUMNS = ("id", "resident_id", "locale", "phone", "phone_verified_at", "subscribed")
 
@@ -54,6 +55,17 @@ def _create(dialect: str) -> ClauseElement:
 
 # A resident's first message makes their account (a second, concurrent one finds it made).
 _CREATE = HotStatement(_create)
+
+
+def _create_returning(dialect: str) -> ClauseElement:
+    table = cast(Table, ChannelAccount.__table__)
+    create = cast(Any, _create(dialect))
+    made: ClauseElement = create.returning(*(table.c[name] for name in _COLUMNS))
+    return made
+
+
+# PostgreSQL: the account made and read back in one statement, committed on its own.
+_CREATE_RETURNING = HotStatement(_create_returning)
 
 
 def _set_locale(_dialect: str) -> ClauseElement:
@@ -121,6 +133,9 @@ class AccountCache:
     async def ready(self) -> None:
         """Before a read that the cache did not answer."""
 
+    def read(self, chat: Chat, account_id: int) -> None:
+        """An account of this chat was read (in a transaction or out of one)."""
+
     def changed(
         self, info: dict[Any, Any], *, account_id: int | None = None, chat: Chat | None = None
     ) -> None:
@@ -187,7 +202,7 @@ class AccountVersions:
     its chat's lock (storage.fsm_redis), so checking its copy costs nothing more."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self._redis = redis
+        self.redis = redis
         self._prefix = f"{prefix}:accounts"
         self.epoch_key = f"{self._prefix}:epoch"
         self._bump = redis.register_script(_BUMP_LUA)
@@ -202,13 +217,17 @@ class AccountVersions:
 
     async def start(self) -> None:
         """An epoch, if Redis has none (first start, or it lost its keys)."""
-        await self._redis.set(self.epoch_key, secrets.token_hex(8), nx=True)
+        await self.redis.set(self.epoch_key, secrets.token_hex(8), nx=True)
+
+    def bump_call(self, chats: Collection[Chat], everything: bool) -> ScriptCall:
+        keys = [self.key(chat) for chat in sorted(chats)]
+        return ScriptCall(
+            self._bump, [*keys, self.epoch_key], [secrets.token_hex(8) if everything else ""]
+        )
 
     async def bump(self, chats: Collection[Chat], everything: bool) -> None:
-        keys = [self.key(chat) for chat in sorted(chats)]
-        await self._bump(
-            keys=[*keys, self.epoch_key], args=[secrets.token_hex(8) if everything else ""]
-        )
+        call = self.bump_call(chats, everything)
+        await self._bump(keys=list(call.keys), args=list(call.args))
 
 
 _STAMP = "_stamp"
@@ -230,6 +249,16 @@ class SharedAccountCache(AccountCache):
     def __init__(self, versions: AccountVersions, size: int = 20_000) -> None:
         super().__init__(size)
         self._versions = versions
+        # The chat of each account read here, kept after its entry went (an account's chat
+        # never changes): a change of it then moves its own version on, where an unknown
+        # account would replace the epoch and make every worker read every account again.
+        self._chats: OrderedDict[int, Chat] = OrderedDict()
+
+    def read(self, chat: Chat, account_id: int) -> None:
+        self._chats[account_id] = chat
+        self._chats.move_to_end(account_id)
+        if len(self._chats) > self._size:
+            self._chats.popitem(last=False)
 
     def _stamp(self, chat: Chat) -> tuple[Any, Any] | None:
         has_epoch, epoch = read_with_lock(self._versions.epoch_key)
@@ -261,7 +290,7 @@ class SharedAccountCache(AccountCache):
         self, info: dict[Any, Any], *, account_id: int | None = None, chat: Chat | None = None
     ) -> None:
         if chat is None and account_id is not None:
-            chat = self._chat_of.get(account_id)
+            chat = self._chats.get(account_id) or self._chat_of.get(account_id)
         super().changed(info, account_id=account_id, chat=chat)
         # A chat this worker does not know: every worker's copies go.
         self._note(info, chat)
@@ -269,6 +298,18 @@ class SharedAccountCache(AccountCache):
     def cleared(self, info: dict[Any, Any]) -> None:
         super().cleared(info)
         self._note(info, None)
+
+    def bump_before_commit(self, session: AsyncSession) -> None:
+        """Move the versions of what the unit of work changed on right before its commit,
+        with its other Redis scripts (storage.redis_batch); those noted until then count."""
+
+        def make() -> ScriptCall | None:
+            changed: tuple[set[Chat], list[bool]] | None = session.info.get(_CHANGED)
+            if changed is None:
+                return None
+            return self._versions.bump_call(changed[0], changed[1][0])
+
+        run_before_commit(session, self._versions.redis, "accounts~", make)
 
     def _note(self, info: dict[Any, Any], chat: Chat | None) -> None:
         changed: tuple[set[Chat], list[bool]] | None = info.get(_CHANGED)
@@ -316,6 +357,8 @@ class AccountRepository(SessionStore):
             rows = yield _BY_CHAT, {"channel": channel.value, "external_id": external_id}
             if rows:
                 found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
+                if self._cache is not None:
+                    self._cache.read(chat, found[0]["id"])
                 if cache is not None:
                     # Here, where the read ran (in its trip's transaction): no change of the
                     # row comes between the read and this (see `AccountCache.watch`).
@@ -349,11 +392,12 @@ class AccountRepository(SessionStore):
     async def _create(
         self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
     ) -> Values:
-        """Make the account, or find the one a concurrent first message made. Where one
-        process owns the database and the unit of work has not begun its transaction, this
-        is a trip of its own and commits at once (storage._hot.run): an account with nothing
-        in it yet, which the resident's next message would make just the same, so it needs
-        no rollback with the update; the update's own transaction then stays short."""
+        """Make the account, or find the one a concurrent first message made. Where the
+        unit of work has not begun its transaction, this is a trip of its own (SQLite:
+        storage._hot.run) or a statement of its own (PostgreSQL) and commits at once: an
+        account with nothing in it yet, which the resident's next message would make just
+        the same, so it needs no rollback with the update; the update's own transaction then
+        stays short."""
         chat = (channel.value, external_id)
         values = {
             "channel": channel.value,
@@ -365,11 +409,27 @@ class AccountRepository(SessionStore):
         }
         cache = self._fills()
         found: list[Values] = []
+        session = self._session
+        if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
+            # Nothing begun yet (PostgreSQL): one statement, its own transaction, so the row
+            # it returns is committed and may be kept.
+            rows = await run_alone(cast(AsyncEngine, session.bind), _CREATE_RETURNING, values)
+            if not rows:  # made by a concurrent first message: read it
+                made = await self._values(channel, external_id)
+                assert made is not None, "an account that conflicted exists"
+                return made
+            found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
+            if self._cache is not None:
+                self._cache.read(chat, found[0]["id"])
+                self._cache.put(chat, found[0])
+            return found[0]
 
         def create() -> Program:
             yield _CREATE, values
             rows = yield _BY_CHAT, {"channel": channel.value, "external_id": external_id}
             found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
+            if self._cache is not None:
+                self._cache.read(chat, found[0]["id"])
             if cache is not None and cache.keeps_new:
                 cache.put(chat, found[0])
 

@@ -170,6 +170,18 @@ class Sessions:
         self._single = engine.dialect.name == "sqlite"
         # Where one process owns the database: short transactions in shared trips.
         self._trips = Trips(engine) if self._single else None
+        # PostgreSQL: each statement its own transaction, for units of work that only read
+        # (`reading`): no BEGIN and ROLLBACK around them, two round trips fewer.
+        self._reading_maker = (
+            self._maker
+            if self._single
+            else async_sessionmaker(
+                engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+                autoflush=False,
+                sync_session_class=self.session_class,
+            )
+        )
 
     async def close(self) -> None:
         """Before the engine is disposed (bot.app)."""
@@ -186,6 +198,20 @@ class Sessions:
         async with self._maker() as session:
             join_trips(session, self._trips)
             yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads and needs no snapshot across its statements: on
+        PostgreSQL each of them runs on its own (a write would commit at once: the unit of
+        work refuses to commit one, `storage.uow`)."""
+        async with self._reading_maker() as session:
+            join_trips(session, self._trips)
+            session.info[READING] = True
+            yield session
+
+
+# Marks a session of `Sessions.reading`.
+READING = "reading_only"
 
 
 def create_session_factory(engine: AsyncEngine) -> Sessions:

@@ -1,5 +1,6 @@
 """Dialog state in Redis (several workers): an update takes its chat's lock and reads the
-chat's dialog in one round trip, and writes what its step changed in one more."""
+chat's dialog in one round trip, and writes what its step changed in one more (shared with
+the sends taken for its replies: storage.redis_batch)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage._hot import before_commit
 from storage.lock_reads import LockReads, held_with, lock_reads
+from storage.redis_batch import ScriptCall, run_before_commit
 from storage.uow import current_session
 
 logger = logging.getLogger(__name__)
@@ -212,11 +213,12 @@ def _text(value: Any) -> str | None:
 class HeldRedisStorage(RedisStorage):
     """aiogram's Redis storage, less round trips. Inside a unit of work (`current_session`)
     a chat's state and data are those its lock read (`RedisChatLock`), or are read together
-    (one MGET), and what the step changed is written
-    together (one MULTI/EXEC) right before the unit of work commits, where aiogram's storage
-    took a round trip for each of the four calls a step makes. As before, the write lands
-    while the chat's lock is held and before the database commits: a write that fails rolls
-    the update back, and Telegram delivers it again. An update that rolls back for another
+    (one MGET), and what the step changed is written together (one script) right before the
+    unit of work commits, in the round trip of its other scripts (storage.redis_batch),
+    where aiogram's storage took a round trip for each of the four calls a step makes. The
+    write lands while the chat's lock is held and after the unit of work's own statements
+    (storage._hot `commit`): a write that fails rolls the update back (or takes its one
+    statement back), and Telegram delivers it again. An update that rolls back for another
     reason writes nothing. Outside a unit of work it is aiogram's own."""
 
     @cached_property
@@ -252,11 +254,11 @@ class HeldRedisStorage(RedisStorage):
         return known[key]
 
     def _changed(self, session: AsyncSession) -> None:
-        async def write() -> None:
+        def write() -> ScriptCall | None:
             known: dict[StorageKey, _Dialog] = session.info.get(_KNOWN, {})
             changed = [(k, d) for k, d in known.items() if d.state_changed or d.data_changed]
             if not changed:
-                return
+                return None
             keys: list[str] = []
             args: list[str] = []
             for key, dialog in changed:
@@ -268,11 +270,15 @@ class HeldRedisStorage(RedisStorage):
                 if dialog.data_changed:
                     keys.append(self.key_builder.build(key, "data"))
                     args += _write_args(None if dialog.data == "{}" else dialog.data, self.data_ttl)
-            await self._write(keys=keys, args=args)
-            for _key, dialog in changed:
-                dialog.state_changed = dialog.data_changed = False
 
-        before_commit(session, _KNOWN, write)
+            def written(_answer: Any) -> None:
+                for _key, dialog in changed:
+                    dialog.state_changed = dialog.data_changed = False
+
+            return ScriptCall(self._write, keys, args, then=written)
+
+        # With the unit of work's other scripts (the sends taken for its replies).
+        run_before_commit(session, self.redis, _KNOWN, write)
 
     async def get_state(self, key: StorageKey) -> str | None:
         session = current_session.get()

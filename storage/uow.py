@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage._hot import before_commit, commit, forget_held
+from storage._hot import commit, forget_held
 from storage.accounts import (
     AccountCache,
     AccountRepository,
@@ -24,7 +24,7 @@ from storage.calls import CallRepository
 from storage.categories import CategoryRepository
 from storage.category_cache import CatalogueVersion, CategoryCatalogue
 from storage.conversation import ConversationRepository
-from storage.database import Sessions
+from storage.database import READING, Sessions
 from storage.departments import DepartmentRepository
 from storage.identity import IdentityRepository
 from storage.media_refs import MediaRefs
@@ -144,6 +144,8 @@ class UnitOfWork:
     async def commit(self) -> None:
         # Writes held for the commit go in the same transaction (the dialog state:
         # storage.fsm), so that they commit or roll back with everything else.
+        if self.session.info.get(READING):
+            raise RuntimeError("a unit of work that only reads cannot commit")
         if self._accounts is not None and self._accounts.shared:
             await self._commit_sharing_accounts()
         else:
@@ -161,15 +163,10 @@ class UnitOfWork:
         their changes as they run, so the first bump is the last write outside the database,
         which comes after them."""
         info = self.session.info
-
-        async def before() -> None:
-            bump = account_bumps(info)
-            if bump is not None:
-                await bump()
-
         if self.session.new or self.session.dirty or self.session.deleted:
             await self.session.flush()
-        before_commit(self.session, "accounts~", before)
+        assert isinstance(self._accounts, SharedAccountCache)
+        self._accounts.bump_before_commit(self.session)
         await commit(self.session)
         bump = account_bumps(info)
         if bump is None:
@@ -215,7 +212,22 @@ class UnitOfWorkFactory:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
         """A unit of work bound to the current context; rolled back unless committed."""
-        async with self.sessions() as session:
+        async with self._unit(self.sessions()) as uow:
+            yield uow
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work that only reads, where its reads need not see one snapshot (the
+        sender's next rows, a card's appeal): on PostgreSQL without a transaction around
+        them (`Sessions.reading`). It cannot commit."""
+        async with self._unit(self.sessions.reading()) as uow:
+            yield uow
+
+    @asynccontextmanager
+    async def _unit(
+        self, opened: AbstractAsyncContextManager[AsyncSession]
+    ) -> AsyncIterator[UnitOfWork]:
+        async with opened as session:
             token = current_session.set(session)
             try:
                 yield UnitOfWork(

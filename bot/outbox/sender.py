@@ -191,7 +191,7 @@ class OutboxSender:
     async def drain_once(self) -> tuple[int, int, float]:
         """One round over the chats' next rows: (delivered now, heads left, seconds until the
         earliest waiting head is due)."""
-        async with self._uows() as uow:
+        async with self._uows.reading() as uow:
             heads = await uow.outbox_queue.heads(self._config.staff_chat)
         now = self._clock()
         monotonic = time.monotonic()

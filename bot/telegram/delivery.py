@@ -11,7 +11,7 @@ from typing import Any
 from aiogram import Bot
 
 from bot.api_errors import Outcome
-from bot.limits import RateLimiter, acquire, take_within
+from bot.limits import RateLimiter, Taken, acquire, take_within
 from bot.telegram.calls import Call, method_name
 from bot.telegram.errors import API_ERRORS, classify
 from bot.telegram.session import answer_unread, call_api
@@ -54,18 +54,25 @@ class PendingCalls:
         self.afters[id(call)] = then
 
     async def flush(
-        self, bot: Bot, limiter: RateLimiter | None = None, *, max_wait: float | None = None
+        self,
+        bot: Bot,
+        limiter: RateLimiter | None = None,
+        *,
+        max_wait: float | None = None,
+        taken: Taken | None = None,
     ) -> list[Call]:
         """Send in order; with `max_wait`, stop at the first call the rate limiter would hold
-        longer than that, and return it and the calls after it (unsent)."""
+        longer than that, and return it and the calls after it (unsent). `taken`: the calls
+        whose first send was taken ahead (bot.limits `RedisRateLimiter.reserve_ahead`)."""
         calls, self.calls = self.calls, []
         afters, self.afters = self.afters, {}
         fallbacks, self.fallbacks = self.fallbacks, {}
         for index, call in enumerate(calls):
             then = afters.get(id(call))
             unread = answer_unread.set(then is None)
+            ahead = taken is not None and taken.use(index)
             try:
-                sent, result = await _send(bot, call, limiter, max_wait)
+                sent, result = await _send(bot, call, limiter, max_wait, ahead=ahead)
             finally:
                 answer_unread.reset(unread)
             if sent is None:
@@ -97,14 +104,22 @@ async def send(
 
 
 async def _send(
-    bot: Bot, call: Call, limiter: RateLimiter | None, max_wait: float | None
+    bot: Bot,
+    call: Call,
+    limiter: RateLimiter | None,
+    max_wait: float | None,
+    *,
+    ahead: bool = False,
 ) -> tuple[bool | None, Any]:
     """(True, what Telegram answered), (False, None) when it failed, (None, None) when the
-    limiter would hold it longer than `max_wait`."""
+    limiter would hold it longer than `max_wait`. `ahead`: the first attempt's send was taken
+    already."""
     delay = 0.5
     chat_id = getattr(call, "chat_id", None)
     for attempt in range(1, ATTEMPTS + 1):
-        if limiter is not None and isinstance(chat_id, int | str):
+        if attempt == 1 and ahead:
+            pass
+        elif limiter is not None and isinstance(chat_id, int | str):
             chat_key, group = limit_key(chat_id)
             if attempt == 1 and max_wait is not None:
                 if not await take_within(limiter, chat_key, group=group, max_wait=max_wait):

@@ -13,10 +13,10 @@ from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import Chat, TelegramObject, Update
 
 from bot.durable import DurableReplies, Kept
-from bot.limits import RateLimiter
+from bot.limits import RateLimiter, RedisRateLimiter, Taken
 from bot.once import Duplicate, handle_once
 from bot.telegram.calls import KIND_CALLS, dump_calls
-from bot.telegram.delivery import PendingCalls
+from bot.telegram.delivery import PendingCalls, limit_key
 from bot.telegram.render import render, render_press
 from domain.clock import Clock
 from domain.dialog.core import Dialog
@@ -91,6 +91,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             return await handler(event, data)
         pending = PendingCalls()
         kept: list[Kept] = []
+        taken: list[Taken] = []
         spinner: list[AnswerCallbackQuery] = []
         held = AsyncExitStack()
 
@@ -106,6 +107,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 stored = self._keep(uow, pending, data)
                 if stored is not None:
                     kept.append(stored)
+                    if isinstance(self._limiter, RedisRateLimiter):
+                        # The replies' sends, taken with the dialog's write if they go now.
+                        taken.append(self._take_ahead(uow, pending, stored))
             return result
 
         try:
@@ -129,12 +133,21 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self._durable.sending(row)
         # The webhook request stays open while the replies go out; a chat whose budget is spent
         # (a resident flooding within the limit) does not hold it: the sender takes over.
-        unsent = await pending.flush(bot, self._limiter, max_wait=self._reply_wait)
+        unsent = await pending.flush(
+            bot, self._limiter, max_wait=self._reply_wait, taken=taken[0] if taken else None
+        )
         if unsent:
             await self._durable.hand_over(row, sent=kept[0].size - len(unsent))
         else:
             await self._durable.sent(row)
         return result
+
+    def _take_ahead(self, uow: UnitOfWork, pending: PendingCalls, kept: Kept) -> Taken:
+        assert isinstance(self._limiter, RedisRateLimiter)
+        ids = [getattr(call, "chat_id", None) for call in pending.calls]
+        # As `delivery._send` asks for them: calls without a chat take no send.
+        chats = [limit_key(c) if isinstance(c, int | str) else None for c in ids]
+        return self._limiter.reserve_ahead(uow.session, chats, lambda: kept.send_now)
 
     def _keep(self, uow: UnitOfWork, pending: PendingCalls, data: dict[str, Any]) -> Kept | None:
         """Write the update's messages into the outbox at its commit (bot.durable)."""

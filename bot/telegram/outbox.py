@@ -275,7 +275,7 @@ class TelegramTransport:
     async def _view(self, appeal_id: int | None) -> StaffView:
         if appeal_id is None:
             raise PermanentFailure("a card row without an appeal")
-        async with self._uows() as uow:
+        async with self._uows.reading() as uow:
             view = await uow.appeals.staff_view(appeal_id)
         if view is None:
             raise PermanentFailure(f"appeal {appeal_id} is gone")

@@ -27,7 +27,7 @@ from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
 from bot.api_errors import Failure, Outcome
 from bot.faults import Fault
 from bot.faults import classify as classify_fault
-from bot.limits import MemoryRateLimiter
+from bot.limits import MemoryRateLimiter, Taken
 from bot.media import MediaStore
 from bot.outbox.sender import (
     CredentialsRefused,
@@ -201,6 +201,39 @@ async def test_an_immediate_reply_is_tried_again_after_a_5xx() -> None:
     pending.add(SEND)
     await pending.flush(cast(Bot, bot))
     assert bot.calls == [SEND, SEND]
+
+
+class CountingLimiter:
+    """Takes every send; counts those asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def reserve(self, chat_key: str, *, group: bool) -> float:
+        self.asked.append(chat_key)
+        return 0.0
+
+    async def pause(self, chat_key: str | None, seconds: float) -> None:
+        return None
+
+
+async def test_a_send_taken_ahead_is_not_asked_for_again_but_a_retry_is() -> None:
+    """The first call's send was taken with the dialog's write (bot.limits `Taken`), the
+    second's was not: only the second asks; a retry after a 5xx asks as any send does."""
+    limiter = CountingLimiter()
+    pending = PendingCalls()
+    pending.add(SEND, SEND)
+    taken = Taken(2)
+    taken.sends[0] = True
+    await pending.flush(cast(Bot, RefusingBot()), limiter, max_wait=1.0, taken=taken)
+    assert limiter.asked == [f"tg:{SEND.chat_id}"]
+    retried = PendingCalls()
+    retried.add(SEND)
+    taken.sends[0] = True
+    bot = RefusingBot(TelegramServerError(SEND, "Bad Gateway"))
+    limiter.asked.clear()
+    await retried.flush(cast(Bot, bot), limiter, max_wait=1.0, taken=taken)
+    assert bot.calls == [SEND, SEND] and limiter.asked == [f"tg:{SEND.chat_id}"]
 
 
 def transport(bot: RefusingBot, tmp_path: Any) -> TelegramTransport:

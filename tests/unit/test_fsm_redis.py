@@ -9,9 +9,12 @@ import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
+from bot.limits import LimitRules, RedisRateLimiter, Taken
 from storage._hot import Program, hold_until_commit
 from storage.fsm_redis import SCRIPTS, HeldRedisStorage
+from storage.redis_batch import ScriptCall, run_before_commit
 from storage.uow import UnitOfWorkFactory, current_session
 
 pytestmark = pytest.mark.postgres_only
@@ -125,3 +128,74 @@ async def test_a_held_write_that_fails_leaves_the_dialog_unwritten(
     assert await plain.get_state(KEY) == "Form:review"
     await held.redis.aclose()
     await plain.redis.aclose()
+
+
+async def test_the_replies_sends_are_taken_in_the_dialogs_write(
+    uows: UnitOfWorkFactory, redis_url: tuple[str | None, str]
+) -> None:
+    """bot.limits `RedisRateLimiter.reserve_ahead`: the sends of an update's replies are taken
+    in the round trip that writes its dialog (storage.redis_batch), only if the replies go at
+    once, each only within its chat's budget."""
+    url, prefix = redis_url
+    assert url is not None
+    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
+    redis = Counted.from_url(url)
+    held = HeldRedisStorage(redis, key_builder=keys)
+    # One send per chat, then a long wait: the second send to a chat is not taken.
+    limiter = RedisRateLimiter(redis, LimitRules(chat_per_second=0.01, chat_burst=1), prefix=prefix)
+    await known_scripts(url)
+    await limiter.reserve("tg:loaded", group=False)  # the limiter's script known too
+
+    async def step(chat: str, now: bool) -> tuple[Taken, int]:
+        async with uows() as uow:
+            token = current_session.set(uow.session)
+            try:
+                await held.set_state(KEY, "Form:location")
+                taken = limiter.reserve_ahead(
+                    uow.session, [(chat, False), None, (chat, False)], lambda: now
+                )
+                Counted.trips = 0
+                await uow.commit()
+                return taken, Counted.trips
+            finally:
+                current_session.reset(token)
+
+    taken, trips = await step("tg:1", now=True)
+    assert trips == 1  # the dialog's write and both sends, together
+    assert taken.sends == [True, False, False]  # none for a call without a chat
+    assert taken.use(0) and not taken.use(0)  # used once
+    assert await limiter.reserve("tg:1", group=False) > 0  # the chat's budget is spent
+    taken, trips = await step("tg:2", now=False)  # the replies wait for the sender
+    assert trips == 1 and taken.sends == [False, False, False]
+    assert await limiter.reserve("tg:2", group=False) == 0  # nothing was taken from it
+    await redis.aclose()
+
+
+async def test_a_send_not_taken_for_redis_failing_leaves_the_dialog_written(
+    uows: UnitOfWorkFactory, redis_url: tuple[str | None, str]
+) -> None:
+    """A script of the batch that may fail alone (a send taken ahead) does not fail the
+    commit; the dialog's write, which must not, is written."""
+    url, prefix = redis_url
+    assert url is not None
+    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
+    redis = Redis.from_url(url)
+    held = HeldRedisStorage(redis, key_builder=keys)
+    broken = redis.register_script("return redis.call('NOSUCHCOMMAND')")
+    answers: list[Any] = []
+    async with uows() as uow:
+        token = current_session.set(uow.session)
+        try:
+            await held.set_state(KEY, "Form:description")
+            run_before_commit(
+                uow.session,
+                redis,
+                "broken",
+                lambda: ScriptCall(broken, [], [], answers.append, required=False),
+            )
+            await uow.commit()
+        finally:
+            current_session.reset(token)
+    assert len(answers) == 1 and isinstance(answers[0], ResponseError)
+    assert await redis.get(keys.build(KEY, "state")) == b"Form:description"
+    await redis.aclose()

@@ -42,14 +42,14 @@ class Worker:
         storage = HeldRedisStorage(self.redis, key_builder=keys)
         self.lock: RedisChatLock = storage.chat_lock(timeout=10, also_read_for=versions.lock_reads)
 
-    async def account(self) -> tuple[Account, int]:
+    async def account(self, chat: str = CHAT) -> tuple[Account, int]:
         """The resident's account as an update of their chat sees it, and how many statements
         that update sent to PostgreSQL for it."""
-        async with self.lock.lock(KEY):
+        async with self.lock.lock(StorageKey(bot_id=1, chat_id=int(chat), user_id=int(chat))):
             with round_trips() as sent:
                 async with self.uows() as uow:
                     found = await uow.accounts.get_or_create(
-                        Channel.TELEGRAM, CHAT, display_name="Олена", now=NOW
+                        Channel.TELEGRAM, chat, display_name="Олена", now=NOW
                     )
                     await uow.commit()
         return found, len(sent)
@@ -83,6 +83,27 @@ async def test_a_change_on_one_worker_is_seen_on_the_other(
     assert reads == 1 and changed.locale == "en"
     kept, reads = await a.account()
     assert reads == 0 and kept.locale == "en"
+
+
+async def test_changes_of_one_account_keep_the_other_accounts_copies(
+    workers: tuple[Worker, Worker],
+) -> None:
+    a, _b = workers
+    other = "7002"
+    made, _ = await a.account()
+    await a.account()
+    await a.account(other)
+    await a.account(other)
+    assert (await a.account(other))[1] == 0
+    # Two changes in a row (the locale, then the phone, as a new resident's dialog makes
+    # them): the second comes after the first made this worker drop its copy.
+    for locale in ("en", "uk"):
+        async with a.lock.lock(KEY), a.uows() as uow:
+            await uow.accounts.set_locale(made.id, locale)
+            await uow.commit()
+    assert (await a.account(other))[1] == 0  # still the copy: only the changed one is read
+    changed, reads = await a.account()
+    assert reads == 1 and changed.locale == "uk"
 
 
 async def test_a_statement_over_the_table_drops_every_workers_copies(
