@@ -26,7 +26,6 @@ from sqlalchemy import (
     case,
     delete,
     exists,
-    false,
     func,
     insert,
     literal,
@@ -35,7 +34,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from domain.dialog.events import Channel
@@ -147,6 +145,60 @@ class Queued:
     leased: bool = False
 
 
+_HEAD_COLUMNS = (
+    "id",
+    "channel",
+    "chat",
+    "kind",
+    "appeal_id",
+    "payload",
+    "attempts",
+    "progress",
+    "next_attempt_at",
+)
+
+
+def _heads(_dialect: str) -> ClauseElement:
+    """`OutboxQueue.heads`: the staff chat is a parameter (none: no row is the staff chat's;
+    its comparisons are then NULL, hence the COALESCE, where they were false before)."""
+    row = cast(Table, OutboxMessage.__table__)
+    card = row.alias("card")
+    appeal = cast(Table, Appeal.__table__)
+    staff_chat = bindparam("staff_chat", type_=row.c.chat.type)
+    is_staff = row.c.chat == staff_chat
+    about_card = and_(is_staff, row.c.kind != KIND_CARD, row.c.appeal_id.is_not(None))
+    posted = exists().where(appeal.c.id == row.c.appeal_id, appeal.c.staff_message_id.is_not(None))
+    card_queued = exists().where(
+        card.c.appeal_id == row.c.appeal_id,
+        card.c.chat == row.c.chat,
+        card.c.kind == KIND_CARD,
+        card.c.status == PENDING,
+    )
+    waiting = and_(about_card, ~posted, card_queued)
+    lane = case((and_(is_staff, row.c.kind != KIND_CARD), 0), else_=1)
+    ranked = (
+        select(
+            row.c.id,
+            func.row_number()
+            .over(partition_by=(row.c.channel, row.c.chat), order_by=(lane, row.c.id))
+            .label("rank"),
+        )
+        .where(row.c.status == PENDING, ~func.coalesce(waiting, False))
+        .subquery()
+    )
+    heads: ClauseElement = (
+        select(*(row.c[name] for name in _HEAD_COLUMNS))
+        .join(ranked, ranked.c.id == row.c.id)
+        .where(ranked.c.rank == 1)
+        .order_by(row.c.id)
+    )
+    return heads
+
+
+# Every pass of the sender asks this: compiled once (storage._hot).
+_HEADS = HotStatement(_heads)
+
+
 class OutboxQueue:
     def __init__(self, session: AsyncSession, outbox: OutboxRepository | None = None) -> None:
         self._session = session
@@ -208,36 +260,21 @@ class OutboxQueue:
         """Each chat's next row, oldest chat first; due or not (a head that is not due holds
         its chat). A staff-chat row that waits for its appeal's card (still queued) is never a
         head: the card comes first."""
-        row = OutboxMessage
-        card = aliased(OutboxMessage)
-        is_staff = row.chat == staff_chat if staff_chat is not None else false()
-        about_card = and_(is_staff, row.kind != KIND_CARD, row.appeal_id.is_not(None))
-        posted = exists().where(Appeal.id == row.appeal_id, Appeal.staff_message_id.is_not(None))
-        card_queued = exists().where(
-            card.appeal_id == row.appeal_id,
-            card.chat == row.chat,
-            card.kind == KIND_CARD,
-            card.status == PENDING,
-        )
-        waiting = and_(about_card, ~posted, card_queued)
-        lane = case((and_(is_staff, row.kind != KIND_CARD), 0), else_=1)
-        ranked = (
-            select(
-                row.id,
-                func.row_number()
-                .over(partition_by=(row.channel, row.chat), order_by=(lane, row.id))
-                .label("rank"),
+        rows = await _HEADS.rows(self._session, {"staff_chat": staff_chat})
+        return [
+            OutboxItem(
+                id=values["id"],
+                channel=Channel(values["channel"]),
+                chat=values["chat"],
+                kind=values["kind"],
+                appeal_id=values["appeal_id"],
+                payload=dict(values["payload"]),
+                attempts=values["attempts"],
+                progress=values["progress"],
+                next_attempt_at=values["next_attempt_at"],
             )
-            .where(row.status == PENDING, ~waiting)
-            .subquery()
-        )
-        query = (
-            select(row)
-            .join(ranked, ranked.c.id == row.id)
-            .where(ranked.c.rank == 1)
-            .order_by(row.id)
-        )
-        return [outbox_item(r) for r in (await self._session.execute(query)).scalars()]
+            for values in (dict(zip(_HEAD_COLUMNS, row, strict=True)) for row in rows)
+        ]
 
     async def hand_over(self, row_id: int, sent: int) -> None:
         """A leased row whose first `sent` messages went out: due now, resuming after them."""

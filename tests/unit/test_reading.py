@@ -40,16 +40,23 @@ def rollbacks() -> Iterator[list[str]]:
 
 
 async def test_a_reading_unit_of_work_sends_only_its_statements(uows: UnitOfWorkFactory) -> None:
+    # Reads through the session (the ORM's), as a card's appeal is read.
     with round_trips() as sent, rollbacks() as rolled:
         async with uows.reading() as uow:
-            await uow.outbox_queue.heads(None)
-            await uow.outbox_queue.heads(None)
+            await uow.outbox_queue.card_queued(1, "-100")
+            await uow.outbox_queue.card_queued(2, "-100")
     assert len(sent) == 2 and "BEGIN" not in sent and rolled == []
     # Where an ordinary one begins a transaction and rolls it back.
     with round_trips() as sent, rollbacks() as rolled:
         async with uows() as uow:
-            await uow.outbox_queue.heads(None)
+            await uow.outbox_queue.card_queued(1, "-100")
     assert sent[0] == "BEGIN" and rolled == ["ROLLBACK"]
+    # The sender's heads are a hot statement: a borrowed connection, in either.
+    for unit in (uows.reading, uows):
+        with round_trips() as sent:
+            async with unit() as uow:
+                await uow.outbox_queue.heads(None)
+        assert len(sent) == 1 and "BEGIN" not in sent
 
 
 async def test_a_reading_unit_of_work_cannot_commit(uows: UnitOfWorkFactory) -> None:
