@@ -9,6 +9,8 @@ import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from bot.limits import LimitRules, RedisRateLimiter, Taken
@@ -198,4 +200,38 @@ async def test_a_send_not_taken_for_redis_failing_leaves_the_dialog_written(
             current_session.reset(token)
     assert len(answers) == 1 and isinstance(answers[0], ResponseError)
     assert await redis.get(keys.build(KEY, "state")) == b"Form:description"
+    await redis.aclose()
+
+
+async def test_redis_failing_under_the_batch_fails_the_commit_and_writes_nothing(
+    uows: UnitOfWorkFactory, redis_url: tuple[str | None, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis gone between the chat's lock and the commit: the round trip of the dialog's
+    write and the replies' sends fails whole, so the unit of work fails (the update is
+    delivered again) and neither the dialog nor a send is taken."""
+    url, prefix = redis_url
+    assert url is not None
+    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
+    redis = Redis.from_url(url)
+    held = HeldRedisStorage(redis, key_builder=keys)
+    limiter = RedisRateLimiter(redis, LimitRules(chat_per_second=0.01, chat_burst=1), prefix=prefix)
+    await known_scripts(url)
+
+    async def gone(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RedisConnectionError("Redis went away")
+
+    async with uows() as uow:
+        token = current_session.set(uow.session)
+        try:
+            await held.set_state(KEY, "Form:photo")
+            taken = limiter.reserve_ahead(uow.session, [("tg:9", False)], lambda: True)
+            with monkeypatch.context() as patched:
+                patched.setattr(Pipeline, "execute", gone)
+                with pytest.raises(RedisConnectionError):
+                    await uow.commit()
+        finally:
+            current_session.reset(token)
+    assert taken.sends == [False]
+    assert await redis.get(keys.build(KEY, "state")) is None
+    assert await limiter.reserve("tg:9", group=False) == 0  # the chat's budget untouched
     await redis.aclose()
