@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from domain.dialog.events import Channel
 from domain.entities import Account, AppealState, CategoryInfo, OutboxItem
 from domain.statuses import Status
@@ -52,15 +55,36 @@ def appeal_state(appeal: Appeal) -> AppealState:
     )
 
 
+# The columns an OutboxItem is made of, in its fields' order (read as plain values too:
+# storage.outbox_queue `heads`).
+OUTBOX_ITEM_COLUMNS = (
+    "id",
+    "channel",
+    "chat",
+    "kind",
+    "appeal_id",
+    "payload",
+    "attempts",
+    "progress",
+    "next_attempt_at",
+)
+
+
 def outbox_item(row: OutboxMessage) -> OutboxItem:
+    return outbox_item_of([getattr(row, name) for name in OUTBOX_ITEM_COLUMNS])
+
+
+def outbox_item_of(values: Sequence[Any]) -> OutboxItem:
+    """From the values of `OUTBOX_ITEM_COLUMNS`, in that order."""
+    row_id, channel, chat, kind, appeal_id, payload, attempts, progress, due = values
     return OutboxItem(
-        id=row.id,
-        channel=Channel(row.channel),
-        chat=row.chat,
-        kind=row.kind,
-        appeal_id=row.appeal_id,
-        payload=dict(row.payload),
-        attempts=row.attempts,
-        progress=row.progress,
-        next_attempt_at=row.next_attempt_at,
+        id=row_id,
+        channel=Channel(channel),
+        chat=chat,
+        kind=kind,
+        appeal_id=appeal_id,
+        payload=dict(payload),
+        attempts=attempts,
+        progress=progress,
+        next_attempt_at=due,
     )

@@ -23,7 +23,7 @@ from storage._rows import account
 from storage._sql import SessionStore, clip_name, insert_for
 from storage.lock_reads import read_with_lock
 from storage.models import ChannelAccount
-from storage.redis_batch import ScriptCall, run_before_commit
+from storage.redis_batch import ScriptCall, run_before_commit, run_now
 
 _COLUMNS = ("id", "resident_id", "locale", "phone", "phone_verified_at", "subscribed")
 
@@ -226,8 +226,7 @@ class AccountVersions:
         )
 
     async def bump(self, chats: Collection[Chat], everything: bool) -> None:
-        call = self.bump_call(chats, everything)
-        await self._bump(keys=list(call.keys), args=list(call.args))
+        await run_now(self.bump_call(chats, everything))
 
 
 _STAMP = "_stamp"
@@ -343,6 +342,13 @@ class AccountRepository(SessionStore):
         super().__init__(session)
         self._cache = cache
 
+    def _read(self, chat: Chat, row: tuple[Any, ...]) -> Values:
+        """An account's row as values; the cache learns the account's chat."""
+        values = dict(zip(_COLUMNS, row, strict=True))
+        if self._cache is not None:
+            self._cache.read(chat, values["id"])
+        return values
+
     async def _values(self, channel: Channel, external_id: str) -> Values | None:
         chat = (channel.value, external_id)
         if self._cache is not None:
@@ -356,9 +362,7 @@ class AccountRepository(SessionStore):
         def read() -> Program:
             rows = yield _BY_CHAT, {"channel": channel.value, "external_id": external_id}
             if rows:
-                found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
-                if self._cache is not None:
-                    self._cache.read(chat, found[0]["id"])
+                found.append(self._read(chat, rows[0]))
                 if cache is not None:
                     # Here, where the read ran (in its trip's transaction): no change of the
                     # row comes between the read and this (see `AccountCache.watch`).
@@ -407,8 +411,6 @@ class AccountRepository(SessionStore):
             "subscribed": True,
             "created_at": now,
         }
-        cache = self._fills()
-        found: list[Values] = []
         session = self._session
         if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
             # Nothing begun yet (PostgreSQL): one statement, its own transaction, so the row
@@ -418,18 +420,17 @@ class AccountRepository(SessionStore):
                 made = await self._values(channel, external_id)
                 assert made is not None, "an account that conflicted exists"
                 return made
-            found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
+            created = self._read(chat, rows[0])
             if self._cache is not None:
-                self._cache.read(chat, found[0]["id"])
-                self._cache.put(chat, found[0])
-            return found[0]
+                self._cache.put(chat, created)
+            return created
+        cache = self._fills()
+        found: list[Values] = []
 
         def create() -> Program:
             yield _CREATE, values
             rows = yield _BY_CHAT, {"channel": channel.value, "external_id": external_id}
-            found.append(dict(zip(_COLUMNS, rows[0], strict=True)))
-            if self._cache is not None:
-                self._cache.read(chat, found[0]["id"])
+            found.append(self._read(chat, rows[0]))
             if cache is not None and cache.keeps_new:
                 cache.put(chat, found[0])
 

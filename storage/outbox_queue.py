@@ -49,7 +49,7 @@ from storage._hot import (
     param,
     run_alone,
 )
-from storage._rows import outbox_item
+from storage._rows import OUTBOX_ITEM_COLUMNS, outbox_item, outbox_item_of
 from storage._sql import insert_for
 from storage.models import Appeal, OutboxMessage, ProcessedUpdate, StaffTopic
 from storage.outbox import ADD_ROW, DUE_NOW, PENDING, OutboxRepository, pending_row
@@ -145,19 +145,6 @@ class Queued:
     leased: bool = False
 
 
-_HEAD_COLUMNS = (
-    "id",
-    "channel",
-    "chat",
-    "kind",
-    "appeal_id",
-    "payload",
-    "attempts",
-    "progress",
-    "next_attempt_at",
-)
-
-
 def _heads(_dialect: str) -> ClauseElement:
     """`OutboxQueue.heads`: the staff chat is a parameter (none: no row is the staff chat's;
     its comparisons are then NULL, hence the COALESCE, where they were false before)."""
@@ -187,7 +174,7 @@ def _heads(_dialect: str) -> ClauseElement:
         .subquery()
     )
     heads: ClauseElement = (
-        select(*(row.c[name] for name in _HEAD_COLUMNS))
+        select(*(row.c[name] for name in OUTBOX_ITEM_COLUMNS))
         .join(ranked, ranked.c.id == row.c.id)
         .where(ranked.c.rank == 1)
         .order_by(row.c.id)
@@ -261,20 +248,7 @@ class OutboxQueue:
         its chat). A staff-chat row that waits for its appeal's card (still queued) is never a
         head: the card comes first."""
         rows = await _HEADS.rows(self._session, {"staff_chat": staff_chat})
-        return [
-            OutboxItem(
-                id=values["id"],
-                channel=Channel(values["channel"]),
-                chat=values["chat"],
-                kind=values["kind"],
-                appeal_id=values["appeal_id"],
-                payload=dict(values["payload"]),
-                attempts=values["attempts"],
-                progress=values["progress"],
-                next_attempt_at=values["next_attempt_at"],
-            )
-            for values in (dict(zip(_HEAD_COLUMNS, row, strict=True)) for row in rows)
-        ]
+        return [outbox_item_of(row) for row in rows]
 
     async def hand_over(self, row_id: int, sent: int) -> None:
         """A leased row whose first `sent` messages went out: due now, resuming after them."""

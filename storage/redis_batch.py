@@ -52,7 +52,7 @@ class _Batch:
         self._batches.pop(id(self._redis), None)
         calls = [call for make in self.calls.values() if (call := make()) is not None]
         if len(calls) == 1:
-            answers: list[Any] = [await _alone(calls[0])]
+            answers: list[Any] = [await run_now(calls[0])]
         elif calls:
             answers = await self._together(calls)
         else:
@@ -79,11 +79,13 @@ class _Batch:
         for index, (call, answer) in enumerate(zip(calls, answers, strict=True)):
             if isinstance(answer, NoScriptError):
                 # A Redis that restarted: the script loads with this run of it, once.
-                answers[index] = await _alone(call)
+                answers[index] = await run_now(call)
         return answers
 
 
-async def _alone(call: ScriptCall) -> Any:
+async def run_now(call: ScriptCall) -> Any:
+    """Run one script by itself (loading it if the server does not know it); the error, not
+    raised, for a call that is not `required`."""
     try:
         return await call.script(keys=list(call.keys), args=list(call.args))
     except Exception as exc:

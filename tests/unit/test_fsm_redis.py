@@ -132,20 +132,28 @@ async def test_a_held_write_that_fails_leaves_the_dialog_unwritten(
     await plain.redis.aclose()
 
 
+async def dialog_and_limiter(
+    redis_url: tuple[str | None, str], client: type[Redis]
+) -> tuple[Redis, HeldRedisStorage, RedisRateLimiter, DefaultKeyBuilder]:
+    """A client of `client`'s class, the dialog storage and a rate limiter on it (one send per
+    chat, then a long wait: a second send to a chat is not taken), the scripts loaded."""
+    url, prefix = redis_url
+    assert url is not None
+    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
+    redis = client.from_url(url)
+    held = HeldRedisStorage(redis, key_builder=keys)
+    limiter = RedisRateLimiter(redis, LimitRules(chat_per_second=0.01, chat_burst=1), prefix=prefix)
+    await known_scripts(url)
+    return redis, held, limiter, keys
+
+
 async def test_the_replies_sends_are_taken_in_the_dialogs_write(
     uows: UnitOfWorkFactory, redis_url: tuple[str | None, str]
 ) -> None:
     """bot.limits `RedisRateLimiter.reserve_ahead`: the sends of an update's replies are taken
     in the round trip that writes its dialog (storage.redis_batch), only if the replies go at
     once, each only within its chat's budget."""
-    url, prefix = redis_url
-    assert url is not None
-    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
-    redis = Counted.from_url(url)
-    held = HeldRedisStorage(redis, key_builder=keys)
-    # One send per chat, then a long wait: the second send to a chat is not taken.
-    limiter = RedisRateLimiter(redis, LimitRules(chat_per_second=0.01, chat_burst=1), prefix=prefix)
-    await known_scripts(url)
+    redis, held, limiter, _keys = await dialog_and_limiter(redis_url, Counted)
     await limiter.reserve("tg:loaded", group=False)  # the limiter's script known too
 
     async def step(chat: str, now: bool) -> tuple[Taken, int]:
@@ -209,13 +217,7 @@ async def test_redis_failing_under_the_batch_fails_the_commit_and_writes_nothing
     """Redis gone between the chat's lock and the commit: the round trip of the dialog's
     write and the replies' sends fails whole, so the unit of work fails (the update is
     delivered again) and neither the dialog nor a send is taken."""
-    url, prefix = redis_url
-    assert url is not None
-    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
-    redis = Redis.from_url(url)
-    held = HeldRedisStorage(redis, key_builder=keys)
-    limiter = RedisRateLimiter(redis, LimitRules(chat_per_second=0.01, chat_burst=1), prefix=prefix)
-    await known_scripts(url)
+    redis, held, limiter, keys = await dialog_and_limiter(redis_url, Redis)
 
     async def gone(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise RedisConnectionError("Redis went away")
