@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aiogram.types import FSInputFile, InputFile
+from aiogram.types import InputFile
 
 from bot.media import is_local
 from bot.telegram.calls import ApiCall, Call
-from bot.telegram.uploads import LocalFiles, fit_uploads
+from bot.telegram.uploads import LocalFiles, StoredFile, fit_uploads
 from domain.dialog.events import MediaItem, MediaKind
 from domain.dialog.replies import Reply, Request
 
@@ -68,7 +68,7 @@ def edit_text(chat_id: int, message_id: int, reply: Reply) -> ApiCall:
 def _source(ref: str, local_files: LocalFiles | None) -> str | InputFile:
     """A Telegram file id as is; a file the bot keeps is uploaded."""
     if local_files is not None and is_local(ref):
-        return FSInputFile(local_files(ref))
+        return StoredFile(local_files(ref))
     return ref
 
 

@@ -4,9 +4,13 @@ all. Without this, one large picture makes its whole card fail."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from aiogram import Bot
+from aiogram.types import FSInputFile
 
 from bot.media import MediaUnavailableError, is_local
 from domain.dialog.events import MediaItem, MediaKind
@@ -18,6 +22,31 @@ UPLOAD_LIMIT = 50_000_000
 
 # A stored file's path for a local reference (media that came through Viber).
 LocalFiles = Callable[[str], Path]
+
+# Read for an upload this much at a time (aiogram's default is 64 KiB).
+UPLOAD_CHUNK = 1024 * 1024
+
+
+class StoredFile(FSInputFile):
+    """A file the bot keeps, uploaded a chunk at a time with the file opened and closed for
+    each chunk. aiogram's own keeps it open across the whole upload, and an upload cut off
+    (Telegram gone mid-request, the process stopping) left it open until the garbage
+    collector came by: one file descriptor per failed upload of a card's photo."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, chunk_size=UPLOAD_CHUNK)
+
+    async def read(self, bot: Bot) -> AsyncGenerator[bytes, None]:
+        offset = 0
+        while chunk := await asyncio.to_thread(_chunk, Path(self.path), offset, self.chunk_size):
+            offset += len(chunk)
+            yield chunk
+
+
+def _chunk(path: Path, offset: int, size: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(offset)
+        return file.read(size)
 
 
 @dataclass(frozen=True, slots=True)

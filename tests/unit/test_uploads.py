@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from aiogram import Bot
 from aiogram.methods import SendDocument, SendMediaGroup, SendPhoto
-from aiogram.types import InputMediaDocument, InputMediaPhoto
+from aiogram.types import FSInputFile, InputMediaDocument, InputMediaPhoto
 
 from bot.telegram.calls import ApiCall
 from bot.telegram.render import render
+from bot.telegram.uploads import UPLOAD_CHUNK, StoredFile
 from domain.dialog.events import MediaItem, MediaKind
 from domain.dialog.replies import Reply
 
@@ -62,3 +64,39 @@ def test_one_large_photo_is_one_document_and_nothing_is_left_out(tmp_path: Path)
         local_files=lambda ref: tmp_path / ref.removeprefix("file:"),
     )
     assert isinstance(exact[0], SendPhoto)
+
+
+def _open_descriptors(path: Path) -> int:
+    """How many of this process's file descriptors are open on `path`."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                count += 1
+        except OSError:
+            continue  # closed meanwhile (the listing's own descriptor)
+    return count
+
+
+async def test_an_upload_cut_off_leaves_its_file_closed(tmp_path: Path) -> None:
+    """Telegram gone mid-upload: the request stops reading the file and never closes the
+    reader. The file is read whole when read to the end, and is never left open between
+    chunks (aiogram's own reader kept it open until the garbage collector came by)."""
+    path = tmp_path / "photo.jpg"
+    content = os.urandom(UPLOAD_CHUNK * 2 + 123)
+    path.write_bytes(content)
+    bot = Bot("42:TEST")
+    try:
+        whole = b"".join([chunk async for chunk in StoredFile(path).read(bot)])
+        assert whole == content
+        reader = StoredFile(path).read(bot)
+        first = await anext(reader)
+        assert first == content[:UPLOAD_CHUNK]
+        assert _open_descriptors(path) == 0  # cut off here: nothing is held open
+        # aiogram's reader, cut off at the same point, holds the file open.
+        theirs = FSInputFile(path).read(bot)
+        await anext(theirs)
+        assert _open_descriptors(path) == 1
+        await theirs.aclose()
+    finally:
+        await bot.session.close()
