@@ -54,6 +54,7 @@ from storage.database import Sessions, create_engine, create_session_factory, is
 from storage.fsm import RecordCache, SQLAlchemyStorage
 from storage.fsm_redis import HeldRedisStorage
 from storage.isolation import KeyedIsolation
+from storage.redis_batch import BatchingRedis
 from storage.uow import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -146,10 +147,11 @@ def create_dialog(settings: Settings, translator: Translator, clock: Clock) -> D
 
 
 def create_redis(url: str) -> Redis:
-    """One client for everything Redis holds. A command on a connection that broke (Redis
+    """One client for everything Redis holds; its scripts go to the server in batches
+    (storage.redis_batch `BatchingRedis`). A command on a connection that broke (Redis
     restarted) is retried on a fresh one, so a short outage costs only the updates that
     arrived during it (and those are delivered again: see bot.faults)."""
-    return Redis.from_url(
+    return BatchingRedis.from_url(
         url,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],

@@ -421,7 +421,10 @@ async def _commit_alone(session: AsyncSession) -> None:
                 type(exc).__name__,
             )
         raise
-    await session.commit()
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        await session.commit()
+    # Otherwise the session began nothing: SQLAlchemy's commit would begin a transaction of
+    # its own only to end it, on every dialog step.
 
 
 async def _outside(session: AsyncSession) -> None:
