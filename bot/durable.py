@@ -196,6 +196,8 @@ class DurableReplies:
                 await uow.outbox_queue.mark_sent(batch, self._clock())
                 await uow.commit()
         else:
-            await mark_sent_at_once(self._uows.sessions.engine, batch, self._clock())
+            lender = self._uows.sessions.lender
+            assert lender is not None, "rows are marked one by one on PostgreSQL only"
+            await mark_sent_at_once(lender, batch, self._clock())
         self._unmarked -= batch
         self.wake_sender()  # the chats' later rows may go now

@@ -57,6 +57,7 @@ _BEFORE = "hot_before_commit"
 _CHECKED_OUT = "hot_checked_out"
 _ALONE = "hot_alone"
 _AUTOCOMMIT = "hot_autocommit"
+_LENDER = "hot_lender"
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,32 +216,92 @@ async def _on_asyncpg(
 ) -> Rows:
     """Run on asyncpg, without SQLAlchemy's execution context and result machinery. A plain
     read, or the one statement a commit sends on its own (`commit`), before the session has
-    begun anything runs on a connection borrowed from the pool for it alone, as a
-    transaction of one statement: it sees what is committed (as at READ COMMITTED inside
-    one), and the session holds no connection through the dialog's thinking. Otherwise it
-    runs in the session's transaction, begun with its first write."""
+    begun anything runs on a connection lent for it alone (`Lender`), as a transaction of
+    one statement: it sees what is committed (as at READ COMMITTED inside one), and the
+    session holds no connection through the dialog's thinking. Otherwise it runs in the
+    session's transaction, begun with its first write."""
     if not session.in_transaction() and (compiled.reads or session.info.get(_AUTOCOMMIT)):
-        return await _borrowed(cast(AsyncEngine, session.bind), compiled, parameters)
+        return await lender_of(session).run(compiled, parameters)
     connection, adapter = await _pg_connection(session)
     return await _fetch(dialect, adapter, compiled, parameters, connection, begin=True)
 
 
-async def run_alone(
-    engine: AsyncEngine, statement: HotStatement, parameters: Mapping[str, Any]
-) -> Rows:
-    """PostgreSQL: one statement as its own transaction, on a connection borrowed from the
-    pool for it: one round trip."""
-    return await _borrowed(engine, statement._compile(engine.dialect), parameters)
+async def run_alone(lender: Lender, statement: HotStatement, parameters: Mapping[str, Any]) -> Rows:
+    """PostgreSQL: one statement as its own transaction, on a connection lent for it: one
+    round trip."""
+    return await lender.run(statement._compile(lender.engine.dialect), parameters)
 
 
-async def _borrowed(
-    engine: AsyncEngine, compiled: _Compiled, parameters: Mapping[str, Any]
-) -> Rows:
-    pooled = await engine.raw_connection()
-    try:
-        return await _fetch(engine.dialect, pooled.dbapi_connection, compiled, parameters, pooled)
-    finally:
+def lender_of(session: AsyncSession) -> Lender:
+    """The session's lender (storage.database), or one that keeps nothing for a session made
+    elsewhere."""
+    lender: Lender | None = session.info.get(_LENDER)
+    return lender if lender is not None else Lender(cast(AsyncEngine, session.bind))
+
+
+class Lender:
+    """PostgreSQL: the connections that statements run alone (a plain read, a dialog step's
+    one statement) borrow from the pool, a few kept between them. Taking one from
+    SQLAlchemy's pool and giving it back (the checkout's events, the reset on return, a
+    greenlet for each) cost more CPU than the statement run on it did; a kept connection is
+    checked as the pool's checkout checks it (storage.database): one the server closed is
+    dropped, not lent. `keep` connections at most stay out of the pool, so sessions have the
+    rest of it. A lender that keeps none (`keep=0`) borrows and gives back each time."""
+
+    def __init__(self, engine: AsyncEngine, keep: int = 0) -> None:
+        self.engine = engine
+        self._keep = keep
+        self._idle: list[PoolProxiedConnection] = []
+        self._closed = False
+
+    async def run(self, compiled: _Compiled, parameters: Mapping[str, Any]) -> Rows:
+        pooled = await self._lend()
+        done = False
+        try:
+            rows = await _fetch(
+                self.engine.dialect, pooled.dbapi_connection, compiled, parameters, pooled
+            )
+            done = True
+            return rows
+        finally:
+            await self._give_back(pooled, reusable=done)
+
+    async def _lend(self) -> PoolProxiedConnection:
+        while self._idle:
+            pooled = self._idle.pop()
+            if _usable(pooled):
+                return pooled
+            pooled.invalidate()
+            await greenlet_spawn(pooled.close)
+        return await self.engine.raw_connection()
+
+    async def _give_back(self, pooled: PoolProxiedConnection, *, reusable: bool) -> None:
+        # After a failed statement the pool's reset on return puts the connection right.
+        if reusable and not self._closed and len(self._idle) < self._keep and _usable(pooled):
+            self._idle.append(pooled)
+            return
         await greenlet_spawn(pooled.close)
+
+    async def close(self) -> None:
+        """Give every kept connection back to the pool (before the engine is disposed); those
+        lent now go back when their statements end."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for pooled in idle:
+            await greenlet_spawn(pooled.close)
+
+
+def _usable(pooled: PoolProxiedConnection) -> bool:
+    """Valid, not closed by the server, in no transaction."""
+    adapter = pooled.dbapi_connection
+    driver = pooled.driver_connection
+    return (
+        pooled.is_valid
+        and adapter is not None
+        and getattr(adapter, "_transaction", None) is None
+        and driver is not None
+        and not driver.is_closed()
+    )
 
 
 async def _fetch(
@@ -588,10 +649,13 @@ def _run_trip(
     return outcomes
 
 
-def join_trips(session: AsyncSession, trips: Trips | None) -> None:
-    """Let the session's hot statements and commit use `trips` (storage.database)."""
+def join_trips(session: AsyncSession, trips: Trips | None, lender: Lender | None = None) -> None:
+    """Let the session's hot statements and commit use `trips` (SQLite) or `lender`
+    (PostgreSQL: storage.database)."""
     if trips is not None:
         session.info[_TRIPS] = trips
+    if lender is not None:
+        session.info[_LENDER] = lender
 
 
 def after_commit(session: AsyncSession, key: str, then: Callable[[], None]) -> None:

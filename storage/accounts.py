@@ -12,13 +12,21 @@ from typing import Any, cast
 from aiogram.fsm.storage.base import StorageKey
 from redis.asyncio import Redis
 from sqlalchemy import Result, Table, bindparam, event, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.expression import ClauseElement
 
 from domain.dialog.events import Channel
 from domain.entities import Account
-from storage._hot import HotStatement, Program, hold_until_commit, param, run, run_alone
+from storage._hot import (
+    HotStatement,
+    Program,
+    hold_until_commit,
+    lender_of,
+    param,
+    run,
+    run_alone,
+)
 from storage._rows import account
 from storage._sql import SessionStore, clip_name, insert_for
 from storage.lock_reads import read_with_lock
@@ -415,7 +423,7 @@ class AccountRepository(SessionStore):
         if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
             # Nothing begun yet (PostgreSQL): one statement, its own transaction, so the row
             # it returns is committed and may be kept.
-            rows = await run_alone(cast(AsyncEngine, session.bind), _CREATE_RETURNING, values)
+            rows = await run_alone(lender_of(session), _CREATE_RETURNING, values)
             if not rows:  # made by a concurrent first message: read it
                 made = await self._values(channel, external_id)
                 assert made is not None, "an account that conflicted exists"

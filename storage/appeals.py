@@ -26,7 +26,7 @@ from storage._hot import (
     param,
 )
 from storage._rows import appeal_state
-from storage._sql import dialect_insert, insert_for
+from storage._sql import insert_for
 from storage.events import ADD_EVENT
 from storage.media import REPORT_ROLE
 from storage.models import Appeal, AppealCounter, AppealMedia, ExecutorAssignment
@@ -117,6 +117,20 @@ def _keep_counter(dialect: str) -> ClauseElement:
 _KEEP_COUNTER = HotStatement(_keep_counter)
 
 
+def _next_counter(dialect: str) -> ClauseElement:
+    table = cast(Table, AppealCounter.__table__)
+    add = insert_for(dialect)(table).values(
+        prefix=param(table.c.prefix), year=param(table.c.year), last_value=1
+    )
+    take: ClauseElement = add.on_conflict_do_update(
+        index_elements=["prefix", "year"], set_={"last_value": table.c.last_value + 1}
+    ).returning(table.c.last_value)
+    return take
+
+
+_NEXT_COUNTER = HotStatement(_next_counter)
+
+
 class Numbers:
     """Appeal numbers given out in process, where one process owns the database (SQLite).
 
@@ -195,16 +209,8 @@ class AppealRepository(ResidentAppealViews, StaffAppealViews):
         filers until they commit."""
         if self._numbers is not None:
             return await self._take(self._numbers, prefix, year)
-        insert = dialect_insert(self._session)(AppealCounter).values(
-            prefix=prefix, year=year, last_value=1
-        )
-        result = await self._session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["prefix", "year"],
-                set_={"last_value": AppealCounter.last_value + 1},
-            ).returning(AppealCounter.last_value)
-        )
-        return int(result.scalar_one())
+        rows = await _NEXT_COUNTER.rows(self._session, {"prefix": prefix, "year": year})
+        return int(rows[0][0])
 
     async def _take(self, numbers: Numbers, prefix: str, year: int) -> int:
         if not numbers.known(prefix, year):

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolResetState
+from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolResetState, QueuePool
 
-from storage._hot import CLEAN, Trips, join_trips
+from storage._hot import CLEAN, Lender, Trips, join_trips
 
 
 def is_sqlite(url: str) -> bool:
@@ -170,6 +170,11 @@ class Sessions:
         self._single = engine.dialect.name == "sqlite"
         # Where one process owns the database: short transactions in shared trips.
         self._trips = Trips(engine) if self._single else None
+        # PostgreSQL: connections for statements that run alone, a few kept between them
+        # (a quarter of the pool at most: sessions have the rest).
+        pool = engine.pool
+        keep = pool.size() // 4 if isinstance(pool, QueuePool) else 0
+        self.lender = None if self._single else Lender(engine, keep=keep)
         # PostgreSQL: each statement its own transaction, for units of work that only read
         # (`reading`): no BEGIN and ROLLBACK around them, two round trips fewer.
         self._reading_maker = (
@@ -187,6 +192,8 @@ class Sessions:
         """Before the engine is disposed (bot.app)."""
         if self._trips is not None:
             await self._trips.close()
+        if self.lender is not None:
+            await self.lender.close()
 
     @property
     def single_process(self) -> bool:
@@ -196,7 +203,7 @@ class Sessions:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
         async with self._maker() as session:
-            join_trips(session, self._trips)
+            join_trips(session, self._trips, self.lender)
             yield session
 
     @asynccontextmanager
@@ -205,7 +212,7 @@ class Sessions:
         PostgreSQL each of them runs on its own (a write would commit at once: the unit of
         work refuses to commit one, `storage.uow`)."""
         async with self._reading_maker() as session:
-            join_trips(session, self._trips)
+            join_trips(session, self._trips, self.lender)
             session.info[READING] = True
             yield session
 

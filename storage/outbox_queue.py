@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from domain.dialog.events import Channel
@@ -42,6 +42,7 @@ from domain.kinds import OutboxKind
 from storage._hot import (
     Alone,
     HotStatement,
+    Lender,
     Program,
     after_commit,
     hold_until_commit,
@@ -438,7 +439,7 @@ def _mark_sent(ids: Collection[int], now: datetime) -> Executable:
     )
 
 
-async def mark_sent_at_once(engine: AsyncEngine, ids: Collection[int], now: datetime) -> None:
+async def mark_sent_at_once(lender: Lender, ids: Collection[int], now: datetime) -> None:
     """`OutboxQueue.mark_sent` as one statement committed on its own (AUTOCOMMIT: one round
     trip to PostgreSQL instead of a unit of work's BEGIN, UPDATE and COMMIT). With several
     workers each reply row is marked as soon as it is sent, so this runs once per reply. Not
@@ -447,7 +448,7 @@ async def mark_sent_at_once(engine: AsyncEngine, ids: Collection[int], now: date
     parameter: one statement whatever their number, prepared once per connection (a list of
     parameters made one statement per length, and they pushed the hot path's statements out
     of each connection's cache of prepared ones)."""
-    await run_alone(engine, _MARK_SENT_ANY, {"ids": sorted(ids), "sent_at": now})
+    await run_alone(lender, _MARK_SENT_ANY, {"ids": sorted(ids), "sent_at": now})
 
 
 def _mark_sent_any(_dialect: str) -> ClauseElement:

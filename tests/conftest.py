@@ -128,6 +128,7 @@ async def uows(settings: Settings) -> AsyncIterator[UnitOfWorkFactory]:
     factory = UnitOfWorkFactory(create_session_factory(engine))
     await sync_categories(factory, settings.categories_file)
     yield factory
+    await factory.sessions.close()  # the connections its lender kept (storage._hot)
     await engine.dispose()
 
 

@@ -137,6 +137,7 @@ async def test_two_workers_store_and_deliver_everything_once(
         async with sessions() as session:
             appeals = (await session.execute(select(Appeal.number))).scalars().all()
     finally:
+        await sessions.close()
         await engine.dispose()
     assert sorted(appeals) == sorted(numbers)
     cards = [m for m in tg.messages(STAFF_CHAT) if m.buttons()]

@@ -8,14 +8,15 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.faults import Fault, classify
 from domain.dialog.events import Channel
-from storage.database import create_engine
+from storage._hot import HotStatement
+from storage.database import Sessions, create_engine
 from storage.uow import UnitOfWorkFactory
 
 pytestmark = pytest.mark.postgres_only
@@ -66,3 +67,55 @@ async def test_a_connection_lost_mid_update_fails_it_as_passing_and_is_not_reuse
         assert again != pid
     finally:
         await admin.dispose()
+
+
+_BACKEND = HotStatement(lambda _dialect: select(func.pg_backend_pid()))
+
+
+async def _backend(sessions: Sessions) -> int:
+    """The server process of the connection a plain read was lent (storage._hot `Lender`)."""
+    async with sessions.reading() as session:
+        rows = await _BACKEND.rows(session, {})
+    return int(rows[0][0])
+
+
+async def test_statements_run_alone_reuse_a_kept_connection_unless_the_server_closed_it(
+    database_url: str,
+) -> None:
+    """Plain reads and a step's one statement borrow a connection each (storage._hot
+    `Lender`): a few are kept between them rather than given back to the pool, and one the
+    server closed meanwhile is dropped, not lent again."""
+    engine = create_engine(database_url)
+    sessions = Sessions(engine)
+    admin = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        first = await _backend(sessions)
+        assert await _backend(sessions) == first  # kept, and lent again
+        async with admin.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await asyncio.sleep(0.3)
+        second = await _backend(sessions)
+        assert second != first
+        assert await _backend(sessions) == second
+    finally:
+        await sessions.close()
+        assert engine.pool.checkedout() == 0  # every kept connection went back
+        await engine.dispose()
+        await admin.dispose()
+
+
+async def test_the_lender_keeps_a_quarter_of_the_pool_at_most(database_url: str) -> None:
+    """Many statements at once: the connections beyond those kept go back to the pool, so
+    sessions always have most of it."""
+    engine = create_engine(database_url, pool_size=8)
+    sessions = Sessions(engine)
+    try:
+        backends = await asyncio.gather(*(_backend(sessions) for _ in range(8)))
+        assert len(set(backends)) > 2  # they ran at once, each on a connection of its own
+        assert engine.pool.checkedout() == 2  # kept: a quarter of eight
+        async with sessions() as session:  # a unit of work gets one of the rest
+            await session.execute(text("SELECT 1"))
+    finally:
+        await sessions.close()
+        assert engine.pool.checkedout() == 0
+        await engine.dispose()

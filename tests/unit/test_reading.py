@@ -79,4 +79,5 @@ async def test_the_connection_is_a_transactions_again_after_reading(database_url
             async with uows() as uow:
                 assert not await uow.updates.seen(Channel.TELEGRAM, update_id)
     finally:
+        await uows.sessions.close()
         await engine.dispose()

@@ -64,6 +64,7 @@ async def workers(
     pair = Worker(uows, url, prefix), Worker(uows, url, prefix)
     yield pair
     for worker in pair:
+        await worker.uows.sessions.close()
         await worker.redis.aclose()
 
 
