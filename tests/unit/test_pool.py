@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool, QueuePool
 
 from bot.faults import Fault, classify
 from domain.dialog.events import Channel
@@ -69,6 +69,12 @@ async def test_a_connection_lost_mid_update_fails_it_as_passing_and_is_not_reuse
         await admin.dispose()
 
 
+def _checked_out(engine: AsyncEngine) -> int:
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedout()
+
+
 _BACKEND = HotStatement(lambda _dialect: select(func.pg_backend_pid()))
 
 
@@ -99,7 +105,7 @@ async def test_statements_run_alone_reuse_a_kept_connection_unless_the_server_cl
         assert await _backend(sessions) == second
     finally:
         await sessions.close()
-        assert engine.pool.checkedout() == 0  # every kept connection went back
+        assert _checked_out(engine) == 0  # every kept connection went back
         await engine.dispose()
         await admin.dispose()
 
@@ -112,10 +118,10 @@ async def test_the_lender_keeps_a_quarter_of_the_pool_at_most(database_url: str)
     try:
         backends = await asyncio.gather(*(_backend(sessions) for _ in range(8)))
         assert len(set(backends)) > 2  # they ran at once, each on a connection of its own
-        assert engine.pool.checkedout() == 2  # kept: a quarter of eight
+        assert _checked_out(engine) == 2  # kept: a quarter of eight
         async with sessions() as session:  # a unit of work gets one of the rest
             await session.execute(text("SELECT 1"))
     finally:
         await sessions.close()
-        assert engine.pool.checkedout() == 0
+        assert _checked_out(engine) == 0
         await engine.dispose()
