@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -200,21 +200,30 @@ class Sessions:
         """SQLite: this process is the database's only writer (one bot process per file)."""
         return self._single
 
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[AsyncSession]:
-        async with self._maker() as session:
-            join_trips(session, self._trips, self.lender)
-            yield session
+    def __call__(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._opened(self._maker())
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session that only reads and needs no snapshot across its statements: on
         PostgreSQL each of them runs on its own (a write would commit at once: the unit of
         work refuses to commit one, `storage.uow`)."""
-        async with self._reading_maker() as session:
-            join_trips(session, self._trips, self.lender)
+        async with self._opened(self._reading_maker()) as session:
             session.info[READING] = True
             yield session
+
+    @asynccontextmanager
+    async def _opened(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        try:
+            join_trips(session, self._trips, self.lender)
+            yield session
+        finally:
+            # A session that began nothing and holds no objects has nothing to close; most
+            # dialog steps' sessions are such (their statements run alone: storage._hot), and
+            # SQLAlchemy's close took a task, a shield and a greenlet each time.
+            if session.in_transaction() or session.sync_session.identity_map or session.new:
+                async with session:  # SQLAlchemy's close, run to its end even if cancelled
+                    pass
 
 
 # Marks a session of `Sessions.reading`.

@@ -125,3 +125,37 @@ async def test_the_lender_keeps_a_quarter_of_the_pool_at_most(database_url: str)
         await sessions.close()
         assert _checked_out(engine) == 0
         await engine.dispose()
+
+
+async def test_every_session_gives_its_connection_back_whether_or_not_it_began(
+    database_url: str,
+) -> None:
+    """Sessions that began nothing are not closed through SQLAlchemy (storage.database
+    `Sessions`); one that began a transaction is, even when its unit of work fails: its
+    write is rolled back and its connection is back in the pool."""
+    engine = create_engine(database_url, pool_size=4)  # the lender keeps one
+    sessions = Sessions(engine)
+    try:
+        async with sessions():
+            pass
+        await _backend(sessions)  # a plain read, on a kept connection
+        assert _checked_out(engine) == 1
+        async with sessions() as session:
+            await session.execute(text("CREATE TABLE marks (id int)"))
+            await session.commit()
+
+        async def failing() -> None:
+            async with sessions() as session:
+                await session.execute(text("INSERT INTO marks VALUES (1)"))
+                raise RuntimeError("the unit of work fails mid-transaction")
+
+        with pytest.raises(RuntimeError):
+            await failing()
+        assert _checked_out(engine) == 1
+        async with sessions() as session:
+            marks = await session.execute(text("SELECT count(*) FROM marks"))
+            assert marks.scalar_one() == 0  # rolled back
+        assert _checked_out(engine) == 1
+    finally:
+        await sessions.close()
+        await engine.dispose()
