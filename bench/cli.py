@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import fairness, flood
 from bench.harness import REDIS_URL, postgres_database, redis_cleanup, services_reachable
-from bench.report import Result, table, typing_table
+from bench.report import Result, error_report, table, typing_table
 from bench.scenario import DIALOG, THINK, outbox_rate, run_scenario
 from bench.staff_burst import report, staff_burst
 from bot.config import PROJECT_ROOT
@@ -118,6 +118,8 @@ async def main(args: argparse.Namespace) -> int:
     flooded = await flood.flood()
     print(flood.report(flooded))
     errors = sum(r.errors for r in [*results, *typing]) + burst.errors + flooded.errors
+    if errors:
+        print(error_report([*results, *typing]))
     return 1 if errors else 0
 
 

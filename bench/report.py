@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -13,6 +14,10 @@ class Result:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    # What each error was (an exception's type, or the webhook's HTTP status), and where the
+    # bot's log of a run with errors was kept.
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    log: str | None = None
     peak_rss_kb: int = 0
     parked_growth_kb: int | None = None
     parked: int = 0
@@ -38,6 +43,17 @@ def typing_table(results: list[Result]) -> str:
             f"| {r.name} | {r.updates} | {r.pct(0.5):.1f} | {r.pct(0.95):.1f} | "
             f"{r.pct(0.99):.1f} | {r.errors} |"
         )
+    return "\n".join(lines)
+
+
+def error_report(results: list[Result]) -> str:
+    """Each run with errors: what they were, and the bot's log kept for it."""
+    lines = []
+    for r in results:
+        if r.errors:
+            kinds = ", ".join(f"{kind}: {count}" for kind, count in r.error_kinds.most_common())
+            kept = f"; the bot's log: {r.log}" if r.log else ""
+            lines.append(f"{r.name}: {r.errors} errors ({kinds}){kept}")
     return "\n".join(lines)
 
 

@@ -77,13 +77,16 @@ async def play(
                 started = time.perf_counter()
                 try:
                     delivery = await step(tg, user)
-                except Exception:
+                except Exception as exc:
                     result.errors += 1
+                    result.error_kinds[type(exc).__name__] += 1
                     return
                 result.latencies.append(time.perf_counter() - started)
                 result.updates += 1
-                if getattr(delivery, "status", 200) != 200:
+                status = getattr(delivery, "status", 200)
+                if status != 200:
                     result.errors += 1
+                    result.error_kinds[f"HTTP {status}"] += 1
 
     started = time.perf_counter()
     await asyncio.gather(*(one(user) for user in users))
@@ -160,12 +163,27 @@ async def run_scenario(
                     parking = Result("parking")
                     await play(tg, crowd, PARK, parking, concurrency)
                     result.errors += parking.errors
+                    result.error_kinds.update(
+                        {f"parking: {kind}": n for kind, n in parking.error_kinds.items()}
+                    )
                     result.parked = parked
                     result.parked_growth_kb = tree_memory_kb(bot.pid, "VmRSS") - before
                     result.peak_rss_kb = max(result.peak_rss_kb, tree_memory_kb(bot.pid, "VmHWM"))
     finally:
+        if result.errors or (typing_result is not None and typing_result.errors):
+            result.log = keep_log(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
     return result
+
+
+def keep_log(workdir: Path) -> str | None:
+    """The bot's log of a run that had errors, copied out of its work folder (removed)."""
+    log = workdir / "bot.log"
+    if not log.exists():
+        return None
+    kept = Path(tempfile.mkdtemp(prefix="bench-log-")) / "bot.log"
+    shutil.copy(log, kept)
+    return str(kept)
 
 
 async def outbox_rate(limit: float, rows: int, chats: int) -> tuple[float, float]:
