@@ -26,6 +26,7 @@ from sqlalchemy import (
     case,
     delete,
     exists,
+    false,
     func,
     insert,
     literal,
@@ -148,7 +149,7 @@ class Queued:
 
 def _heads(_dialect: str) -> ClauseElement:
     """`OutboxQueue.heads`: the staff chat is a parameter (none: no row is the staff chat's;
-    its comparisons are then NULL, hence the COALESCE, where they were false before)."""
+    its comparisons are then NULL, and the CASE takes its ELSE)."""
     row = cast(Table, OutboxMessage.__table__)
     card = row.alias("card")
     appeal = cast(Table, Appeal.__table__)
@@ -162,7 +163,10 @@ def _heads(_dialect: str) -> ClauseElement:
         card.c.kind == KIND_CARD,
         card.c.status == PENDING,
     )
-    waiting = and_(about_card, ~posted, card_queued)
+    # A CASE, so that the EXISTS run only for the staff chat's rows about a card: SQLite
+    # evaluated them for every pending row (each a scan of the pending rows), and the query
+    # took 1.4 s with 3,000 pending rows, 123 s with 30,000, holding the database throughout.
+    waiting = case((about_card, and_(~posted, card_queued)), else_=false())
     lane = case((and_(is_staff, row.c.kind != KIND_CARD), 0), else_=1)
     ranked = (
         select(
@@ -171,7 +175,7 @@ def _heads(_dialect: str) -> ClauseElement:
             .over(partition_by=(row.c.channel, row.c.chat), order_by=(lane, row.c.id))
             .label("rank"),
         )
-        .where(row.c.status == PENDING, ~func.coalesce(waiting, False))
+        .where(row.c.status == PENDING, ~waiting)
         .subquery()
     )
     heads: ClauseElement = (
