@@ -40,8 +40,16 @@ class AccountStore(Protocol):
     """Messenger accounts: who wrote, in which language."""
 
     async def get_or_create(
-        self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
-    ) -> Account: ...
+        self,
+        channel: Channel,
+        external_id: str,
+        *,
+        display_name: str | None,
+        now: datetime,
+        locale: str | None = None,
+    ) -> Account:
+        """The chat's account; one made here starts with `locale`."""
+        ...
 
     async def by_id(self, account_id: int) -> Account | None: ...
 

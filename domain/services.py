@@ -58,9 +58,17 @@ class ResidentService:
         self._uow = uow
         self._clock = clock
 
-    async def identify(self, channel: Channel, user_id: str, display_name: str | None) -> Account:
+    async def identify(
+        self,
+        channel: Channel,
+        user_id: str,
+        display_name: str | None,
+        locale: str | None = None,
+    ) -> Account:
+        """The chat's account; made at the first contact, with `locale` (the language the
+        messenger reports) already kept."""
         return await self._uow.accounts.get_or_create(
-            channel, user_id, display_name=display_name, now=self._clock()
+            channel, user_id, display_name=display_name, now=self._clock(), locale=locale
         )
 
     async def register(self, account: Account, phone: str, *, verified: bool) -> Registered:

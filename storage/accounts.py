@@ -52,7 +52,15 @@ _BY_CHAT = HotStatement(_by_chat)
 
 def _create(dialect: str) -> ClauseElement:
     table = cast(Table, ChannelAccount.__table__)
-    names = ("channel", "external_id", "telegram_id", "display_name", "subscribed", "created_at")
+    names = [
+        "channel",
+        "external_id",
+        "telegram_id",
+        "display_name",
+        "subscribed",
+        "created_at",
+        "locale",
+    ]
     create: ClauseElement = (
         insert_for(dialect)(table)
         .values({name: param(table.c[name]) for name in names})
@@ -386,11 +394,19 @@ class AccountRepository(SessionStore):
         return None if self._session.in_transaction() else self._cache
 
     async def get_or_create(
-        self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
+        self,
+        channel: Channel,
+        external_id: str,
+        *,
+        display_name: str | None,
+        now: datetime,
+        locale: str | None = None,
     ) -> Account:
         found = await self._values(channel, external_id)
         if found is None:
-            found = await self._create(channel, external_id, display_name=display_name, now=now)
+            found = await self._create(
+                channel, external_id, display_name=display_name, now=now, locale=locale
+            )
         return Account(
             id=found["id"],
             channel=channel,
@@ -402,7 +418,13 @@ class AccountRepository(SessionStore):
         )
 
     async def _create(
-        self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
+        self,
+        channel: Channel,
+        external_id: str,
+        *,
+        display_name: str | None,
+        now: datetime,
+        locale: str | None,
     ) -> Values:
         """Make the account, or find the one a concurrent first message made. Where the
         unit of work has not begun its transaction, this is a trip of its own (SQLite:
@@ -418,6 +440,7 @@ class AccountRepository(SessionStore):
             "display_name": clip_name(display_name),
             "subscribed": True,
             "created_at": now,
+            "locale": locale,
         }
         session = self._session
         if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":

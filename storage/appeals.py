@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, literal, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -29,8 +31,15 @@ from storage._rows import appeal_state
 from storage._sql import insert_for
 from storage.events import ADD_EVENT
 from storage.media import REPORT_ROLE
-from storage.models import Appeal, AppealCounter, AppealMedia, ExecutorAssignment
-from storage.outbox import ADD_ROW, DUE_NOW
+from storage.models import (
+    Appeal,
+    AppealCounter,
+    AppealEvent,
+    AppealMedia,
+    ExecutorAssignment,
+    OutboxMessage,
+)
+from storage.outbox import ADD_ROW, DUE_NOW, PENDING
 from storage.resident_views import ResidentAppealViews
 from storage.staff_views import StaffAppealViews
 
@@ -190,6 +199,101 @@ def _file(
         yield ADD_ROW, {**card, "appeal_id": appeal_id}
 
 
+def _file_at_once(_dialect: str, *, card: bool) -> ClauseElement:
+    """PostgreSQL: `_file` as one statement (its data-modifying CTEs), where it took a round
+    trip for each row: the appeal, its media (arrays, in their order), its staff card's row
+    (with `card`) and its first event. The event's parameters are named `event_*`, the
+    card's `card_*`, the media's `media_*`. Answers the appeal's id."""
+    media = cast(Table, AppealMedia.__table__)
+    events = cast(Table, AppealEvent.__table__)
+    outbox = cast(Table, OutboxMessage.__table__)
+    filed = cast(Any, _add_appeal(_dialect)).cte("filed")
+    items = (
+        func.unnest(
+            *(bindparam(f"media_{name}", type_=ARRAY(media.c[name].type)) for name in _MEDIA)
+        )
+        .table_valued(*_MEDIA, with_ordinality="ordinal")
+        .render_derived()
+    )
+    shown = (
+        insert(media)
+        .from_select(
+            ["appeal_id", "position", "role", *_MEDIA],
+            select(
+                filed.c.id,
+                items.c.ordinal - 1,
+                literal(REPORT_ROLE, type_=media.c.role.type),
+                *(items.c[name] for name in _MEDIA),
+            ).join_from(filed, items, true()),
+        )
+        .cte("shown")
+    )
+    written = [shown]
+    if card:
+        names = ["channel", "chat", "kind", "payload", "created_at", "next_attempt_at"]
+        queued = (
+            insert(outbox)
+            .from_select(
+                ["appeal_id", "status", "attempts", "progress", *names],
+                select(
+                    filed.c.id,
+                    literal(PENDING),
+                    literal(0),
+                    literal(0),
+                    *(bindparam(f"card_{name}", type_=outbox.c[name].type) for name in names),
+                ),
+            )
+            .cte("queued")
+        )
+        written.append(queued)
+    names = [
+        "at",
+        "kind",
+        "actor_kind",
+        "actor_id",
+        "actor_name",
+        "from_status",
+        "to_status",
+        "note",
+    ]
+    first = select(
+        filed.c.id, *(bindparam(f"event_{name}", type_=events.c[name].type) for name in names)
+    )
+    statement: ClauseElement = (
+        insert(events)
+        .from_select(["appeal_id", *names], first)
+        .returning(events.c.appeal_id)
+        .add_cte(*written)
+    )
+    return statement
+
+
+# The media's columns given as arrays, one item each, to `_file_at_once`.
+_MEDIA = ("kind", "channel", "file_ref", "unique_id")
+_FILE_WITH_CARD = HotStatement(partial(_file_at_once, card=True))
+_FILE_ALONE = HotStatement(partial(_file_at_once, card=False))
+
+
+def _file_pg(
+    values: Mapping[str, Any],
+    media: Sequence[NewMedia],
+    event: Mapping[str, Any],
+    card: Mapping[str, Any] | None,
+) -> Program:
+    """`_file` on PostgreSQL: one statement."""
+    parameters = {
+        **values,
+        **{f"event_{name}": value for name, value in event.items()},
+        "media_kind": [item.kind.value for item in media],
+        "media_channel": [item.channel.value for item in media],
+        "media_file_ref": [item.file_ref for item in media],
+        "media_unique_id": [item.unique_id for item in media],
+    }
+    if card is not None:
+        parameters |= {f"card_{name}": value for name, value in card.items()}
+    yield (_FILE_ALONE if card is None else _FILE_WITH_CARD), parameters
+
+
 class AppealRepository(ResidentAppealViews, StaffAppealViews):
     def __init__(
         self,
@@ -284,8 +388,9 @@ class AppealRepository(ResidentAppealViews, StaffAppealViews):
                 "next_attempt_at": DUE_NOW,
             }
         items = tuple(media)
+        program = _file_pg if self._session.get_bind().dialect.name == "postgresql" else _file
         hold_until_commit(
-            self._session, f"appeal:{number}", lambda: _file(values, items, event, card)
+            self._session, f"appeal:{number}", lambda: program(values, items, event, card)
         )
         if card is not None and self._on_card is not None:
             after_commit(self._session, f"appeal:{number}", self._on_card)

@@ -111,12 +111,16 @@ class Dialog:
         body: Callable[[Turn], Awaitable[None]],
     ) -> list[Reply]:
         residents = ResidentService(uow, self._clock)
-        account = await residents.identify(event.channel, event.user_id, event.display_name)
         detected = self._translator.supported(event.locale_hint)
+        # Kept from the first contact on (an account made now is made with it), so that
+        # pushes, an operator's messages and the timers' notices (sent without any event of
+        # the resident's) speak the same language as the dialog, until the resident chooses
+        # one.
+        account = await residents.identify(
+            event.channel, event.user_id, event.display_name, locale=detected
+        )
         if account.locale is None and detected is not None:
-            # Kept from the first contact on, so that pushes, an operator's messages and the
-            # timers' notices (sent without any event of the resident's) speak the same
-            # language as the dialog, until the resident chooses one.
+            # An account made without one (before this was kept, or elsewhere).
             await residents.set_locale(account, detected)
             account = replace(account, locale=detected)
         with self._translator.use(account.locale or event.locale_hint) as locale:

@@ -72,12 +72,18 @@ class FakeAccounts:
         self.rows: dict[int, Account] = {}
 
     async def get_or_create(
-        self, channel: Channel, external_id: str, *, display_name: str | None, now: datetime
+        self,
+        channel: Channel,
+        external_id: str,
+        *,
+        display_name: str | None,
+        now: datetime,
+        locale: str | None = None,
     ) -> Account:
         for account in self.rows.values():
             if account.channel is channel and account.external_id == external_id:
                 return account
-        account = Account(len(self.rows) + 1, channel, external_id, None, None)
+        account = Account(len(self.rows) + 1, channel, external_id, None, locale)
         self.rows[account.id] = account
         return account
 
