@@ -157,11 +157,14 @@ def _heads(_dialect: str) -> ClauseElement:
     is_staff = row.c.chat == staff_chat
     about_card = and_(is_staff, row.c.kind != KIND_CARD, row.c.appeal_id.is_not(None))
     posted = exists().where(appeal.c.id == row.c.appeal_id, appeal.c.staff_message_id.is_not(None))
+    # The status as an expression (`|| ''`), so that SQLite finds the card by its appeal
+    # (ix_outbox_appeal_id: a row or two) and never by the status index, a scan of every
+    # pending row for each staff row: 1.25 s with 6,000 of them among 30,000 pending.
     card_queued = exists().where(
         card.c.appeal_id == row.c.appeal_id,
         card.c.chat == row.c.chat,
         card.c.kind == KIND_CARD,
-        card.c.status == PENDING,
+        card.c.status.concat("") == PENDING,
     )
     # A CASE, so that the EXISTS run only for the staff chat's rows about a card: SQLite
     # evaluated them for every pending row (each a scan of the pending rows), and the query
