@@ -126,8 +126,11 @@ class ViberTurn:
                 event = await self._download(event, link)
 
         async def subscribe(uow: UnitOfWork) -> None:
-            # Writing to the bot subscribes a Viber user.
-            await uow.accounts.set_subscribed(Channel.VIBER, event.user_id, True)
+            # Writing to the bot subscribes a Viber user. Written only when the account says
+            # otherwise: a write on every message made every step a transaction of its own
+            # and moved the account's version on, so every worker read it again.
+            if not await uow.accounts.is_subscribed(Channel.VIBER, event.user_id):
+                await uow.accounts.set_subscribed(Channel.VIBER, event.user_id, True)
 
         await self._run(event, token, also=subscribe)
 

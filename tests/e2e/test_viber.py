@@ -16,6 +16,7 @@ from domain.actions import Action
 from standins.telegram import FakeUser, TelegramStandIn
 from standins.viber import ViberStandIn
 from storage.models import Appeal, AppealEvent, AppealMedia, ChannelAccount, OutboxMessage
+from tests.asyncpg_trips import round_trips
 from tests.clock import FakeClock
 from tests.e2e.conftest import RunningBot
 from tests.e2e.people import STAFF_CHAT, Operator, Resident, ViberResident
@@ -266,6 +267,49 @@ async def test_unsubscribed_resident_gets_nothing(
             .all()
         )
         assert failed == ["the resident unsubscribed from the bot"]
+
+
+async def test_a_resident_who_writes_after_unsubscribing_gets_pushes_again(
+    tg: TelegramStandIn, viber: ViberStandIn, both: RunningBot, operator: FakeUser
+) -> None:
+    olena = ViberResident(viber, viber.user(language="en"))
+    number = next(
+        w for w in (await file_through_viber(viber, olena)).split() if w.startswith("1580-")
+    )
+    await both.settle()
+    assert (await viber.unsubscribe(olena.user)).status == 200
+    assert not await _subscribed(both, olena.user.id)
+    olena.catch_up()
+    assert await olena.say("/start") != ""  # answered: the menu
+    assert await _subscribed(both, olena.user.id)  # writing to the bot subscribes again
+    sent_before = len(viber.calls_of("send_message"))
+    await Operator(tg, operator, both).press(number, "s_acc:1")
+    await both.settle()
+    assert len(viber.calls_of("send_message")) == sent_before + 1  # the push about «Accept»
+
+
+async def _subscribed(running: RunningBot, user_id: str) -> bool:
+    assert running.app is not None
+    async with running.app.uows() as uow:
+        subscribed = await uow.session.scalar(
+            select(ChannelAccount.subscribed).where(ChannelAccount.external_id == user_id)
+        )
+    return bool(subscribed)
+
+
+@pytest.mark.postgres_only
+async def test_a_subscribed_residents_message_does_not_write_the_account(
+    viber: ViberStandIn, both: RunningBot
+) -> None:
+    olena = ViberResident(viber, viber.user(language="en"))
+    await olena.register()
+    with round_trips() as seen:
+        await olena.press("new")
+    written = [query for query in seen if query.upper().lstrip().startswith("UPDATE CHANNEL")]
+    assert written == []  # subscribed already: nothing to write, the step commits alone
+    # The redelivery check comes first, and alone: the ORM's read began a transaction for it
+    # (BEGIN, SELECT, ROLLBACK).
+    assert seen[0].split()[:2] == ["SELECT", "processed_updates.update_id"]
 
 
 async def test_media_that_fails_or_is_too_big_is_explained(
