@@ -165,6 +165,9 @@ class DurableReplies:
         waiting: list[asyncio.Future[None]] = []
         try:
             while self._waiting:
+                # One turn of the event loop first: the updates whose sends finish in it
+                # join this statement (the benchmark's burst: 440 statements, not 640).
+                await asyncio.sleep(0)
                 waiting, self._waiting = self._waiting, []
                 failed: Exception | None = None
                 try:
