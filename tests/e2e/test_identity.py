@@ -27,7 +27,7 @@ from tests.e2e.conftest import RunningBot
 from tests.e2e.people import STAFF_CHAT, Operator, ViberResident, texts
 from tests.e2e.people import Resident as TelegramResident
 from tests.e2e.staff import file_appeal, staff_texts
-from tests.e2e.test_viber import file_through_viber
+from tests.e2e.test_viber import filed_number
 
 # The Viber tests' fixtures, shared by name (pytest finds fixtures among module attributes).
 viber = test_viber.viber
@@ -114,9 +114,7 @@ async def test_the_phone_reveal_marks_a_number_only_claimed_on_viber(
     tg: TelegramStandIn, viber: ViberStandIn, both: RunningBot, operator: FakeUser
 ) -> None:
     petro = ViberResident(viber, viber.user(name="Petro", language="en", phone="+380661112233"))
-    viber_number = next(
-        w for w in (await file_through_viber(viber, petro)).split() if w.startswith("1580-")
-    )
+    viber_number = await filed_number(viber, petro)
     olena = TelegramResident(tg, tg.user(5302, first_name="Olena", language_code="en"))
     telegram_number = await file_appeal(olena, both)
     await both.settle()

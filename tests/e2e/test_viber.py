@@ -85,6 +85,12 @@ async def file_through_viber(viber: ViberStandIn, olena: ViberResident) -> str:
     return await olena.press("submit")
 
 
+async def filed_number(viber: ViberStandIn, olena: ViberResident) -> str:
+    """File through Viber as `file_through_viber` does; the appeal's number."""
+    said = await file_through_viber(viber, olena)
+    return next(word for word in said.split() if word.startswith("1580-"))
+
+
 async def test_viber_resident_files_an_appeal(
     viber: ViberStandIn, both: RunningBot, viber_settings: Settings
 ) -> None:
@@ -156,9 +162,7 @@ async def test_status_changes_reach_viber_with_photos_by_url(
     tg: TelegramStandIn, viber: ViberStandIn, both: RunningBot, operator: FakeUser
 ) -> None:
     olena = ViberResident(viber, viber.user(language="en"))
-    number = next(
-        w for w in (await file_through_viber(viber, olena)).split() if w.startswith("1580-")
-    )
+    number = await filed_number(viber, olena)
     await both.settle()
     # The staff card is the Viber photo, uploaded from the bot's media folder, with the card
     # as its caption.
@@ -247,9 +251,7 @@ async def test_unsubscribed_resident_gets_nothing(
     tg: TelegramStandIn, viber: ViberStandIn, both: RunningBot, operator: FakeUser
 ) -> None:
     olena = ViberResident(viber, viber.user(language="en"))
-    number = next(
-        w for w in (await file_through_viber(viber, olena)).split() if w.startswith("1580-")
-    )
+    number = await filed_number(viber, olena)
     await both.settle()
     sent_before = len(viber.calls_of("send_message"))
     assert (await viber.unsubscribe(olena.user)).status == 200
@@ -273,9 +275,7 @@ async def test_a_resident_who_writes_after_unsubscribing_gets_pushes_again(
     tg: TelegramStandIn, viber: ViberStandIn, both: RunningBot, operator: FakeUser
 ) -> None:
     olena = ViberResident(viber, viber.user(language="en"))
-    number = next(
-        w for w in (await file_through_viber(viber, olena)).split() if w.startswith("1580-")
-    )
+    number = await filed_number(viber, olena)
     await both.settle()
     assert (await viber.unsubscribe(olena.user)).status == 200
     assert not await _subscribed(both, olena.user.id)
