@@ -41,3 +41,8 @@ def round_trips(noted: Callable[[str], None] | None = None) -> Iterator[list[str
         PreparedStatement.fetch = fetch
         Transaction.start = start
         Transaction.commit = commit
+
+
+def starting(seen: list[str], *heads: str) -> list[str]:
+    """The statements in `seen` that start with one of `heads` (case and spacing aside)."""
+    return [query for query in seen if " ".join(query.split()).upper().startswith(heads)]

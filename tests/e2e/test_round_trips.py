@@ -12,7 +12,7 @@ from standins.telegram import TelegramStandIn
 from storage.models import AccountEvent, Appeal, AppealEvent, AppealMedia, ChannelAccount
 from storage.models import OutboxMessage as Outbox
 from storage.uow import UnitOfWorkFactory
-from tests.asyncpg_trips import round_trips
+from tests.asyncpg_trips import round_trips, starting
 from tests.e2e.conftest import RunningBot
 from tests.e2e.people import STAFF_CHAT, Resident
 from tests.e2e.staff import LUTSK
@@ -25,11 +25,6 @@ def _uows(running: RunningBot) -> UnitOfWorkFactory:
     return running.app.uows
 
 
-def _starting(seen: list[str], *heads: str) -> list[str]:
-    """The statements sent that start with one of `heads` (case and spacing aside)."""
-    return [query for query in seen if " ".join(query.split()).upper().startswith(heads)]
-
-
 async def test_a_first_message_makes_the_account_with_its_language(
     tg: TelegramStandIn, running: RunningBot
 ) -> None:
@@ -37,11 +32,11 @@ async def test_a_first_message_makes_the_account_with_its_language(
     with round_trips() as seen:
         greeting = await olena.say("/start")
     assert any("Welcome" in (message.text or "") for message in greeting)
-    assert len(_starting(seen, "INSERT INTO CHANNEL_ACCOUNTS")) == 1
+    assert len(starting(seen, "INSERT INTO CHANNEL_ACCOUNTS")) == 1
     # The language went in with the account: no second write of the row, and so no
     # transaction for the step, whose claim and replies are one statement.
-    assert _starting(seen, "UPDATE CHANNEL_ACCOUNTS") == []
-    assert len(_starting(seen, "WITH CLAIM AS")) == 1
+    assert starting(seen, "UPDATE CHANNEL_ACCOUNTS") == []
+    assert len(starting(seen, "WITH CLAIM AS")) == 1
     async with _uows(running)() as uow:
         locale = await uow.session.scalar(
             select(ChannelAccount.locale).where(ChannelAccount.external_id == "5301")
@@ -57,9 +52,9 @@ async def test_registration_and_filing_are_one_statement_each(
     with round_trips() as seen:
         registered = await taras.share_phone("380501112233")
     assert any("+380501112233" in (message.text or "") for message in registered)
-    assert len(_starting(seen, "WITH OWN AS")) == 1
-    assert _starting(seen, "INSERT INTO RESIDENTS", "INSERT INTO ACCOUNT_EVENTS") == []
-    assert _starting(seen, "UPDATE CHANNEL_ACCOUNTS", "UPDATE APPEALS") == []
+    assert len(starting(seen, "WITH OWN AS")) == 1
+    assert starting(seen, "INSERT INTO RESIDENTS", "INSERT INTO ACCOUNT_EVENTS") == []
+    assert starting(seen, "UPDATE CHANNEL_ACCOUNTS", "UPDATE APPEALS") == []
 
     await taras.press("new")
     await taras.press("cat:other")
@@ -71,9 +66,9 @@ async def test_registration_and_filing_are_one_statement_each(
     with round_trips() as seen:
         filed = await taras.press("submit")
     assert any("1580-" in (message.text or "") for message in filed)
-    assert len(_starting(seen, "WITH FILED AS")) == 1
-    assert _starting(seen, "INSERT INTO APPEALS", "INSERT INTO APPEAL_MEDIA") == []
-    assert _starting(seen, "INSERT INTO APPEAL_EVENTS", "INSERT INTO OUTBOX (CREATED_AT") == []
+    assert len(starting(seen, "WITH FILED AS")) == 1
+    assert starting(seen, "INSERT INTO APPEALS", "INSERT INTO APPEAL_MEDIA") == []
+    assert starting(seen, "INSERT INTO APPEAL_EVENTS", "INSERT INTO OUTBOX (CREATED_AT") == []
 
     # What those statements wrote is what the rows, one by one, wrote before.
     async with _uows(desk)() as uow:
