@@ -43,9 +43,14 @@ async def main(args: argparse.Namespace) -> int:
         f"{args.parked} parked mid-dialog afterwards",
         flush=True,
     )
-    baseline = Result("baseline: skipped", updates=1, seconds=1.0)
-    if not args.only_bot:
-        baseline = await run_scenario(
+    baselines: list[Result] = []
+
+    async def baseline() -> float | None:
+        """The bare aiogram bot's updates/s under the same load, measured now: right before
+        each run of the bot, so that a ratio compares two measurements seconds apart."""
+        if args.only_bot:
+            return None
+        result = await run_scenario(
             "baseline: bare aiogram, one reply per update",
             [python, "-m", "bench.baseline"],
             {"PYTHONPATH": str(PROJECT_ROOT)},
@@ -54,7 +59,11 @@ async def main(args: argparse.Namespace) -> int:
             args.residents,
             needs_migrations=False,
         )
+        baselines.append(result)
+        return result.ups
+
     typing = [Result("this bot, SQLite")]
+    before = await baseline()
     results = [
         await run_scenario(
             "this bot, SQLite",
@@ -67,11 +76,13 @@ async def main(args: argparse.Namespace) -> int:
             typing_result=typing[0],
         )
     ]
+    results[0].baseline_ups = before
     if not args.no_postgres and not services_reachable():
         print("PostgreSQL or Redis is unreachable: the PostgreSQL + Redis runs are left out")
         args.no_postgres = True
     if not args.no_postgres:
         for workers in (1, 2):
+            before = await baseline()
             database, drop = await postgres_database()
             prefix = f"bench-{uuid.uuid4().hex[:8]}"
             name = f"this bot, PostgreSQL + Redis, workers: {workers}"
@@ -93,11 +104,17 @@ async def main(args: argparse.Namespace) -> int:
                         typing_result=typing[-1],
                     )
                 )
+                results[-1].baseline_ups = before
             finally:
                 await drop()
                 await redis_cleanup(prefix)
     print()
-    print(table(results, baseline))
+    print(table(results))
+    if baselines:
+        print(
+            "\nthe baseline (bare aiogram, one reply per update), updates/s in the order measured: "
+            + ", ".join(f"{b.ups:.0f}" for b in baselines)
+        )
     print()
     print(
         f"{args.residents} residents typing at once (each waits {THINK[0]:.0f}-{THINK[1]:.0f} s "
@@ -117,9 +134,10 @@ async def main(args: argparse.Namespace) -> int:
     print(report(burst))
     flooded = await flood.flood()
     print(flood.report(flooded))
-    errors = sum(r.errors for r in [*results, *typing]) + burst.errors + flooded.errors
+    runs = [*baselines, *results, *typing]
+    errors = sum(r.errors for r in runs) + burst.errors + flooded.errors
     if errors:
-        print(error_report([*results, *typing]))
+        print(error_report(runs))
     return 1 if errors else 0
 
 

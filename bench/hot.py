@@ -173,14 +173,19 @@ async def scenario(
 
 async def main(args: argparse.Namespace) -> int:
     python = sys.executable
-    baseline = await scenario(
-        "baseline: bare aiogram, one reply per update",
-        [python, "-m", "bench.baseline"],
-        {"PYTHONPATH": str(PROJECT_ROOT)},
-        args.residents,
-        real=False,
-        typing=False,
-    )
+
+    async def measure_baseline() -> Run:
+        # Right before each run of the bot: the ratio compares two measurements seconds apart.
+        return await scenario(
+            "baseline: bare aiogram, one reply per update",
+            [python, "-m", "bench.baseline"],
+            {"PYTHONPATH": str(PROJECT_ROOT)},
+            args.residents,
+            real=False,
+            typing=False,
+        )
+
+    baseline = await measure_baseline()
     bot = await scenario(
         "this bot, SQLite",
         [python, str(PROJECT_ROOT / "main.py")],
@@ -190,11 +195,13 @@ async def main(args: argparse.Namespace) -> int:
         typing=args.typing,
         profile=args.profile,
     )
+    bot.burst.baseline_ups = baseline.burst.ups
     runs = [bot]
     if args.postgres:
         if not services_reachable():
             print("PostgreSQL or Redis is unreachable (README, Benchmark)")
             return 1
+        before = await measure_baseline()
         database, drop = await postgres_database()
         prefix = f"bench-{uuid.uuid4().hex[:8]}"
         try:
@@ -208,10 +215,11 @@ async def main(args: argparse.Namespace) -> int:
                     typing=args.typing,
                 )
             )
+            runs[-1].burst.baseline_ups = before.burst.ups
         finally:
             await drop()
             await redis_cleanup(prefix)
-    print(table([run.burst for run in runs], baseline.burst))
+    print(table([run.burst for run in runs]))
     for run in runs[1:]:
         print(
             f"\n{run.burst.name}: CPU per update {run.cpu_per_update_ms:.2f} ms, "

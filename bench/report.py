@@ -21,6 +21,10 @@ class Result:
     peak_rss_kb: int = 0
     parked_growth_kb: int | None = None
     parked: int = 0
+    # The bare-aiogram baseline's updates/s, measured right before this run (cli): its ratio
+    # is taken against that, not against one baseline minutes earlier, because this machine's
+    # speed swings within minutes (README, Benchmark).
+    baseline_ups: float | None = None
 
     def pct(self, q: float) -> float:
         if not self.latencies:
@@ -57,20 +61,24 @@ def error_report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def table(results: list[Result], baseline: Result) -> str:
+def table(results: list[Result]) -> str:
+    """One row per run of the bot; × baseline is its rate over the baseline's measured right
+    before it."""
     lines = [
-        "| run | updates/s | × baseline | appeals/s | p50 ms | p95 ms | p99 ms | errors "
-        "| peak RSS MiB | growth per parked resident |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| run | updates/s | baseline right before | × baseline | appeals/s | p50 ms | p95 ms "
+        "| p99 ms | errors | peak RSS MiB | growth per parked resident |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for r in [baseline, *results]:
+    for r in results:
         growth = (
             f"{r.parked_growth_kb * 1024 / r.parked:.0f} B ({r.parked} parked)"
             if r.parked_growth_kb is not None and r.parked
             else "—"
         )
+        before = f"{r.baseline_ups:.0f}" if r.baseline_ups else "—"
+        ratio = f"{r.ups / r.baseline_ups:.2f}" if r.baseline_ups else "—"
         lines.append(
-            f"| {r.name} | {r.ups:.0f} | {r.ups / baseline.ups:.2f} | "
+            f"| {r.name} | {r.ups:.0f} | {before} | {ratio} | "
             f"{r.appeals / r.seconds if r.seconds else 0:.1f} | {r.pct(0.5):.1f} | "
             f"{r.pct(0.95):.1f} | {r.pct(0.99):.1f} | {r.errors} | "
             f"{r.peak_rss_kb / 1024:.0f} | {growth} |"
