@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 
 from bench import fairness, flood
@@ -45,11 +46,12 @@ async def main(args: argparse.Namespace) -> int:
     )
     baselines: list[Result] = []
 
-    async def baseline() -> float | None:
+    async def baseline(around: list[float]) -> None:
         """The bare aiogram bot's updates/s under the same load, measured now: right before
-        each run of the bot, so that a ratio compares two measurements seconds apart."""
+        and right after each burst of the bot (its process idle), so that a ratio compares
+        measurements seconds apart."""
         if args.only_bot:
-            return None
+            return
         result = await run_scenario(
             "baseline: bare aiogram, one reply per update",
             [python, "-m", "bench.baseline"],
@@ -60,10 +62,11 @@ async def main(args: argparse.Namespace) -> int:
             needs_migrations=False,
         )
         baselines.append(result)
-        return result.ups
+        around.append(result.ups)
 
     typing = [Result("this bot, SQLite")]
-    before = await baseline()
+    around: list[float] = []
+    await baseline(around)
     results = [
         await run_scenario(
             "this bot, SQLite",
@@ -74,15 +77,17 @@ async def main(args: argparse.Namespace) -> int:
             args.residents,
             profile=args.profile,
             typing_result=typing[0],
+            after_burst=partial(baseline, around),
         )
     ]
-    results[0].baseline_ups = before
+    results[0].baselines_ups = tuple(around)
     if not args.no_postgres and not services_reachable():
         print("PostgreSQL or Redis is unreachable: the PostgreSQL + Redis runs are left out")
         args.no_postgres = True
     if not args.no_postgres:
         for workers in (1, 2):
-            before = await baseline()
+            around = []
+            await baseline(around)
             database, drop = await postgres_database()
             prefix = f"bench-{uuid.uuid4().hex[:8]}"
             name = f"this bot, PostgreSQL + Redis, workers: {workers}"
@@ -102,9 +107,10 @@ async def main(args: argparse.Namespace) -> int:
                         args.parked if workers == 1 else 0,
                         args.residents,
                         typing_result=typing[-1],
+                        after_burst=partial(baseline, around),
                     )
                 )
-                results[-1].baseline_ups = before
+                results[-1].baselines_ups = tuple(around)
             finally:
                 await drop()
                 await redis_cleanup(prefix)

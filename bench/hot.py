@@ -195,7 +195,7 @@ async def main(args: argparse.Namespace) -> int:
         typing=args.typing,
         profile=args.profile,
     )
-    bot.burst.baseline_ups = baseline.burst.ups
+    bot.burst.baselines_ups = (baseline.burst.ups,)
     runs = [bot]
     if args.postgres:
         if not services_reachable():
@@ -215,7 +215,7 @@ async def main(args: argparse.Namespace) -> int:
                     typing=args.typing,
                 )
             )
-            runs[-1].burst.baseline_ups = before.burst.ups
+            runs[-1].burst.baselines_ups = (before.burst.ups,)
         finally:
             await drop()
             await redis_cleanup(prefix)

@@ -21,10 +21,14 @@ class Result:
     peak_rss_kb: int = 0
     parked_growth_kb: int | None = None
     parked: int = 0
-    # The bare-aiogram baseline's updates/s, measured right before this run (cli): its ratio
-    # is taken against that, not against one baseline minutes earlier, because this machine's
-    # speed swings within minutes (README, Benchmark).
-    baseline_ups: float | None = None
+    # The bare-aiogram baseline's updates/s, measured right before this run's burst and right
+    # after it (cli): its ratio is taken against their mean, not against one baseline minutes
+    # earlier, because this machine's speed swings within minutes (README, Benchmark).
+    baselines_ups: tuple[float, ...] = ()
+
+    @property
+    def baseline_ups(self) -> float | None:
+        return sum(self.baselines_ups) / len(self.baselines_ups) if self.baselines_ups else None
 
     def pct(self, q: float) -> float:
         if not self.latencies:
@@ -62,10 +66,10 @@ def error_report(results: list[Result]) -> str:
 
 
 def table(results: list[Result]) -> str:
-    """One row per run of the bot; × baseline is its rate over the baseline's measured right
-    before it."""
+    """One row per run of the bot; × baseline is its rate over the mean of the baseline's
+    measured right before and right after its burst."""
     lines = [
-        "| run | updates/s | baseline right before | × baseline | appeals/s | p50 ms | p95 ms "
+        "| run | updates/s | baseline before, after | × baseline | appeals/s | p50 ms | p95 ms "
         "| p99 ms | errors | peak RSS MiB | growth per parked resident |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -75,10 +79,10 @@ def table(results: list[Result]) -> str:
             if r.parked_growth_kb is not None and r.parked
             else "—"
         )
-        before = f"{r.baseline_ups:.0f}" if r.baseline_ups else "—"
+        around = ", ".join(f"{ups:.0f}" for ups in r.baselines_ups) or "—"
         ratio = f"{r.ups / r.baseline_ups:.2f}" if r.baseline_ups else "—"
         lines.append(
-            f"| {r.name} | {r.ups:.0f} | {before} | {ratio} | "
+            f"| {r.name} | {r.ups:.0f} | {around} | {ratio} | "
             f"{r.appeals / r.seconds if r.seconds else 0:.1f} | {r.pct(0.5):.1f} | "
             f"{r.pct(0.95):.1f} | {r.pct(0.99):.1f} | {r.errors} | "
             f"{r.peak_rss_kb / 1024:.0f} | {growth} |"

@@ -104,7 +104,10 @@ async def run_scenario(
     needs_migrations: bool = True,
     profile: Path | None = None,
     typing_result: Result | None = None,
+    after_burst: Callable[[], Awaitable[Any]] | None = None,
 ) -> Result:
+    """The bot's process under the load: the burst, then (once its outbox is drained and the
+    bot is idle) `after_burst` (the baseline measured again: cli), typing and parking."""
     result = Result(name)
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -151,6 +154,9 @@ async def run_scenario(
                         "1580-" in (m.text or "") or m.text == "ok" for m in tg.messages(u.id)[-2:]
                     )
                 )
+                if after_burst is not None:
+                    await quiet(tg)
+                    await after_burst()
                 if typing_result is not None:
                     # Measure typing in a steady state: after the burst's staff cards are out.
                     await quiet(tg)
